@@ -1,0 +1,137 @@
+/* A what-if study as loaded from its YAML: cluster pools, engine settings
+ * (vLLM's names and meanings), workload, SLO. Loading validates everything it
+ * can before a simulation starts (types, ranges, unknown keys, model and
+ * hardware names, trace files), so a run never starts on bad input. */
+#ifndef SV_CONFIG_H
+#define SV_CONFIG_H
+
+#include "core/common.h"
+#include "hw/hw.h"
+#include "model/model.h"
+
+G_BEGIN_DECLS
+
+typedef enum {
+    SV_ROUTER_ROUND_ROBIN,
+    SV_ROUTER_RANDOM,
+    SV_ROUTER_LEAST_OUTSTANDING,
+    SV_ROUTER_LEAST_KV,
+    SV_ROUTER_POWER_OF_TWO,
+    SV_ROUTER_PREFIX_AFFINITY,
+    SV_ROUTER_COUNT
+} SvRouterKind;
+extern const char *const sv_router_names[]; /* NULL-terminated, index = SvRouterKind */
+
+typedef enum {
+    SV_SCHED_VLLM_V0,
+    SV_SCHED_VLLM_V1,
+    SV_SCHED_SARATHI,
+    SV_SCHED_ORCA,
+    SV_SCHED_STATIC,
+    SV_SCHED_LIGHTLLM,
+    SV_SCHED_EDF,
+    SV_SCHED_COUNT
+} SvSchedulerKind;
+extern const char *const sv_scheduler_names[]; /* NULL-terminated, index = SvSchedulerKind */
+
+typedef enum { SV_ROLE_MIXED, SV_ROLE_PREFILL, SV_ROLE_DECODE } SvPoolRole;
+extern const char *const sv_role_names[];
+
+typedef enum { SV_PREEMPT_RECOMPUTE, SV_PREEMPT_SWAP } SvPreemptionMode;
+
+typedef struct {
+    char *name;                 /* pool name */
+    char *hardware_name;        /* as written in the config */
+    SvHw *hw;                   /* (owned) loaded hwprofile */
+    int replicas;               /* model instances in the pool */
+    int tensor_parallel_size;   /* devices per stage */
+    int pipeline_parallel_size; /* stages */
+    int expert_parallel_size;   /* expert-parallel group size */
+    SvPoolRole role;
+} SvPoolConfig;
+
+typedef struct {
+    SvSchedulerKind scheduler;
+    int max_num_seqs;               /* sequences per iteration */
+    int max_num_batched_tokens;     /* tokens per iteration */
+    gboolean enable_chunked_prefill;
+    gboolean enable_prefix_caching;
+    int block_size;                 /* tokens per KV block */
+    double gpu_memory_utilization;  /* fraction of device memory servesim may use */
+    int max_model_len;              /* tokens; 0 = the model's max_position_embeddings */
+    SvDtype dtype;                  /* activations (auto resolves to the model's, else bf16) */
+    SvDtype weight_dtype;           /* from quantization: none = dtype */
+    SvDtype kv_cache_dtype;         /* auto = dtype */
+    SvPreemptionMode preemption_mode;
+} SvEngineConfig;
+
+typedef enum { SV_LEN_FIXED, SV_LEN_UNIFORM, SV_LEN_LOGNORMAL, SV_LEN_TRACE } SvLengthDist;
+
+typedef struct {
+    SvLengthDist dist;
+    int64_t value;       /* fixed: tokens */
+    int64_t min, max;    /* uniform: inclusive bounds; lognormal: clamp bounds (tokens) */
+    double mean, sigma;  /* lognormal: mean of the length in tokens and sigma of log-length */
+} SvLengthSpec;
+
+typedef enum {
+    SV_ARRIVAL_TRACE, /* the trace's own arrival times */
+    SV_ARRIVAL_POISSON,
+    SV_ARRIVAL_GAMMA,
+    SV_ARRIVAL_CONSTANT,
+    SV_ARRIVAL_CLOSED_LOOP,
+} SvArrivalProcess;
+
+typedef struct {
+    char *trace_path;          /* resolved trace file, or NULL */
+    gboolean has_lengths;      /* lengths: given (else the trace gives them) */
+    SvLengthSpec input;        /* input (prompt) tokens */
+    SvLengthSpec output;       /* output (generated) tokens */
+    SvArrivalProcess process;
+    double rate_per_s;         /* poisson/gamma/constant: mean requests per second */
+    double cv;                 /* gamma: coefficient of variation of inter-arrival times */
+    int concurrency;           /* closed-loop: requests kept in flight */
+    int64_t num_requests;      /* stop after this many arrivals; 0 = unbounded */
+    double duration_s;         /* stop arrivals after this simulated time; 0 = unbounded */
+} SvWorkloadConfig;
+
+typedef struct {
+    double ttft_s;     /* 0 = no TTFT target */
+    double tpot_s;     /* 0 = no TPOT target */
+    double e2e_s;      /* 0 = no E2E target */
+    double percentile; /* the run meets its SLO when this percentile meets every target */
+} SvSloConfig;
+
+typedef struct {
+    double sample_interval_s; /* timeseries.csv row spacing, simulated seconds */
+} SvOutputConfig;
+
+typedef struct SvConfig SvConfig;
+struct SvConfig {
+    char *path;         /* the study file */
+    uint64_t seed;
+    char *model_name;   /* as written */
+    SvModel *model;     /* (owned) */
+    SvRouterKind router;
+    GPtrArray *pools;   /* SvPoolConfig*, owned, at least one */
+    SvEngineConfig engine;
+    SvWorkloadConfig workload;
+    SvSloConfig slo;
+    SvOutputConfig output;
+};
+
+/* Load and validate a study. @overrides: NULL-terminated "a.b=value" strings
+ * applied (in order) before validation. Resolves the model (models/, a path, or a
+ * Hugging Face config.json), each pool's hwprofile and the trace path, and
+ * checks that the weights fit each pool's plan. Errors are bad input (see
+ * sv_error_is_input) with "FILE:LINE:COL: message". (transfer full) */
+SvConfig *sv_config_load(const char *path, const char *const *overrides, GError **error);
+void sv_config_free(SvConfig *config);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(SvConfig, sv_config_free)
+
+/* The valid keys of the config, as "a.b" paths, for --help. (transfer none) */
+const char *const *sv_config_key_paths(void);
+
+G_END_DECLS
+
+#endif /* SV_CONFIG_H */

@@ -1,0 +1,69 @@
+/* Hardware profiles: one accelerator kind (GPU/NPU/TPU) with its peak
+ * throughput per dtype, memory, links, power and the achievable-efficiency
+ * factors that the roofline predictor uses until calibrated tables exist.
+ * Loaded from hwprofiles/<name>.yaml; every number there cites its source. */
+#ifndef SV_HW_H
+#define SV_HW_H
+
+#include "core/common.h"
+
+G_BEGIN_DECLS
+
+typedef struct SvHw SvHw;
+struct SvHw {
+    char *name;                    /* profile name, e.g. "h100-sxm" */
+    char *description;             /* e.g. "NVIDIA H100 SXM 80GB" */
+    char *source;                  /* file it came from */
+    char *vendor;                  /* "nvidia", "amd", "intel", "huawei", "google" */
+    double peak_flops[SV_DTYPE_COUNT]; /* dense matrix FLOP/s per dtype; 0 = unsupported */
+    double vector_flops;           /* non-matrix (CUDA core/vector) FLOP/s for elementwise ops */
+    double mem_capacity_bytes;     /* device memory */
+    double mem_bw_bytes_per_s;     /* peak memory bandwidth */
+    int devices_per_node;          /* accelerators in one node / host */
+    double scaleup_bw_bytes_per_s; /* scale-up link bandwidth per device, per direction (0 = none) */
+    double scaleup_latency_s;      /* one-hop latency of the scale-up fabric */
+    char *scaleup_kind;            /* "nvlink", "xgmi", "hccs", "ici", "roce", "pcie", "none" */
+    int scaleup_domain_devices;    /* devices one scale-up fabric joins (8 in an HGX node, 256 in a
+                                      TPU v5e pod); >= devices_per_node */
+    double scaleout_bw_bytes_per_s; /* per device, per direction (IB/RoCE/DCN) */
+    double scaleout_latency_s;
+    double host_bw_bytes_per_s;    /* device<->host per direction (PCIe) */
+    double idle_power_w;           /* idle board power */
+    double max_power_w;            /* TDP / TGP */
+    /* Achievable fractions of peak for the roofline (from measured tables). */
+    double eff_matmul;             /* large dense GEMM, fraction of peak FLOP/s */
+    double eff_mem;                /* streaming, fraction of peak memory bandwidth */
+    double eff_link;               /* collective bus bandwidth, fraction of link peak */
+    /* Host-side overheads (framework, scheduler, sampling launch). */
+    double host_overhead_iter_s;   /* per iteration */
+    double host_overhead_req_s;    /* per request in the batch, per iteration */
+    double kernel_launch_s;        /* fixed cost per kernel (latency floor) */
+    double activation_workspace_bytes; /* reserved for activations per device */
+    double runtime_reserve_bytes;  /* CUDA context, NCCL buffers, graphs */
+};
+
+/* Load hwprofiles/<name>.yaml or a path. Errors in SV_HW_ERROR with
+ * "FILE:LINE:COL: message"; an unknown name suggests the nearest profile.
+ * (transfer full) */
+SvHw *sv_hw_load(const char *name_or_path, GError **error);
+/* Same, but a relative path is also tried relative to @rel_dir (the folder of
+ * the study config that names it); @rel_dir may be NULL. (transfer full) */
+SvHw *sv_hw_load_from(const char *name_or_path, const char *rel_dir, GError **error);
+SvHw *sv_hw_copy(const SvHw *hw);
+void sv_hw_free(SvHw *hw);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(SvHw, sv_hw_free)
+
+/* Peak FLOP/s for a GEMM whose weights are @wdtype and activations @adtype.
+ * The tensor cores run one format for both operands, and a weight-only
+ * quantised GEMM dequantises the weights to the activation format first, so
+ * the GEMM runs in the wider (slower) of the two: fp8 weights with bf16
+ * activations run at the bf16 rate (W8A8 fp8 runs at the fp8 rate); W4A16 runs
+ * at the activation rate; W8A8 int8 at the int8 rate. None of the shipped
+ * devices has a faster mixed-precision path. When the chosen format has no
+ * peak on this device (0 = unsupported, e.g. fp8 on A100) the GEMM falls back
+ * to bf16, then fp16 (as vLLM falls back to W8A16 kernels). */
+double sv_hw_matmul_peak(const SvHw *hw, SvDtype wdtype, SvDtype adtype);
+
+G_END_DECLS
+
+#endif /* SV_HW_H */

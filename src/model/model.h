@@ -1,0 +1,102 @@
+/* LLM architecture as the simulator needs it: layer shapes (dense, MoE, MLA,
+ * sliding-window), parameter counts and bytes (embedding, LM head and norms
+ * included), KV-cache bytes per token. Loaded from models/<name>.yaml or
+ * straight from a Hugging Face config.json. The op list of a layer is built by
+ * perf/ from these shapes. Fields are public: a model is a plain description. */
+#ifndef SV_MODEL_H
+#define SV_MODEL_H
+
+#include "core/common.h"
+
+G_BEGIN_DECLS
+
+typedef enum { SV_ATTN_MHA, SV_ATTN_GQA, SV_ATTN_MLA } SvAttnKind;
+typedef enum { SV_NORM_RMS, SV_NORM_LAYER } SvNormKind;
+
+typedef struct SvModel SvModel;
+struct SvModel {
+    char *name;                  /* e.g. "llama-3-8b" */
+    char *source;                /* file it came from (for messages) */
+    int num_layers;              /* transformer blocks */
+    int hidden_size;             /* d_model */
+    int num_heads;               /* query heads */
+    int num_kv_heads;            /* KV heads (== num_heads for MHA) */
+    int head_dim;                /* per-head dimension of q/k/v */
+    int intermediate_size;       /* dense MLP width (per layer, 0 if every layer is MoE) */
+    gboolean gated_mlp;          /* SwiGLU-style: gate+up fused (2x width), then down */
+    int vocab_size;              /* tokens */
+    gboolean tie_word_embeddings; /* LM head shares the embedding matrix */
+    int max_position_embeddings; /* longest context, tokens */
+    gboolean qkv_bias;           /* QKV projections carry a bias (Qwen2) */
+    gboolean qk_norm;            /* per-head RMSNorm on q and k (Qwen3) */
+    gboolean o_bias;             /* output projection has a bias */
+    SvNormKind norm;             /* RMSNorm or LayerNorm (LayerNorm has a bias) */
+    SvAttnKind attn;             /* derived: MHA, GQA or MLA */
+    SvDtype dtype;               /* native weight dtype (torch_dtype) */
+
+    /* Mixture of experts (num_experts == 0: dense model). */
+    int num_experts;             /* routed experts per MoE layer */
+    int experts_per_token;       /* top-k */
+    int moe_intermediate_size;   /* width of one routed expert */
+    int num_shared_experts;      /* always-active experts per MoE layer */
+    int shared_expert_intermediate_size; /* width of one shared expert (0 = moe_intermediate_size) */
+    int first_k_dense_layers;    /* leading layers with a dense MLP (DeepSeek) */
+    gboolean router_bias;        /* router projection has a bias (gpt-oss) */
+    gboolean expert_bias;        /* expert projections carry biases (gpt-oss) */
+
+    /* Multi-head latent attention (DeepSeek V2/V3; kv_lora_rank > 0 means MLA). */
+    int q_lora_rank;             /* 0 = no q compression */
+    int kv_lora_rank;            /* latent KV width */
+    int qk_nope_head_dim;        /* non-rotary part of q/k head */
+    int qk_rope_head_dim;        /* rotary part, shared key */
+    int v_head_dim;              /* value head dimension */
+
+    /* Sliding-window attention (gpt-oss alternates full and 128-token window). */
+    int sliding_window;          /* tokens; 0 = none */
+    int sliding_window_every;    /* every n-th layer is windowed (2 = alternate); 0 = all when window>0 */
+    gboolean attn_sinks;         /* learned per-head sink logits (gpt-oss) */
+
+    double published_params;     /* the size the publisher states, parameters (0 = unknown) */
+};
+
+/* Load models/<name>.yaml, a YAML path, or a Hugging Face config.json (by
+ * extension .json, or a directory holding config.json). Validates that every
+ * shape is positive and consistent (heads divide, kv heads divide heads...).
+ * Errors in SV_MODEL_ERROR with "FILE:LINE:COL: message"; an unknown name
+ * says so and suggests the nearest model. (transfer full) */
+SvModel *sv_model_load(const char *name_or_path, GError **error);
+/* Load from a Hugging Face config.json text; @name is used in messages. */
+SvModel *sv_model_load_hf_json(const char *path, GError **error);
+SvModel *sv_model_copy(const SvModel *model);
+void sv_model_free(SvModel *model);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(SvModel, sv_model_free)
+
+/* Total parameters (all experts, embedding, LM head unless tied, norms, biases). */
+int64_t sv_model_param_count(const SvModel *model);
+/* Parameters touched per token (top-k + shared experts only). */
+int64_t sv_model_active_param_count(const SvModel *model);
+/* Parameters of one transformer layer (index matters for MoE/dense mixes). */
+int64_t sv_model_layer_param_count(const SvModel *model, int layer);
+/* Parameters of embedding and LM head (LM head 0 when tied). */
+int64_t sv_model_embedding_param_count(const SvModel *model);
+int64_t sv_model_lm_head_param_count(const SvModel *model);
+
+/* KV-cache bytes per token of one layer on one device under tensor parallelism
+ * @tp: 2 x max(1, kv_heads/tp) x head_dim x bytes (KV heads are replicated when
+ * tp > kv_heads, as vLLM does); MLA: (kv_lora_rank + qk_rope_head_dim) x bytes,
+ * replicated on every TP rank. */
+double sv_model_kv_bytes_per_token_layer(const SvModel *model, int tp, SvDtype kv_dtype);
+/* Bytes of weights held by one device of a TP x PP x EP plan (the stage with
+ * the most layers; first stage holds the embedding, last the LM head; the
+ * largest is returned). Norms are replicated; experts are split over @ep,
+ * everything else over @tp. */
+double sv_model_weight_bytes_per_device(const SvModel *model, int tp, int pp, int ep,
+                                        SvDtype weight_dtype);
+/* Number of layers on the stage that has the most (ceil(num_layers / pp)). */
+int sv_model_layers_per_stage(const SvModel *model, int pp);
+/* Is layer @layer an MoE layer? */
+gboolean sv_model_layer_is_moe(const SvModel *model, int layer);
+
+G_END_DECLS
+
+#endif /* SV_MODEL_H */

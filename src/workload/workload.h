@@ -1,0 +1,98 @@
+/* Workloads: request traces read from files (servesim CSV, and the native
+ * Azure 2023 format converted on load) and the generators that turn a
+ * workload config into a stream of requests: arrival processes (trace,
+ * poisson, gamma, constant, closed-loop) and length distributions (fixed,
+ * uniform, lognormal, sampled from a trace). Requests are generated one at a
+ * time, so memory does not grow with the number of requests. */
+#ifndef SV_WORKLOAD_H
+#define SV_WORKLOAD_H
+
+#include "config/config.h"
+#include "core/common.h"
+
+G_BEGIN_DECLS
+
+/* One request as the workload produces it. */
+typedef struct {
+    SvTimeNs arrival_ns;   /* simulated arrival time (closed-loop: 0, the engine sets it) */
+    int32_t input_tokens;  /* prompt length, >= 1 */
+    int32_t output_tokens; /* tokens to generate, >= 1 */
+    int32_t session;       /* trace session id, -1 when none */
+    int32_t tenant;        /* tenant index, 0 when none */
+    int32_t slo_class;     /* SLO class index, 0 when none */
+    int32_t trace_row;     /* 0-based trace row it came from (hash_ids, names), -1 when none */
+} SvRequestSpec;
+
+/* A trace loaded in memory, rows sorted by arrival as in the file. */
+typedef struct SvTrace SvTrace;
+
+/* Load a trace CSV. Formats, detected from the header row:
+ *  - servesim: arrival_s,input_tokens,output_tokens[,hash_ids][,session][,tenant][,slo_class]
+ *    (columns in any order; extra unknown columns are errors). Arrival times
+ *    are kept as written (seconds); tenant and slo_class are names, each
+ *    distinct name numbered from 0 in first-seen order.
+ *  - Azure LLM inference 2023: TIMESTAMP,ContextTokens,GeneratedTokens (times
+ *    relative to the first row).
+ * Errors in SV_TRACE_ERROR as "FILE:LINE:COL: message": missing/unknown
+ * columns, ragged rows, non-numbers, negative or non-finite values, lengths
+ * < 1 (input) or < 1 (output), arrivals out of order, an empty trace, binary
+ * data, lines over SV_TRACE_MAX_LINE_BYTES. traces/README.md is the format doc.
+ * (transfer full) */
+#define SV_TRACE_MAX_LINE_BYTES 65536
+SvTrace *sv_trace_load(const char *path, GError **error);
+void sv_trace_free(SvTrace *trace);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(SvTrace, sv_trace_free)
+size_t sv_trace_len(const SvTrace *trace);
+/* Row @i (0-based). (transfer none) */
+const SvRequestSpec *sv_trace_row(const SvTrace *trace, size_t i);
+/* Prefix block hashes of row @i (Mooncake hash_ids), *@n_out of them; NULL
+ * with *@n_out = 0 when the row has none. (transfer none) */
+const int64_t *sv_trace_hash_ids(const SvTrace *trace, size_t i, size_t *n_out);
+/* Name of tenant / SLO class @index as written in the trace, or NULL when the
+ * trace has no such column or index. (transfer none) */
+const char *sv_trace_tenant_name(const SvTrace *trace, int32_t index);
+const char *sv_trace_slo_class_name(const SvTrace *trace, int32_t index);
+/* Number of distinct tenants / SLO classes (0 when the column is absent). */
+int32_t sv_trace_num_tenants(const SvTrace *trace);
+int32_t sv_trace_num_slo_classes(const SvTrace *trace);
+/* The path the trace was loaded from. (transfer none) */
+const char *sv_trace_path(const SvTrace *trace);
+
+/* The generator of one run. */
+typedef struct SvWorkload SvWorkload;
+
+/* Build the generator for @config (validated by sv_config_load). @trace may be
+ * NULL unless the config names one (then it must be the loaded trace). RNG
+ * streams come from @seed (SV_STREAM_ARRIVALS, _INPUT_LENGTHS, _OUTPUT_LENGTHS,
+ * _TRACE_SAMPLE). Keeps a reference to @trace. (transfer full) */
+SvWorkload *sv_workload_new(const SvWorkloadConfig *config, const SvTrace *trace, uint64_t seed,
+                            GError **error);
+void sv_workload_free(SvWorkload *workload);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(SvWorkload, sv_workload_free)
+
+/* Closed loop: the number of requests to keep in flight; 0 for open loop. */
+int sv_workload_concurrency(const SvWorkload *workload);
+
+/* Produce the next request. Open loop: arrivals are non-decreasing and the
+ * first request always arrives at t = 0, for every process: a trace replay
+ * shifts the trace's first time to 0; poisson and gamma then add one random
+ * gap per request, constant adds 1/rate. duration_s keeps arrivals in the
+ * half-open window [0, duration_s), so constant rate r over D seconds gives
+ * r*D requests. Closed loop:
+ * arrival_ns is 0 and the caller stamps it. Returns FALSE when the workload is
+ * exhausted: num_requests reached, the arrival would come after duration_s, or
+ * the trace ended. A trace that gives the arrivals (process: trace) is
+ * replayed once; with another arrival process the trace's rows give the
+ * lengths in file order and wrap around; `dist: trace` lengths are drawn
+ * from the trace with replacement. */
+gboolean sv_workload_next(SvWorkload *workload, SvRequestSpec *out);
+
+/* Like sv_workload_next, for a closed loop at simulated time @now_ns (a
+ * request finished, or the start): stamps arrival_ns = @now_ns and returns
+ * FALSE once @now_ns >= duration_s, so duration_s also ends a closed loop.
+ * For an open loop it is sv_workload_next (and @now_ns is ignored). */
+gboolean sv_workload_next_at(SvWorkload *workload, SvTimeNs now_ns, SvRequestSpec *out);
+
+G_END_DECLS
+
+#endif /* SV_WORKLOAD_H */

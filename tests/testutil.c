@@ -1,0 +1,28 @@
+/* Helpers shared by the Check suites. */
+#include "testutil.h"
+
+#include <glib/gstdio.h>
+#include <stdio.h>
+
+char *sv_test_path(const char *relative)
+{
+    return g_build_filename(SV_TEST_DIR, relative, NULL);
+}
+
+char *sv_test_src_path(const char *relative)
+{
+    return g_build_filename(SV_SOURCE_DIR, relative, NULL);
+}
+
+char *sv_test_write_tmp(const char *text, const char *suffix)
+{
+    g_autofree char *tmpl = g_strdup_printf("sv-test-XXXXXX%s", suffix ? suffix : "");
+    char *path = NULL;
+    GError *error = NULL;
+    int fd = g_file_open_tmp(tmpl, &path, &error);
+    ck_assert_msg(fd >= 0, "tmp file: %s", error ? error->message : "?");
+    FILE *f = fdopen(fd, "w");
+    fputs(text, f);
+    fclose(f);
+    return path;
+}
