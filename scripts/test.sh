@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Install what is missing, build servesim with -Werror and run every test
+# (Check suites, CLI bad-input fixtures, golden scenarios) through CTest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/deps.sh
+cmake -S . -B build-test -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSERVESIM_WERROR=ON >/dev/null
+cmake --build build-test -j"$(nproc)"
+ctest --test-dir build-test --output-on-failure -j"$(nproc)"
