@@ -3,7 +3,9 @@
 # Its first lines hold directives:
 #   # expect: TEXT      the one-line error must contain TEXT (required)
 #   # args: ARGS        extra arguments after the config (e.g. --set a.b=c)
-#   # command: VERB     servesim verb to run (default: run)
+#   # command: VERB     servesim verb to run (default: run); any verb other
+#                       than run gets only ARGS (no config file, no -o)
+#   # raw               run too gets only ARGS (e.g. a missing config file)
 # Each must exit 2, print exactly one stderr line starting "servesim: ", print
 # nothing on stdout and create no output files.
 set -u
@@ -21,8 +23,12 @@ while IFS= read -r f; do
   [ -n "$expect" ] || { echo "FAIL $f: no '# expect:' line"; fail=$((fail+1)); continue; }
   out="$tmp/out"
   rm -rf "$out"
-  (cd "$(dirname "$f")" && eval "\"$bin\" $verb \"$(basename "$f")\" -o \"$out\" $args") \
-    >"$tmp/stdout" 2>"$tmp/stderr" </dev/null
+  if [ "$verb" = run ] && ! grep -q '^# raw$' "$f"; then
+    (cd "$(dirname "$f")" && eval "\"$bin\" run \"$(basename "$f")\" -o \"$out\" $args") \
+      >"$tmp/stdout" 2>"$tmp/stderr" </dev/null
+  else
+    (cd "$(dirname "$f")" && eval "\"$bin\" $verb $args") >"$tmp/stdout" 2>"$tmp/stderr" </dev/null
+  fi
   rc=$?
   lines=$(wc -l <"$tmp/stderr")
   why=""

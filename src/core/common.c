@@ -132,22 +132,30 @@ char **sv_data_list(const char *subdir, const char *ext)
 
 int sv_edit_distance(const char *a, const char *b)
 {
+    /* Optimal string alignment: insertions, deletions, substitutions and
+     * adjacent transpositions ("rnu" -> "run") each cost 1; case is ignored. */
     size_t la = strlen(a), lb = strlen(b);
-    g_autofree int *row = g_new(int, lb + 1);
+    g_autofree int *d = g_new(int, (la + 1) * (lb + 1));
+#define D(i, j) d[(i) * (lb + 1) + (j)]
+    for (size_t i = 0; i <= la; i++)
+        D(i, 0) = (int)i;
     for (size_t j = 0; j <= lb; j++)
-        row[j] = (int)j;
+        D(0, j) = (int)j;
     for (size_t i = 1; i <= la; i++) {
-        int diag = row[0];
-        row[0] = (int)i;
         for (size_t j = 1; j <= lb; j++) {
-            int up = row[j];
-            int cost = g_ascii_tolower(a[i - 1]) == g_ascii_tolower(b[j - 1]) ? 0 : 1;
-            int best = MIN(row[j] + 1, row[j - 1] + 1);
-            row[j] = MIN(best, diag + cost);
-            diag = up;
+            char ca = g_ascii_tolower(a[i - 1]), cb = g_ascii_tolower(b[j - 1]);
+            int cost = ca == cb ? 0 : 1;
+            int best = MIN(D(i - 1, j) + 1, D(i, j - 1) + 1);
+            best = MIN(best, D(i - 1, j - 1) + cost);
+            if (i > 1 && j > 1 && ca == g_ascii_tolower(b[j - 2]) &&
+                g_ascii_tolower(a[i - 2]) == cb)
+                best = MIN(best, D(i - 2, j - 2) + 1);
+            D(i, j) = best;
         }
     }
-    return row[lb];
+    int result = D(la, lb);
+#undef D
+    return result;
 }
 
 const char *sv_nearest(const char *word, const char *const *candidates)

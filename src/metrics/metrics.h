@@ -95,10 +95,17 @@ typedef struct {
  * queue (first_scheduled - arrival); itl over every inter-token gap. A request
  * meets the SLO when each set target holds for it; goodput counts those per
  * second; slo_attainment is their share of completed requests; slo_met says
- * whether the configured percentile of each metric meets its target. */
+ * whether the configured percentile of each metric meets its target.
+ * Rules: request percentiles are exact, by linear interpolation between the
+ * closest ranks (sv_percentile_sorted); ITL percentiles come from the
+ * histogram by nearest rank (sv_metrics_itl_percentile_s), within 0.2 %.
+ * Empty sets give 0. duration_s runs from the first arrival to the last
+ * finish among all records (a rejection's finish is its rejection time);
+ * every rate divides by it. A request with one output token has no TPOT and
+ * meets a TPOT target trivially; slo_met needs at least one completion. */
 typedef struct {
     int64_t completed, rejected;
-    double duration_s;             /* first arrival to last completion */
+    double duration_s;             /* first arrival to last finish, s */
     SvDist ttft_s, tpot_s, itl_s, e2e_s, queue_s;
     double requests_per_s, input_tokens_per_s, output_tokens_per_s;
     double goodput_requests_per_s;

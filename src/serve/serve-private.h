@@ -109,7 +109,7 @@ struct SvReplica {
     const SvPoolConfig *pool;      /* its pool (not owned) */
     const SvEngineConfig *engine;  /* engine settings (not owned) */
     const SvSchedulerVtable *sched;
-    SvPredictor *predictor;        /* (owned) NULL when a test time function is used */
+    SvPredictor *predictor;        /* (shared by the pool) NULL with a test time function */
     SvReqList waiting;             /* FCFS queue */
     SvReqList running;             /* admission order; tail is the preemption victim */
     SvKvPool kv;

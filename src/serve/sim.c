@@ -23,6 +23,7 @@ struct SvSim {
     SvReplica **replicas;       /* (owned) */
     int num_replicas;
     GPtrArray *slabs;           /* request slabs (owned) */
+    GPtrArray *predictors;      /* one per pool (owned) */
     SvRequest *free_reqs;       /* free list through ->next */
     SvRequestSpec pending;      /* the next arrival, when has_pending */
     gboolean has_pending;
@@ -284,11 +285,11 @@ static void arrival_next(SvSim *sim)
     if (sim->arrivals_done)
         return;
     SvRequestSpec spec;
-    if (!sv_workload_next(sim->workload, &spec)) {
+    SvTimeNs now = sv_engine_now(sim->engine);
+    if (!sv_workload_next_at(sim->workload, now, &spec)) {
         sim->arrivals_done = TRUE;
         return;
     }
-    SvTimeNs now = sv_engine_now(sim->engine);
     if (sim->concurrency > 0) {
         admit_arrival(sim, &spec, now);
         return;
@@ -449,6 +450,7 @@ SvSim *sv_sim_new(const SvConfig *config, const SvTrace *trace, const SvSimOptio
     if (options)
         sim->options = *options;
     sim->slabs = g_ptr_array_new_with_free_func(g_free);
+    sim->predictors = g_ptr_array_new_with_free_func((GDestroyNotify)sv_predictor_free);
     sim->engine = sv_engine_new(config->seed);
     sim->metrics = sv_metrics_new(&config->slo);
     sim->router = sv__router_new(config->router, config->seed);
@@ -473,6 +475,14 @@ SvSim *sv_sim_new(const SvConfig *config, const SvTrace *trace, const SvSimOptio
         SvPlan plan = {pool->tensor_parallel_size, pool->pipeline_parallel_size,
                        pool->expert_parallel_size, config->engine.dtype,
                        config->engine.weight_dtype, config->engine.kv_cache_dtype};
+        /* Replicas of a pool share one predictor (and so its memo). */
+        SvPredictor *predictor = NULL;
+        if (sim->options.iter_time_fn == NULL) {
+            predictor = sv_predictor_new(config->model, pool->hw, &plan, error);
+            if (predictor == NULL)
+                return NULL;
+            g_ptr_array_add(sim->predictors, predictor);
+        }
         for (int i = 0; i < pool->replicas; i++) {
             SvReplica *rep = g_new0(SvReplica, 1);
             sim->replicas[sim->num_replicas] = rep;
@@ -484,11 +494,7 @@ SvSim *sv_sim_new(const SvConfig *config, const SvTrace *trace, const SvSimOptio
             rep->num_devices = pool->tensor_parallel_size * pool->pipeline_parallel_size;
             sv_kv_pool_init(&rep->kv, blocks, config->engine.block_size);
             rep->watermark_blocks = (int64_t)(0.01 * (double)blocks);
-            if (sim->options.iter_time_fn == NULL) {
-                rep->predictor = sv_predictor_new(config->model, pool->hw, &plan, error);
-                if (rep->predictor == NULL)
-                    return NULL;
-            }
+            rep->predictor = predictor;
         }
     }
     sim->component = sv_engine_add_component(sim->engine, &cluster_vtable, sim);
@@ -500,13 +506,14 @@ void sv_sim_free(SvSim *sim)
     if (sim == NULL)
         return;
     for (int i = 0; i < sim->num_replicas; i++) {
-        sv_predictor_free(sim->replicas[i]->predictor);
         g_free(sim->replicas[i]->batch);
         g_free(sim->replicas[i]);
     }
     g_free(sim->replicas);
     if (sim->slabs)
         g_ptr_array_unref(sim->slabs);
+    if (sim->predictors)
+        g_ptr_array_unref(sim->predictors);
     sv_workload_free(sim->workload);
     sv_metrics_free(sim->metrics);
     sv__router_free(sim->router);

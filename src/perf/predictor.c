@@ -1,0 +1,1002 @@
+/* Predictor v0: the time of one engine iteration on one replica, built as an
+ * op list per pipeline stage (DESIGN.md §4 names), each op timed by a roofline
+ * with the hwprofile's efficiency factors. The three steps (build the op list
+ * for a batch shape, time each op, sum) are kept apart so calibrated tables
+ * can replace the roofline in time_op() without touching the rest.
+ *
+ * v0 approximations, each explained where it is made: the iteration is the
+ * sum of the stage times (one micro-batch through the pipeline); MLA prefill
+ * in the naive form and decode absorbed; sliding windows capped from the
+ * shape's aggregates; MoE routing uniform; launch latency added per kernel. */
+#include "perf/predictor.h"
+
+#include <stdarg.h>
+#include <math.h>
+#include <string.h>
+
+/* ------------------------------------------------------------------ ops -- */
+
+typedef enum {
+    OP_GEMM,        /* weight x activation matmul (one or more kernels) */
+    OP_ATTENTION,   /* QK^T, softmax, PV over the KV cache */
+    OP_ELEMENTWISE, /* norms, activations, rope, adds, gathers: memory-bound */
+    OP_COLLECTIVE,  /* all-reduce, all-to-all, send/recv over a link */
+    OP_HOST,        /* CPU-side time on the critical path */
+} OpKind;
+
+typedef enum { COLL_ALL_REDUCE, COLL_ALL_TO_ALL, COLL_SEND_RECV } CollKind;
+
+/* One GEMM kernel of an op. Kept as its shape (for the calibrated tables that
+ * will be keyed by M, N, K) and as the roofline's inputs. */
+typedef struct {
+    double m, n, k;       /* per group: rows (tokens), output width, reduction depth */
+    double groups;        /* grouped GEMM (MoE experts): number of groups */
+    double flops;         /* whole kernel, FLOPs */
+    double bytes;         /* whole kernel, weights + activations in/out, bytes */
+    gboolean act_weights; /* weights kept in the activation dtype (router, LM head) */
+} GemmPart;
+
+#define MAX_GEMM_PARTS 4
+
+typedef struct {
+    const char *name; /* canonical op name, static */
+    OpKind kind;
+    int count;          /* occurrences per iteration on this stage */
+    double flops;       /* one occurrence, per device, FLOPs */
+    double bytes;       /* one occurrence, per device: memory traffic or message size */
+    double model_flops; /* one occurrence, useful FLOPs summed over the replica's devices */
+    int launches;       /* kernels per occurrence */
+    GemmPart parts[MAX_GEMM_PARTS];
+    int num_parts;
+    CollKind coll;  /* OP_COLLECTIVE: which one */
+    int group;      /* OP_COLLECTIVE: devices taking part */
+    double fixed_s; /* OP_HOST: seconds */
+} OpDesc;
+
+/* A stage has about 30 distinct ops; 48 leaves room for later additions. */
+#define MAX_STAGE_OPS 48
+
+typedef struct {
+    OpDesc ops[MAX_STAGE_OPS];
+    int n;
+} OpList;
+
+typedef struct {
+    int first_layer; /* index of the stage's first layer */
+    int num_layers;  /* layers on this stage */
+    int num_moe;     /* of which MoE layers */
+    int num_window;  /* of which sliding-window attention layers */
+} StageInfo;
+
+/* ----------------------------------------------------------------- memo -- */
+
+#define MEMO_KEY_LEN 6
+/* Past this many entries (18 MiB of slots) the table is cleared rather than
+ * grown: values are computed at bucket representatives, so clearing never
+ * changes a result, and a long run's working set of shapes is far smaller. */
+#define MEMO_MAX_ENTRIES   (1u << 17)
+#define MEMO_INITIAL_SLOTS 4096u
+
+typedef struct {
+    int64_t key[MEMO_KEY_LEN]; /* bucket indices; key[0] == -1 marks an empty slot */
+    SvTimeNs total_ns;         /* iteration time (sum of stages) */
+    SvTimeNs max_stage_ns;     /* slowest stage */
+    double flops;              /* model FLOPs of the iteration, whole replica */
+} MemoEntry;
+
+struct SvPredictor {
+    const SvModel *model; /* (not owned) */
+    const SvHw *hw;       /* (not owned) */
+    SvPlan plan;
+    int num_stages;    /* pp */
+    StageInfo *stages; /* num_stages entries */
+
+    /* Per-device shapes, derived once. */
+    double act_bytes;        /* bytes per activation element */
+    double weight_bytes;     /* bytes per weight element */
+    double kv_bytes_layer;   /* KV bytes per token per layer on one device */
+    double q_heads;          /* query heads per device */
+    double kv_heads;         /* KV heads per device (replicated when tp > kv heads) */
+    double attn_dqk_prefill; /* q.k dot-product width per head, prefill form */
+    double attn_dv_prefill;  /* value width per head, prefill form */
+    double attn_dqk_decode;  /* same for decode (MLA: absorbed, latent width) */
+    double attn_dv_decode;   /* bytes */
+    double o_in;             /* o_proj reduction depth per device */
+    double mlp_inter;        /* dense MLP width per device */
+    double expert_inter;     /* one routed expert's width per device */
+    double local_experts;    /* routed experts held per device */
+    double shared_inter;     /* shared experts' total width per device */
+    double gate_mult;        /* 2 for gated MLPs (gate+up fused), else 1 */
+
+    /* Rates. */
+    double gemm_rate;     /* FLOP/s for quantized-weight GEMMs (peak x eff) */
+    double act_gemm_rate; /* FLOP/s for activation-dtype GEMMs and attention */
+    double mem_rate;      /* bytes/s achievable from device memory */
+    double tp_link_bw;    /* bytes/s per device achievable on the TP group's link */
+    double tp_link_lat;   /* s */
+    double ep_link_bw;    /* EP group */
+    double ep_link_lat;   /* s */
+    double pp_link_bw;    /* between consecutive stages */
+    double pp_link_lat;   /* s */
+
+    /* Memo. */
+    MemoEntry *slots;   /* open addressing, linear probing */
+    uint32_t num_slots; /* power of two */
+    uint32_t used;      /* occupied slots */
+    uint64_t hits;      /* lookups answered from the table */
+    uint64_t misses;    /* lookups that computed a value */
+};
+
+const char *sv_coverage_name(SvCoverage coverage)
+{
+    switch (coverage) {
+    case SV_COVERAGE_MEASURED:
+        return "measured";
+    case SV_COVERAGE_INTERPOLATED:
+        return "interpolated";
+    case SV_COVERAGE_EXTRAPOLATED:
+        return "extrapolated";
+    case SV_COVERAGE_ROOFLINE:
+        return "roofline";
+    }
+    return "unknown";
+}
+
+/* ---------------------------------------------------------- batch shape -- */
+
+void sv_batch_add_prefill(SvBatchShape *shape, int64_t chunk, int64_t context)
+{
+    g_return_if_fail(shape != NULL && chunk > 0 && context >= 0);
+    shape->num_prefill++;
+    shape->prefill_tokens += chunk;
+    /* Causal: token i of the chunk sees the context plus i+1 chunk tokens. */
+    shape->prefill_attn_pairs +=
+        (double)chunk * (double)context + (double)chunk * (chunk + 1) / 2.0;
+    shape->prefill_kv_tokens += context + chunk;
+}
+
+void sv_batch_add_decode(SvBatchShape *shape, int count, int64_t context)
+{
+    g_return_if_fail(shape != NULL && count > 0 && context >= 0);
+    shape->num_decode += count;
+    shape->decode_kv_tokens += (int64_t)count * context;
+}
+
+/* Limits that keep every aggregate far from int64/int overflow. */
+#define BATCH_MAX_TOKENS (1LL << 31)
+#define BATCH_MAX_COUNT  (1LL << 24)
+#define BATCH_MAX_TOTAL  (1LL << 60)
+
+static gboolean parse_count(const char *s, const char *end, int64_t max, int64_t *out)
+{
+    if (s == end || !g_ascii_isdigit(*s))
+        return FALSE;
+    int64_t v = 0;
+    for (const char *p = s; p < end; p++) {
+        if (!g_ascii_isdigit(*p))
+            return FALSE;
+        v = v * 10 + (*p - '0');
+        if (v > max)
+            return FALSE;
+    }
+    *out = v;
+    return TRUE;
+}
+
+static gboolean bad_term(const char *term, const char *why, GError **error)
+{
+    g_set_error(error, SV_CONFIG_ERROR, SV_ERROR_PARSE,
+                "--batch: bad term '%s' (%s; expected prefill=TOKENSxCOUNT[@CONTEXT] or "
+                "decode=COUNT@CONTEXT)",
+                term, why);
+    return FALSE;
+}
+
+static gboolean parse_term(const char *term, SvBatchShape *shape, GError **error)
+{
+    const char *eq = strchr(term, '=');
+    if (eq == NULL)
+        return bad_term(term, "no '='", error);
+    size_t klen = (size_t)(eq - term);
+    const char *val = eq + 1;
+    const char *end = val + strlen(val);
+    const char *at = strchr(val, '@');
+    if (klen == 7 && strncmp(term, "prefill", 7) == 0) {
+        const char *x = memchr(val, 'x', (size_t)((at ? at : end) - val));
+        int64_t tokens, count, context = 0;
+        if (x == NULL)
+            return bad_term(term, "no 'x' between TOKENS and COUNT", error);
+        if (!parse_count(val, x, BATCH_MAX_TOKENS, &tokens) || tokens == 0)
+            return bad_term(term, "TOKENS must be a whole number from 1 to 2^31", error);
+        if (!parse_count(x + 1, at ? at : end, BATCH_MAX_COUNT, &count) || count == 0)
+            return bad_term(term, "COUNT must be a whole number from 1 to 2^24", error);
+        if (at != NULL && !parse_count(at + 1, end, BATCH_MAX_TOKENS, &context))
+            return bad_term(term, "CONTEXT must be a whole number from 0 to 2^31", error);
+        if (shape->num_prefill + count > BATCH_MAX_COUNT ||
+            shape->prefill_tokens + tokens * count > BATCH_MAX_TOTAL ||
+            shape->prefill_kv_tokens + (tokens + context) * count > BATCH_MAX_TOTAL)
+            return bad_term(term, "batch too large", error);
+        /* COUNT identical chunks, as COUNT calls of sv_batch_add_prefill(). */
+        shape->num_prefill += (int)count;
+        shape->prefill_tokens += tokens * count;
+        shape->prefill_attn_pairs +=
+            (double)count * ((double)tokens * context + (double)tokens * (tokens + 1) / 2.0);
+        shape->prefill_kv_tokens += (context + tokens) * count;
+        return TRUE;
+    }
+    if (klen == 6 && strncmp(term, "decode", 6) == 0) {
+        int64_t count, context;
+        if (at == NULL)
+            return bad_term(term, "no '@CONTEXT'", error);
+        if (!parse_count(val, at, BATCH_MAX_COUNT, &count) || count == 0)
+            return bad_term(term, "COUNT must be a whole number from 1 to 2^24", error);
+        if (!parse_count(at + 1, end, BATCH_MAX_TOKENS, &context))
+            return bad_term(term, "CONTEXT must be a whole number from 0 to 2^31", error);
+        if (shape->num_decode + count > BATCH_MAX_COUNT ||
+            shape->decode_kv_tokens + context * count > BATCH_MAX_TOTAL)
+            return bad_term(term, "batch too large", error);
+        sv_batch_add_decode(shape, (int)count, context);
+        return TRUE;
+    }
+    return bad_term(term, "unknown kind", error);
+}
+
+gboolean sv_batch_parse(const char *spec, SvBatchShape *shape, GError **error)
+{
+    g_return_val_if_fail(spec != NULL && shape != NULL, FALSE);
+    SvBatchShape result = {0};
+    g_auto(GStrv) terms = g_strsplit(spec, ",", -1);
+    int n = 0;
+    for (char **t = terms; *t != NULL; t++) {
+        g_autofree char *term = g_strstrip(g_strdup(*t));
+        if (*term == '\0') {
+            if (terms[1] == NULL)
+                break; /* the whole spec is empty: reported below */
+            return bad_term(term, "empty term", error);
+        }
+        if (!parse_term(term, &result, error))
+            return FALSE;
+        n++;
+    }
+    if (n == 0) {
+        g_set_error(error, SV_CONFIG_ERROR, SV_ERROR_PARSE,
+                    "--batch: empty (expected e.g. prefill=512x2,decode=64@2048)");
+        return FALSE;
+    }
+    *shape = result;
+    return TRUE;
+}
+
+/* ------------------------------------------------------------ the plan -- */
+
+static gboolean layer_is_window(const SvModel *m, int layer)
+{
+    if (m->sliding_window <= 0)
+        return FALSE;
+    if (m->sliding_window_every <= 0)
+        return TRUE;
+    /* gpt-oss starts with a windowed layer and alternates (every = 2). */
+    return layer % m->sliding_window_every == 0;
+}
+
+static gboolean plan_error(GError **error, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+static gboolean plan_error(GError **error, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    g_autofree char *msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    g_set_error_literal(error, SV_PLAN_ERROR, SV_ERROR_INFEASIBLE, msg);
+    return FALSE;
+}
+
+/* The link a group of @group devices talks over: the scale-up fabric when the
+ * group fits in one node and the node has one, else the scale-out network. */
+static gboolean pick_link(const SvHw *hw, int group, double *bw, double *lat)
+{
+    gboolean in_node = hw->devices_per_node <= 0 || group <= hw->devices_per_node;
+    if (in_node && hw->scaleup_bw_bytes_per_s > 0) {
+        *bw = hw->scaleup_bw_bytes_per_s * hw->eff_link;
+        *lat = hw->scaleup_latency_s;
+    } else if (hw->scaleout_bw_bytes_per_s > 0) {
+        *bw = hw->scaleout_bw_bytes_per_s * hw->eff_link;
+        *lat = hw->scaleout_latency_s;
+    } else if (hw->host_bw_bytes_per_s > 0) {
+        /* No fabric at all: staged through host memory over PCIe, twice. */
+        *bw = hw->host_bw_bytes_per_s * hw->eff_link / 2.0;
+        *lat = hw->scaleout_latency_s > 0 ? hw->scaleout_latency_s : 10e-6;
+    } else {
+        return FALSE;
+    }
+    return *bw > 0;
+}
+
+static gboolean check_plan(const SvModel *m, const SvHw *hw, const SvPlan *p, GError **error)
+{
+    const char *name = m->name ? m->name : "model";
+    if (p->tp < 1 || p->pp < 1 || p->ep < 1)
+        return plan_error(error,
+                          "tensor, pipeline and expert parallel sizes must be >= 1 "
+                          "(got tp=%d pp=%d ep=%d)",
+                          p->tp, p->pp, p->ep);
+    if (m->num_heads % p->tp != 0)
+        return plan_error(error,
+                          "tensor_parallel_size %d does not divide the %d attention heads of %s",
+                          p->tp, m->num_heads, name);
+    if (m->kv_lora_rank <= 0 && m->num_kv_heads > 0 && m->num_kv_heads % p->tp != 0 &&
+        p->tp % m->num_kv_heads != 0)
+        return plan_error(error,
+                          "tensor_parallel_size %d and the %d KV heads of %s do not divide one "
+                          "another (KV heads can only be split or replicated evenly)",
+                          p->tp, m->num_kv_heads, name);
+    if (p->pp > m->num_layers)
+        return plan_error(error, "pipeline_parallel_size %d exceeds the %d layers of %s", p->pp,
+                          m->num_layers, name);
+    if (p->ep > 1 && m->num_experts <= 0)
+        return plan_error(error, "expert_parallel_size %d needs an MoE model; %s is dense", p->ep,
+                          name);
+    if (m->num_experts > 0 && m->num_experts % p->ep != 0)
+        return plan_error(error, "expert_parallel_size %d does not divide the %d experts of %s",
+                          p->ep, m->num_experts, name);
+    if (hw->mem_bw_bytes_per_s <= 0 || hw->eff_mem <= 0 || hw->eff_matmul <= 0)
+        return plan_error(error, "%s: memory bandwidth and efficiency factors must be > 0",
+                          hw->name ? hw->name : "hardware profile");
+    if (sv_hw_matmul_peak(hw, p->weight_dtype, p->act_dtype) <= 0 ||
+        sv_hw_matmul_peak(hw, p->act_dtype, p->act_dtype) <= 0)
+        return plan_error(error, "%s runs no matmul with %s weights and %s activations",
+                          hw->name ? hw->name : "hardware", sv_dtype_name(p->weight_dtype),
+                          sv_dtype_name(p->act_dtype));
+    double bw, lat;
+    if ((p->tp > 1 && !pick_link(hw, p->tp, &bw, &lat)) ||
+        (p->ep > 1 && !pick_link(hw, p->ep, &bw, &lat)) ||
+        (p->pp > 1 && !pick_link(hw, p->tp * p->pp, &bw, &lat)))
+        return plan_error(error,
+                          "%s has no link between devices (scale-up, scale-out or host "
+                          "bandwidth), so tp=%d pp=%d ep=%d cannot run",
+                          hw->name ? hw->name : "hardware", p->tp, p->pp, p->ep);
+    return TRUE;
+}
+
+SvPredictor *sv_predictor_new(const SvModel *model, const SvHw *hw, const SvPlan *plan,
+                              GError **error)
+{
+    g_return_val_if_fail(model != NULL && hw != NULL && plan != NULL, NULL);
+    g_return_val_if_fail(error == NULL || *error == NULL, NULL);
+    if (!check_plan(model, hw, plan, error))
+        return NULL;
+
+    SvPredictor *p = g_new0(SvPredictor, 1);
+    const SvModel *m = model;
+    p->model = model;
+    p->hw = hw;
+    p->plan = *plan;
+    int tp = plan->tp;
+
+    /* Layers split over stages as vLLM's get_pp_indices (and
+     * sv_model_weight_bytes_per_device) do: an even share each, the remainder
+     * one apiece to the stages just before the last. */
+    p->num_stages = plan->pp;
+    p->stages = g_new0(StageInfo, p->num_stages);
+    int base = m->num_layers / plan->pp, extra = m->num_layers % plan->pp, lo = 0;
+    for (int s = 0; s < p->num_stages; s++) {
+        StageInfo *st = &p->stages[s];
+        int n = base + ((s >= plan->pp - 1 - extra && s < plan->pp - 1) ? 1 : 0);
+        int hi = lo + n;
+        st->first_layer = lo;
+        st->num_layers = n;
+        for (int l = lo; l < hi; l++) {
+            st->num_moe += sv_model_layer_is_moe(m, l) ? 1 : 0;
+            st->num_window += layer_is_window(m, l) ? 1 : 0;
+        }
+        lo = hi;
+    }
+
+    p->act_bytes = sv_dtype_bytes(plan->act_dtype);
+    p->weight_bytes = sv_dtype_bytes(plan->weight_dtype);
+    p->kv_bytes_layer = sv_model_kv_bytes_per_token_layer(m, tp, plan->kv_dtype);
+    p->q_heads = (double)m->num_heads / tp;
+    p->gate_mult = m->gated_mlp ? 2.0 : 1.0;
+    if (m->kv_lora_rank > 0) {
+        /* MLA. Prefill in the naive form (q.k over nope+rope dims, v of
+         * v_head_dim); decode absorbed into the latent (q.k over
+         * kv_lora_rank + rope, values are the latent itself). */
+        p->kv_heads = 1;
+        p->attn_dqk_prefill = m->qk_nope_head_dim + m->qk_rope_head_dim;
+        p->attn_dv_prefill = m->v_head_dim;
+        p->attn_dqk_decode = m->kv_lora_rank + m->qk_rope_head_dim;
+        p->attn_dv_decode = m->kv_lora_rank;
+        p->o_in = p->q_heads * m->v_head_dim;
+    } else {
+        p->kv_heads = MAX(1.0, (double)m->num_kv_heads / tp);
+        p->attn_dqk_prefill = p->attn_dv_prefill = m->head_dim;
+        p->attn_dqk_decode = p->attn_dv_decode = m->head_dim;
+        p->o_in = p->q_heads * m->head_dim;
+    }
+    p->mlp_inter = (double)m->intermediate_size / tp;
+    if (m->num_experts > 0) {
+        /* Experts are spread over the EP group and, when it is smaller than
+         * the TP group, each is also sliced over the remaining tp/ep ranks
+         * (ep == 1: vLLM's tensor-parallel MoE; ep == tp: vLLM's expert
+         * parallelism), as sv_model_weight_bytes_per_device() counts them. */
+        double etp = plan->ep >= tp ? 1.0 : (double)tp / plan->ep;
+        p->local_experts = (double)m->num_experts / plan->ep;
+        p->expert_inter = (double)m->moe_intermediate_size / etp;
+        int shared_w = m->shared_expert_intermediate_size > 0 ? m->shared_expert_intermediate_size
+                                                              : m->moe_intermediate_size;
+        p->shared_inter = (double)m->num_shared_experts * shared_w / tp;
+    }
+
+    p->gemm_rate = sv_hw_matmul_peak(hw, plan->weight_dtype, plan->act_dtype) * hw->eff_matmul;
+    p->act_gemm_rate = sv_hw_matmul_peak(hw, plan->act_dtype, plan->act_dtype) * hw->eff_matmul;
+    p->mem_rate = hw->mem_bw_bytes_per_s * hw->eff_mem;
+    if (tp > 1)
+        pick_link(hw, tp, &p->tp_link_bw, &p->tp_link_lat);
+    if (plan->ep > 1)
+        pick_link(hw, plan->ep, &p->ep_link_bw, &p->ep_link_lat);
+    if (plan->pp > 1)
+        pick_link(hw, tp * plan->pp, &p->pp_link_bw, &p->pp_link_lat);
+
+    p->num_slots = MEMO_INITIAL_SLOTS;
+    p->slots = g_new(MemoEntry, p->num_slots);
+    for (uint32_t i = 0; i < p->num_slots; i++)
+        p->slots[i].key[0] = -1;
+    return p;
+}
+
+void sv_predictor_free(SvPredictor *predictor)
+{
+    if (predictor == NULL)
+        return;
+    g_free(predictor->stages);
+    g_free(predictor->slots);
+    g_free(predictor);
+}
+
+/* ------------------------------------------------------- building ops -- */
+
+static OpDesc *push_op(OpList *list, const char *name, OpKind kind, int count)
+{
+    SV_ASSERT(list->n < MAX_STAGE_OPS, "op list full at %s", name);
+    OpDesc *op = &list->ops[list->n++];
+    memset(op, 0, sizeof *op);
+    op->name = name;
+    op->kind = kind;
+    op->count = count;
+    op->launches = kind == OP_COLLECTIVE || kind == OP_HOST ? 0 : 1;
+    return op;
+}
+
+/* Add one GEMM kernel: @groups groups of [m x k] x [k x n]; @weight_groups of
+ * the weight matrices are read (fewer than @groups when some MoE experts get
+ * no token). @wbytes bytes per weight element. */
+static void add_gemm(OpDesc *op, double m, double n, double k, double groups, double weight_groups,
+                     double act_bytes, double wbytes, gboolean act_weights)
+{
+    SV_ASSERT(op->num_parts < MAX_GEMM_PARTS, "too many GEMM parts in %s", op->name);
+    GemmPart *g = &op->parts[op->num_parts++];
+    g->m = m;
+    g->n = n;
+    g->k = k;
+    g->groups = groups;
+    g->flops = 2.0 * m * n * k * groups;
+    g->bytes = weight_groups * k * n * wbytes + groups * m * (k + n) * act_bytes;
+    g->act_weights = act_weights;
+    op->flops += g->flops;
+    op->bytes += g->bytes;
+    op->launches = op->num_parts;
+}
+
+static OpDesc *push_gemm(OpList *list, const SvPredictor *p, const char *name, int count, double m,
+                         double n, double k, double shards)
+{
+    OpDesc *op = push_op(list, name, OP_GEMM, count);
+    add_gemm(op, m, n, k, 1, 1, p->act_bytes, p->weight_bytes, FALSE);
+    op->model_flops = op->flops * shards;
+    return op;
+}
+
+static void push_elementwise(OpList *list, const char *name, int count, double bytes)
+{
+    OpDesc *op = push_op(list, name, OP_ELEMENTWISE, count);
+    op->bytes = bytes;
+}
+
+static void push_collective(OpList *list, const char *name, int count, CollKind coll, int group,
+                            double bytes)
+{
+    OpDesc *op = push_op(list, name, OP_COLLECTIVE, count);
+    op->coll = coll;
+    op->group = group;
+    op->bytes = bytes;
+}
+
+/* Attention of one layer kind (full or sliding window @window, 0 = full).
+ * Windowed layers cap each query's keys at the window; from the aggregates
+ * alone that is min(pairs, tokens x window) for prefill, and
+ * min(kv tokens, sequences x window) (+ the chunk itself) for KV reads: exact
+ * when every sequence is either inside or past the window, an upper bound
+ * otherwise. */
+static void push_attention(OpList *list, const SvPredictor *p, const SvBatchShape *s, int count,
+                           double window)
+{
+    if (count <= 0)
+        return;
+    double heads_total = p->q_heads * p->plan.tp;
+    if (s->num_prefill > 0 && s->prefill_tokens > 0) {
+        double pt = (double)s->prefill_tokens;
+        double pairs = s->prefill_attn_pairs;
+        double kv = (double)s->prefill_kv_tokens;
+        if (window > 0) {
+            pairs = MIN(pairs, pt * window);
+            kv = MIN(kv, s->num_prefill * window + pt);
+        }
+        OpDesc *op = push_op(list, "attn_prefill", OP_ATTENTION, count);
+        double per_pair = 2.0 * (p->attn_dqk_prefill + p->attn_dv_prefill);
+        op->flops = pairs * per_pair * p->q_heads;
+        op->model_flops = pairs * per_pair * heads_total;
+        op->bytes = kv * p->kv_bytes_layer +
+                    pt * p->q_heads * (p->attn_dqk_prefill + p->attn_dv_prefill) * p->act_bytes;
+    }
+    if (s->num_decode > 0) {
+        double kv = (double)s->decode_kv_tokens;
+        if (window > 0)
+            kv = MIN(kv, s->num_decode * window);
+        OpDesc *op = push_op(list, "attn_decode", OP_ATTENTION, count);
+        double per_pair = 2.0 * (p->attn_dqk_decode + p->attn_dv_decode);
+        op->flops = kv * per_pair * p->q_heads;
+        op->model_flops = kv * per_pair * heads_total;
+        op->bytes = kv * p->kv_bytes_layer + s->num_decode * p->q_heads *
+                                                 (p->attn_dqk_decode + p->attn_dv_decode) *
+                                                 p->act_bytes;
+    }
+}
+
+static void push_qkv(OpList *list, const SvPredictor *p, double T, int count)
+{
+    const SvModel *m = p->model;
+    double hidden = m->hidden_size;
+    int tp = p->plan.tp;
+    if (m->kv_lora_rank <= 0) {
+        double n = (p->q_heads + 2.0 * p->kv_heads) * m->head_dim;
+        OpDesc *op = push_gemm(list, p, "qkv_proj", count, T, n, hidden, tp);
+        /* Replicated KV heads are not extra model work. */
+        op->model_flops =
+            2.0 * T * hidden * ((double)m->num_heads + 2.0 * m->num_kv_heads) * m->head_dim;
+        return;
+    }
+    /* MLA: q_a (or q), q_b, kv_a and kv_b as one op. q_a and kv_a are
+     * replicated on every TP rank (as vLLM's fused_qkv_a_proj); q_b and kv_b
+     * are column-split. kv_b is counted on the new tokens only: in the
+     * absorbed decode form its two halves are applied to q and to the
+     * attention output instead, which reads the same weights, so the
+     * weight-bound decode time is the same. The small latent norms are left
+     * out. */
+    OpDesc *op = push_op(list, "qkv_proj", OP_GEMM, count);
+    double qk_head = (double)m->qk_nope_head_dim + m->qk_rope_head_dim;
+    double model_flops = 0;
+    if (m->q_lora_rank > 0) {
+        add_gemm(op, T, m->q_lora_rank, hidden, 1, 1, p->act_bytes, p->weight_bytes, FALSE);
+        add_gemm(op, T, p->q_heads * qk_head, m->q_lora_rank, 1, 1, p->act_bytes, p->weight_bytes,
+                 FALSE);
+        model_flops += 2.0 * T * hidden * m->q_lora_rank;
+        model_flops += 2.0 * T * m->q_lora_rank * m->num_heads * qk_head;
+    } else {
+        add_gemm(op, T, p->q_heads * qk_head, hidden, 1, 1, p->act_bytes, p->weight_bytes, FALSE);
+        model_flops += 2.0 * T * hidden * m->num_heads * qk_head;
+    }
+    double kv_a = (double)m->kv_lora_rank + m->qk_rope_head_dim;
+    double kv_b = (double)m->qk_nope_head_dim + m->v_head_dim;
+    add_gemm(op, T, kv_a, hidden, 1, 1, p->act_bytes, p->weight_bytes, FALSE);
+    add_gemm(op, T, p->q_heads * kv_b, m->kv_lora_rank, 1, 1, p->act_bytes, p->weight_bytes, FALSE);
+    model_flops += 2.0 * T * hidden * kv_a + 2.0 * T * m->kv_lora_rank * m->num_heads * kv_b;
+    op->model_flops = model_flops;
+}
+
+static void push_mlp(OpList *list, const SvPredictor *p, double T, int count, double inter)
+{
+    if (count <= 0 || inter <= 0)
+        return;
+    double hidden = p->model->hidden_size;
+    int tp = p->plan.tp;
+    push_gemm(list, p, "mlp_up", count, T, p->gate_mult * inter, hidden, tp);
+    /* Gated: read gate and up, write the product; else read and write. */
+    push_elementwise(list, "mlp_act", count, T * inter * (p->gate_mult + 1.0) * p->act_bytes);
+    push_gemm(list, p, "mlp_down", count, T, hidden, inter, tp);
+}
+
+/* Routed experts of one MoE layer on one device, uniform routing: each of the
+ * E experts gets T x k / E tokens, and a local expert's weights are read when
+ * at least one token picks it, which happens with probability
+ * 1 - (1 - 1/E)^(T x k) (independent picks; top-k picks are without
+ * replacement, so this slightly undercounts for tiny E). */
+static void push_moe(OpList *list, const SvPredictor *p, double T, int count)
+{
+    const SvModel *m = p->model;
+    if (count <= 0)
+        return;
+    double hidden = m->hidden_size;
+    double E = m->num_experts, k = m->experts_per_token;
+    int ep = p->plan.ep;
+    OpDesc *router = push_op(list, "moe_router", OP_GEMM, count);
+    add_gemm(router, T, E, hidden, 1, 1, p->act_bytes, p->act_bytes, TRUE);
+    router->model_flops = router->flops;
+
+    double per_expert = T * k / E;
+    double touched = p->local_experts * (1.0 - pow(1.0 - 1.0 / E, T * k));
+    OpDesc *ex = push_op(list, "moe_experts", OP_GEMM, count);
+    add_gemm(ex, per_expert, p->gate_mult * p->expert_inter, hidden, p->local_experts, touched,
+             p->act_bytes, p->weight_bytes, FALSE);
+    add_gemm(ex, per_expert, hidden, p->expert_inter, p->local_experts, touched, p->act_bytes,
+             p->weight_bytes, FALSE);
+    /* Useful work of the whole replica: k experts per token. */
+    ex->model_flops = 2.0 * T * k * hidden * m->moe_intermediate_size * (p->gate_mult + 1.0);
+    if (ep > 1)
+        push_collective(list, "all_to_all", 2 * count, COLL_ALL_TO_ALL, ep,
+                        T * k * hidden * p->act_bytes);
+    push_mlp(list, p, T, count, p->shared_inter);
+}
+
+/* The ops stage @si runs for @s, in execution order. */
+static void build_stage_ops(const SvPredictor *p, const SvBatchShape *s, int si, OpList *list)
+{
+    const SvModel *m = p->model;
+    const StageInfo *st = &p->stages[si];
+    gboolean first = si == 0, last = si == p->num_stages - 1;
+    double T = (double)s->prefill_tokens + s->num_decode;
+    double rows = (double)s->num_prefill + s->num_decode;
+    double hidden = m->hidden_size, ab = p->act_bytes;
+    int L = st->num_layers;
+    int tp = p->plan.tp;
+    list->n = 0;
+
+    if (first) /* read the embedding rows, write the hidden states */
+        push_elementwise(list, "embed", 1, 2.0 * T * hidden * ab);
+    /* A norm reads and writes the hidden states and reads its weight. */
+    double norm_bytes = 2.0 * T * hidden * ab + hidden * ab;
+    push_elementwise(list, "rmsnorm", 2 * L, norm_bytes);
+    push_qkv(list, p, T, L);
+    /* RoPE reads and writes q and k (MLA: the rope part only); Qwen3's
+     * per-head q/k norm is the same traffic again and is folded in here. */
+    double rope_width = m->kv_lora_rank > 0 ? (p->q_heads + 1.0) * m->qk_rope_head_dim
+                                            : (p->q_heads + p->kv_heads) * m->head_dim;
+    push_elementwise(list, "rope", L, 2.0 * T * rope_width * ab * (m->qk_norm ? 2.0 : 1.0));
+    push_attention(list, p, s, L - st->num_window, 0);
+    push_attention(list, p, s, st->num_window, m->sliding_window);
+    /* The new K/V come in the activation dtype and are written in the KV one. */
+    double kv_elems = p->kv_bytes_layer / sv_dtype_bytes(p->plan.kv_dtype);
+    push_elementwise(list, "kv_store", L, T * (kv_elems * ab + p->kv_bytes_layer));
+    push_gemm(list, p, "o_proj", L, T, hidden, p->o_in, tp);
+    if (tp > 1)
+        push_collective(list, "all_reduce", 2 * L, COLL_ALL_REDUCE, tp, T * hidden * ab);
+    push_mlp(list, p, T, L - st->num_moe, p->mlp_inter);
+    push_moe(list, p, T, st->num_moe);
+    push_elementwise(list, "add", 2 * L, 3.0 * T * hidden * ab);
+    if (last) {
+        push_elementwise(list, "rmsnorm", 1, norm_bytes);
+        /* vLLM keeps the LM head unquantized, like the embedding. */
+        double vocab = (double)m->vocab_size / tp;
+        OpDesc *lm = push_op(list, "lm_head", OP_GEMM, 1);
+        add_gemm(lm, rows, vocab, hidden, 1, 1, ab, ab, TRUE);
+        lm->model_flops = lm->flops * tp;
+        /* Softmax/top-p over fp32 logits of the whole vocabulary: two passes. */
+        push_elementwise(list, "sampler", 1, 2.0 * rows * m->vocab_size * 4.0);
+    } else {
+        push_collective(list, "send_recv", 1, COLL_SEND_RECV, 2, T * hidden * ab);
+    }
+    if (first) {
+        OpDesc *host = push_op(list, "host_overhead", OP_HOST, 1);
+        host->fixed_s = p->hw->host_overhead_iter_s + p->hw->host_overhead_req_s * rows;
+    }
+}
+
+/* ------------------------------------------------------------ timing -- */
+
+/* The time of one GEMM kernel. Calibrated GEMM tables will be consulted here
+ * by (m, n, k, dtype); v0 is the roofline. */
+static double time_gemm(const SvPredictor *p, const GemmPart *g, SvCoverage *coverage)
+{
+    double rate = g->act_weights ? p->act_gemm_rate : p->gemm_rate;
+    *coverage = SV_COVERAGE_ROOFLINE;
+    return MAX(g->flops / rate, g->bytes / p->mem_rate);
+}
+
+/* Alpha-beta collectives. A ring all-reduce moves 2 (n-1)/n of the message
+ * over each device's link in 2 (n-1) steps; an all-to-all sends the (n-1)/n
+ * of the tokens bound for other devices in n-1 steps; send/recv is one hop. */
+static double time_collective(const SvPredictor *p, const OpDesc *op)
+{
+    double n = op->group;
+    switch (op->coll) {
+    case COLL_ALL_REDUCE:
+        return 2.0 * (n - 1) / n * op->bytes / p->tp_link_bw + 2.0 * (n - 1) * p->tp_link_lat;
+    case COLL_ALL_TO_ALL:
+        return (n - 1) / n * op->bytes / p->ep_link_bw + (n - 1) * p->ep_link_lat;
+    case COLL_SEND_RECV:
+        return op->bytes / p->pp_link_bw + p->pp_link_lat;
+    }
+    return 0;
+}
+
+/* The time of one occurrence of @op. Kernel launch latency is added once per
+ * kernel (not a floor): in eager mode it is on the critical path, and with
+ * CUDA graphs the hwprofile's kernel_launch_s is the smaller replay cost. */
+static double time_op(const SvPredictor *p, const OpDesc *op, SvCoverage *coverage)
+{
+    double t = 0;
+    *coverage = SV_COVERAGE_ROOFLINE;
+    switch (op->kind) {
+    case OP_GEMM:
+        for (int i = 0; i < op->num_parts; i++) {
+            SvCoverage c;
+            t += time_gemm(p, &op->parts[i], &c);
+            if (c > *coverage)
+                *coverage = c;
+        }
+        break;
+    case OP_ATTENTION:
+        t = MAX(op->flops / p->act_gemm_rate, op->bytes / p->mem_rate);
+        break;
+    case OP_ELEMENTWISE:
+        t = op->bytes / p->mem_rate;
+        break;
+    case OP_COLLECTIVE:
+        t = time_collective(p, op);
+        break;
+    case OP_HOST:
+        t = op->fixed_s;
+        break;
+    }
+    return t + op->launches * p->hw->kernel_launch_s;
+}
+
+/* Time of stage @si on @s; also adds its model FLOPs into *@flops. */
+static double stage_time(const SvPredictor *p, const SvBatchShape *s, int si, double *flops)
+{
+    OpList list;
+    build_stage_ops(p, s, si, &list);
+    double total = 0;
+    for (int i = 0; i < list.n; i++) {
+        SvCoverage c;
+        total += list.ops[i].count * time_op(p, &list.ops[i], &c);
+        *flops += list.ops[i].count * list.ops[i].model_flops;
+    }
+    return total;
+}
+
+static gboolean shape_empty(const SvBatchShape *s)
+{
+    return s->prefill_tokens <= 0 && s->num_decode <= 0;
+}
+
+static gboolean shape_valid(const SvBatchShape *s)
+{
+    return s->num_prefill >= 0 && s->prefill_tokens >= 0 && s->prefill_attn_pairs >= 0 &&
+           s->prefill_kv_tokens >= 0 && s->num_decode >= 0 && s->decode_kv_tokens >= 0;
+}
+
+/* Sum of the stage times: v0 treats the iteration as one micro-batch going
+ * through every stage in turn (the latency of the batch); pipelining of
+ * several micro-batches is the engine's business, using the stage times. */
+static void compute(const SvPredictor *p, const SvBatchShape *s, double *total_s, double *max_s,
+                    double *flops)
+{
+    *total_s = *max_s = *flops = 0;
+    for (int si = 0; si < p->num_stages; si++) {
+        double t = stage_time(p, s, si, flops);
+        *total_s += t;
+        *max_s = MAX(*max_s, t);
+    }
+}
+
+/* -------------------------------------------------------------- memo -- */
+
+/* Geometric buckets: exact below 256, then 128 buckets per power of two (the
+ * top 8 bits are kept), so a bucket's midpoint is within 1/256 (0.4 %) of
+ * every value in it. The index is monotone in the value. */
+static int64_t bucket_index(int64_t x)
+{
+    if (x < 256)
+        return x;
+    int e = 63 - __builtin_clzll((unsigned long long)x); /* floor(log2 x) >= 8 */
+    int64_t mant = x >> (e - 7);                         /* 128 .. 255 */
+    return 256 + (int64_t)(e - 8) * 128 + (mant - 128);
+}
+
+static double bucket_value(int64_t index)
+{
+    if (index < 256)
+        return (double)index;
+    int64_t r = index - 256;
+    int e = 8 + (int)(r / 128);
+    double mant = 128.0 + (double)(r % 128);
+    return ldexp(mant + 0.5, e - 7);
+}
+
+static int64_t pairs_to_int(double pairs)
+{
+    /* Pairs are whole numbers; 2^62 pairs is far beyond any real batch. */
+    return pairs >= 4.6e18 ? (INT64_C(1) << 62) : (int64_t)llround(pairs);
+}
+
+static uint64_t memo_hash(const int64_t *key)
+{
+    uint64_t h = 0x9e3779b97f4a7c15ULL;
+    for (int i = 0; i < MEMO_KEY_LEN; i++) {
+        h ^= (uint64_t)key[i] + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
+        h *= 0xbf58476d1ce4e5b9ULL;
+        h ^= h >> 31;
+    }
+    return h;
+}
+
+static MemoEntry *memo_slot(SvPredictor *p, const int64_t *key)
+{
+    uint32_t mask = p->num_slots - 1;
+    for (uint32_t i = (uint32_t)memo_hash(key) & mask;; i = (i + 1) & mask) {
+        MemoEntry *e = &p->slots[i];
+        if (e->key[0] == -1 || memcmp(e->key, key, sizeof e->key) == 0)
+            return e;
+    }
+}
+
+static void memo_reset(SvPredictor *p, uint32_t num_slots)
+{
+    g_free(p->slots);
+    p->num_slots = num_slots;
+    p->slots = g_new(MemoEntry, num_slots);
+    for (uint32_t i = 0; i < num_slots; i++)
+        p->slots[i].key[0] = -1;
+    p->used = 0;
+}
+
+static void memo_grow(SvPredictor *p)
+{
+    if (p->used >= MEMO_MAX_ENTRIES) {
+        memo_reset(p, p->num_slots);
+        return;
+    }
+    MemoEntry *old = p->slots;
+    uint32_t old_n = p->num_slots;
+    p->slots = NULL;
+    memo_reset(p, old_n * 2);
+    for (uint32_t i = 0; i < old_n; i++) {
+        if (old[i].key[0] == -1)
+            continue;
+        *memo_slot(p, old[i].key) = old[i];
+        p->used++;
+    }
+    g_free(old);
+}
+
+static const MemoEntry *memo_lookup(SvPredictor *p, const SvBatchShape *s)
+{
+    int64_t key[MEMO_KEY_LEN] = {
+        s->num_prefill,
+        bucket_index(s->prefill_tokens),
+        bucket_index(pairs_to_int(s->prefill_attn_pairs)),
+        s->num_decode,
+        bucket_index(s->decode_kv_tokens),
+        bucket_index(s->prefill_kv_tokens),
+    };
+    MemoEntry *e = memo_slot(p, key);
+    if (e->key[0] != -1) {
+        p->hits++;
+        return e;
+    }
+    p->misses++;
+    /* Compute at the bucket's representative shape, not at @s, so the value
+     * never depends on which shape of the bucket came first. */
+    SvBatchShape rep = {
+        .num_prefill = s->num_prefill,
+        .prefill_tokens = (int64_t)bucket_value(key[1]),
+        .prefill_attn_pairs = bucket_value(key[2]),
+        .num_decode = s->num_decode,
+        .decode_kv_tokens = (int64_t)bucket_value(key[4]),
+        .prefill_kv_tokens = (int64_t)bucket_value(key[5]),
+    };
+    double total_s, max_s, flops;
+    compute(p, &rep, &total_s, &max_s, &flops);
+    if ((p->used + 1) * 2 > p->num_slots) {
+        memo_grow(p);
+        e = memo_slot(p, key);
+    }
+    memcpy(e->key, key, sizeof key);
+    e->total_ns = sv_s_to_ns(total_s);
+    e->max_stage_ns = sv_s_to_ns(max_s);
+    e->flops = flops;
+    p->used++;
+    return e;
+}
+
+SvTimeNs sv_predictor_iteration_ns(SvPredictor *predictor, const SvBatchShape *shape,
+                                   double *flops_out)
+{
+    g_return_val_if_fail(predictor != NULL && shape != NULL && shape_valid(shape), 0);
+    if (shape_empty(shape)) {
+        if (flops_out != NULL)
+            *flops_out = 0;
+        return 0;
+    }
+    const MemoEntry *e = memo_lookup(predictor, shape);
+    if (flops_out != NULL)
+        *flops_out = e->flops;
+    return e->total_ns;
+}
+
+SvTimeNs sv_predictor_stage_max_ns(SvPredictor *predictor, const SvBatchShape *shape)
+{
+    g_return_val_if_fail(predictor != NULL && shape != NULL && shape_valid(shape), 0);
+    if (shape_empty(shape))
+        return 0;
+    return memo_lookup(predictor, shape)->max_stage_ns;
+}
+
+int sv_predictor_num_stages(const SvPredictor *predictor)
+{
+    g_return_val_if_fail(predictor != NULL, 0);
+    return predictor->num_stages;
+}
+
+double sv_predictor_stage_times(SvPredictor *predictor, const SvBatchShape *shape, double *stage_s,
+                                double *flops_out)
+{
+    g_return_val_if_fail(predictor != NULL && shape != NULL && shape_valid(shape), 0);
+    double total = 0, flops = 0;
+    for (int si = 0; si < predictor->num_stages; si++) {
+        double t = shape_empty(shape) ? 0 : stage_time(predictor, shape, si, &flops);
+        if (stage_s != NULL)
+            stage_s[si] = t;
+        total += t;
+    }
+    if (flops_out != NULL)
+        *flops_out = flops;
+    return total;
+}
+
+GArray *sv_predictor_ops(SvPredictor *predictor, const SvBatchShape *shape, double *iteration_s)
+{
+    g_return_val_if_fail(predictor != NULL && shape != NULL && shape_valid(shape), NULL);
+    GArray *out = g_array_new(FALSE, TRUE, sizeof(SvOpTime));
+    double total = 0;
+    if (shape_empty(shape)) {
+        if (iteration_s != NULL)
+            *iteration_s = 0;
+        return out;
+    }
+    OpList list;
+    for (int si = 0; si < predictor->num_stages; si++) {
+        build_stage_ops(predictor, shape, si, &list);
+        for (int i = 0; i < list.n; i++) {
+            const OpDesc *op = &list.ops[i];
+            SvOpTime t = {
+                .name = op->name, .count = op->count, .flops = op->flops, .bytes = op->bytes};
+            t.time_s = time_op(predictor, op, &t.coverage);
+            total += t.count * t.time_s;
+            /* Identical occurrences (the same layer op on every stage, the
+             * final norm and the layers' norms) become one row. */
+            gboolean merged = FALSE;
+            for (guint j = 0; j < out->len && !merged; j++) {
+                SvOpTime *o = &g_array_index(out, SvOpTime, j);
+                if (strcmp(o->name, t.name) == 0 && o->time_s == t.time_s && o->bytes == t.bytes &&
+                    o->flops == t.flops && o->coverage == t.coverage) {
+                    o->count += t.count;
+                    merged = TRUE;
+                }
+            }
+            if (!merged)
+                g_array_append_val(out, t);
+        }
+    }
+    if (iteration_s != NULL)
+        *iteration_s = total;
+    return out;
+}
+
+void sv_predictor_memo_stats(const SvPredictor *predictor, uint64_t *hits, uint64_t *misses)
+{
+    g_return_if_fail(predictor != NULL);
+    if (hits != NULL)
+        *hits = predictor->hits;
+    if (misses != NULL)
+        *misses = predictor->misses;
+}
