@@ -102,6 +102,11 @@ char *sv_data_find(const char *subdir, const char *name, const char *ext, const 
     return NULL;
 }
 
+static gint compare_strv_items(gconstpointer a, gconstpointer b, gpointer user_data)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 char **sv_data_list(const char *subdir, const char *ext)
 {
     g_autoptr(GHashTable) seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
@@ -126,7 +131,7 @@ char **sv_data_list(const char *subdir, const char *ext)
     for (guint i = 0; i < n; i++)
         out[i] = g_strdup(names[i]);
     g_free(names);
-    g_qsort_with_data(out, (gint)n, sizeof(char *), (GCompareDataFunc)(void *)g_strcmp0, NULL);
+    g_qsort_with_data(out, (gint)n, sizeof(char *), compare_strv_items, NULL);
     return out;
 }
 

@@ -65,7 +65,10 @@ struct SvModel {
  * Errors in SV_MODEL_ERROR with "FILE:LINE:COL: message"; an unknown name
  * says so and suggests the nearest model. (transfer full) */
 SvModel *sv_model_load(const char *name_or_path, GError **error);
-/* Load from a Hugging Face config.json text; @name is used in messages. */
+/* Load a Hugging Face config.json at @path (used in messages). Keys that do
+ * not change shapes are ignored; supported model_type families: llama,
+ * mistral, mixtral, qwen2, qwen2_moe, qwen3, qwen3_moe, deepseek_v2,
+ * deepseek_v3, gpt_oss. (transfer full) */
 SvModel *sv_model_load_hf_json(const char *path, GError **error);
 SvModel *sv_model_copy(const SvModel *model);
 void sv_model_free(SvModel *model);
@@ -73,7 +76,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(SvModel, sv_model_free)
 
 /* Total parameters (all experts, embedding, LM head unless tied, norms, biases). */
 int64_t sv_model_param_count(const SvModel *model);
-/* Parameters touched per token (top-k + shared experts only). */
+/* Parameters touched per token: every non-expert weight, the top-k routed and
+ * the shared experts, and the LM head; the input embedding (a row gather) is
+ * left out, as OpenAI counts gpt-oss's 5.1B. */
 int64_t sv_model_active_param_count(const SvModel *model);
 /* Parameters of one transformer layer (index matters for MoE/dense mixes). */
 int64_t sv_model_layer_param_count(const SvModel *model, int layer);
@@ -88,14 +93,19 @@ int64_t sv_model_lm_head_param_count(const SvModel *model);
 double sv_model_kv_bytes_per_token_layer(const SvModel *model, int tp, SvDtype kv_dtype);
 /* Bytes of weights held by one device of a TP x PP x EP plan (the stage with
  * the most layers; first stage holds the embedding, last the LM head; the
- * largest is returned). Norms are replicated; experts are split over @ep,
- * everything else over @tp. */
+ * largest is returned). Norms, routers and MLA down-projections are
+ * replicated; experts are split over @ep (and each expert over tp/ep more
+ * ranks when ep < tp, so ep = 1 shards every expert over TP as vLLM does);
+ * everything else over @tp, with KV heads replicated past tp = kv_heads. */
 double sv_model_weight_bytes_per_device(const SvModel *model, int tp, int pp, int ep,
                                         SvDtype weight_dtype);
 /* Number of layers on the stage that has the most (ceil(num_layers / pp)). */
 int sv_model_layers_per_stage(const SvModel *model, int pp);
 /* Is layer @layer an MoE layer? */
 gboolean sv_model_layer_is_moe(const SvModel *model, int layer);
+/* Does layer @layer use sliding-window attention? With sliding_window_every
+ * = k the windowed layers are 0, k, 2k, ... (gpt-oss: even layers). */
+gboolean sv_model_layer_is_windowed(const SvModel *model, int layer);
 
 G_END_DECLS
 
