@@ -165,6 +165,12 @@ int sv_edit_distance(const char *a, const char *b)
 
 const char *sv_nearest(const char *word, const char *const *candidates)
 {
+    size_t len = strlen(word);
+    /* A name typed short ("h100" for "h100-sxm") is the likeliest intent. */
+    if (len >= 3)
+        for (const char *const *c = candidates; c != NULL && *c != NULL; c++)
+            if (g_str_has_prefix(*c, word))
+                return *c;
     const char *best = NULL;
     int best_d = G_MAXINT;
     for (const char *const *c = candidates; c != NULL && *c != NULL; c++) {
@@ -175,12 +181,11 @@ const char *sv_nearest(const char *word, const char *const *candidates)
         }
     }
     /* A plausible typo: a few edits, and fewer than half the word changed. */
-    size_t len = strlen(word);
     if (best != NULL && best_d <= 3 && (size_t)best_d * 2 <= MAX(len, (size_t)2))
         return best;
-    /* Or one name is a prefix of the other ("llama-3-8" vs "llama-3-8b"). */
+    /* Or the word runs past a known name ("llama-3-8bx"). */
     for (const char *const *c = candidates; c != NULL && *c != NULL; c++)
-        if (len >= 3 && (g_str_has_prefix(*c, word) || g_str_has_prefix(word, *c)))
+        if (strlen(*c) >= 3 && g_str_has_prefix(word, *c))
             return *c;
     return NULL;
 }

@@ -11,35 +11,34 @@ G_BEGIN_DECLS
 
 typedef struct SvHw SvHw;
 struct SvHw {
-    char *name;                    /* profile name, e.g. "h100-sxm" */
-    char *description;             /* e.g. "NVIDIA H100 SXM 80GB" */
-    char *source;                  /* file it came from */
-    char *vendor;                  /* "nvidia", "amd", "intel", "huawei", "google" */
+    char *name;                        /* profile name, e.g. "h100-sxm" */
+    char *description;                 /* e.g. "NVIDIA H100 SXM 80GB" */
+    char *source;                      /* file it came from */
+    char *vendor;                      /* "nvidia", "amd", "intel", "huawei", "google", "other" */
     double peak_flops[SV_DTYPE_COUNT]; /* dense matrix FLOP/s per dtype; 0 = unsupported */
-    double vector_flops;           /* non-matrix (CUDA core/vector) FLOP/s for elementwise ops */
-    double mem_capacity_bytes;     /* device memory */
-    double mem_bw_bytes_per_s;     /* peak memory bandwidth */
-    int devices_per_node;          /* accelerators in one node / host */
-    double scaleup_bw_bytes_per_s; /* scale-up link bandwidth per device, per direction (0 = none) */
-    double scaleup_latency_s;      /* one-hop latency of the scale-up fabric */
-    char *scaleup_kind;            /* "nvlink", "xgmi", "hccs", "ici", "roce", "pcie", "none" */
-    int scaleup_domain_devices;    /* devices one scale-up fabric joins (8 in an HGX node, 256 in a
-                                      TPU v5e pod); >= devices_per_node */
-    double scaleout_bw_bytes_per_s; /* per device, per direction (IB/RoCE/DCN) */
-    double scaleout_latency_s;
-    double host_bw_bytes_per_s;    /* device<->host per direction (PCIe) */
-    double idle_power_w;           /* idle board power */
-    double max_power_w;            /* TDP / TGP */
+    double vector_flops;            /* non-matrix (CUDA core/vector) FLOP/s for elementwise ops */
+    double mem_capacity_bytes;      /* bytes of device memory */
+    double mem_bw_bytes_per_s;      /* B/s, peak memory bandwidth */
+    int devices_per_node;           /* accelerators in one node / host */
+    double scaleup_bw_bytes_per_s;  /* B/s per device, per direction; 0 = no fabric */
+    double scaleup_latency_s;       /* s, one message on the scale-up fabric */
+    char *scaleup_kind;             /* "nvlink", "xgmi", "hccs", "ici", "roce", "pcie", "none" */
+    int scaleup_domain_devices;     /* devices one scale-up fabric joins (8 HGX, 256 TPU pod) */
+    double scaleout_bw_bytes_per_s; /* B/s per device, per direction (IB/RoCE/DCN) */
+    double scaleout_latency_s;      /* s, one inter-node message */
+    double host_bw_bytes_per_s;     /* B/s device<->host per direction (PCIe) */
+    double idle_power_w;            /* W, idle board power */
+    double max_power_w;             /* W, TDP / TGP */
     /* Achievable fractions of peak for the roofline (from measured tables). */
-    double eff_matmul;             /* large dense GEMM, fraction of peak FLOP/s */
-    double eff_mem;                /* streaming, fraction of peak memory bandwidth */
-    double eff_link;               /* collective bus bandwidth, fraction of link peak */
+    double eff_matmul; /* large dense GEMM, fraction of peak FLOP/s */
+    double eff_mem;    /* streaming, fraction of peak memory bandwidth */
+    double eff_link;   /* collective bus bandwidth, fraction of link peak */
     /* Host-side overheads (framework, scheduler, sampling launch). */
-    double host_overhead_iter_s;   /* per iteration */
-    double host_overhead_req_s;    /* per request in the batch, per iteration */
-    double kernel_launch_s;        /* fixed cost per kernel (latency floor) */
-    double activation_workspace_bytes; /* reserved for activations per device */
-    double runtime_reserve_bytes;  /* CUDA context, NCCL buffers, graphs */
+    double host_overhead_iter_s;       /* s per iteration */
+    double host_overhead_req_s;        /* s per request in the batch, per iteration */
+    double kernel_launch_s;            /* s, fixed cost per kernel (latency floor) */
+    double activation_workspace_bytes; /* bytes reserved for activations per device */
+    double runtime_reserve_bytes;      /* bytes: CUDA context, NCCL buffers, graphs */
 };
 
 /* Load hwprofiles/<name>.yaml or a path. Errors in SV_HW_ERROR with

@@ -1,0 +1,443 @@
+/* Hardware profile loader: reads hwprofiles/<name>.yaml (human units, each
+ * number with its source in a comment) into an SvHw in SI units. The reader is
+ * strict on purpose: a typo in a profile silently replaced by a default would
+ * skew every simulated latency, so unknown keys, wrong types and values out
+ * of range are errors at their file:line:col. hwprofiles/README.md is the
+ * schema's documentation; keep the two in step. */
+#include "hw/hw.h"
+
+#include "config/ynode.h"
+
+#include <string.h>
+
+/* Defaults for optional keys; hwprofiles/README.md documents each one. */
+#define DEFAULT_DEVICES_PER_NODE    8
+#define DEFAULT_VECTOR_FRACTION     0.0625 /* 1/16 of the bf16/fp16 matrix peak */
+#define DEFAULT_HOST_LINK_GB_S      32.0   /* PCIe Gen4 x16, per direction */
+#define DEFAULT_SCALEUP_LATENCY_US  10.0
+#define DEFAULT_SCALEOUT_GB_S       25.0 /* 200 Gb/s NIC per device */
+#define DEFAULT_SCALEOUT_LATENCY_US 25.0
+#define DEFAULT_IDLE_FRACTION       0.10 /* of max power */
+#define DEFAULT_EFF_MATMUL          0.7
+#define DEFAULT_EFF_MEMORY          0.8
+#define DEFAULT_EFF_LINK            0.7
+#define DEFAULT_ITERATION_US        1000.0
+#define DEFAULT_PER_REQUEST_US      20.0
+#define DEFAULT_KERNEL_LAUNCH_US    4.0
+#define DEFAULT_ACTIVATION_GB       2.0
+#define DEFAULT_RUNTIME_GB          1.5
+
+/* Upper bounds that no real device reaches: they catch unit mistakes
+ * (TFLOP/s written as FLOP/s, GB written as bytes) rather than bound physics.
+ */
+#define MAX_TFLOPS 1e6
+#define MAX_GB     1e5
+#define MAX_GB_S   1e6
+#define MAX_US     1e6
+#define MAX_W      1e5
+
+static const char *const top_keys[] = {"name",
+                                       "description",
+                                       "vendor",
+                                       "peak_tflops",
+                                       "vector_tflops",
+                                       "memory_gb",
+                                       "memory_bandwidth_gb_s",
+                                       "devices_per_node",
+                                       "scaleup",
+                                       "scaleout",
+                                       "host_link_gb_s",
+                                       "power",
+                                       "efficiency",
+                                       "overheads",
+                                       "memory_reserve",
+                                       NULL};
+static const char *const scaleup_keys[] = {"kind", "bandwidth_gb_s", "latency_us", "domain_devices",
+                                           NULL};
+static const char *const scaleout_keys[] = {"bandwidth_gb_s", "latency_us", NULL};
+static const char *const power_keys[] = {"idle_w", "max_w", NULL};
+static const char *const efficiency_keys[] = {"matmul", "memory", "link", NULL};
+static const char *const overhead_keys[] = {"iteration_us", "per_request_us", "kernel_launch_us",
+                                            NULL};
+static const char *const reserve_keys[] = {"activation_gb", "runtime_gb", NULL};
+static const char *const vendors[] = {"nvidia", "amd", "intel", "huawei", "google", "other", NULL};
+static const char *const link_kinds[] = {"nvlink", "xgmi", "hccs", "ici",
+                                         "roce",   "pcie", "none", NULL};
+
+void sv_hw_free(SvHw *hw)
+{
+    if (hw == NULL)
+        return;
+    g_free(hw->name);
+    g_free(hw->description);
+    g_free(hw->source);
+    g_free(hw->vendor);
+    g_free(hw->scaleup_kind);
+    g_free(hw);
+}
+
+SvHw *sv_hw_copy(const SvHw *hw)
+{
+    g_return_val_if_fail(hw != NULL, NULL);
+    SvHw *c = g_new(SvHw, 1);
+    *c = *hw;
+    c->name = g_strdup(hw->name);
+    c->description = g_strdup(hw->description);
+    c->source = g_strdup(hw->source);
+    c->vendor = g_strdup(hw->vendor);
+    c->scaleup_kind = g_strdup(hw->scaleup_kind);
+    return c;
+}
+
+/* An optional number: absent leaves *out at @def. @path names the key in
+ * messages ("scaleup.latency_us"). With @positive the value must be > 0 (the
+ * range check alone cannot say "greater than"). */
+static gboolean opt_double(const SvYDoc *doc, const SvYNode *map, const char *key, const char *path,
+                           double min, double max, gboolean positive, double def, double *out,
+                           GError **error)
+{
+    const SvYNode *node = sv_ynode_get(map, key);
+    *out = def;
+    if (node == NULL)
+        return TRUE;
+    /* The reader checks type and finiteness; the range messages are ours, so
+     * that a negative bandwidth reads "must be greater than 0" rather than
+     * "between 0 and 1e+06". */
+    double v;
+    if (!sv_ynode_double(doc, node, path, -G_MAXDOUBLE, G_MAXDOUBLE, &v, error))
+        return FALSE;
+    if (positive && v <= 0)
+        return sv_ydoc_error(doc, node, error, SV_ERROR_INVALID,
+                             "%s must be greater than 0, got %s", path, node->value);
+    if (v < min)
+        return sv_ydoc_error(doc, node, error, SV_ERROR_INVALID, "%s must be at least %g, got %s",
+                             path, min, node->value);
+    if (v > max)
+        return sv_ydoc_error(doc, node, error, SV_ERROR_INVALID, "%s must be at most %g, got %s",
+                             path, max, node->value);
+    *out = v;
+    return TRUE;
+}
+
+/* A required number: absent is an error at the enclosing map. */
+static gboolean req_double(const SvYDoc *doc, const SvYNode *map, const char *key, const char *path,
+                           double min, double max, gboolean positive, double *out, GError **error)
+{
+    if (sv_ynode_get(map, key) == NULL)
+        return sv_ydoc_error(doc, map, error, SV_ERROR_INVALID, "missing required key '%s'", path);
+    return opt_double(doc, map, key, path, min, max, positive, 0, out, error);
+}
+
+/* An optional sub-map: NULL when absent, else checked for unknown keys. */
+static gboolean opt_map(const SvYDoc *doc, const SvYNode *root, const char *key,
+                        const char *const *valid, const SvYNode **out, GError **error)
+{
+    *out = sv_ynode_get(root, key);
+    if (*out == NULL)
+        return TRUE;
+    return sv_ynode_check_keys(doc, *out, key, valid, error);
+}
+
+static gboolean read_peaks(const SvYDoc *doc, const SvYNode *root, SvHw *hw, GError **error)
+{
+    const SvYNode *peaks = sv_ynode_get(root, "peak_tflops");
+    if (peaks == NULL)
+        return sv_ydoc_error(doc, root, error, SV_ERROR_INVALID,
+                             "missing required key 'peak_tflops'");
+    const char *names[SV_DTYPE_COUNT + 1];
+    for (int d = 0; d < SV_DTYPE_COUNT; d++)
+        names[d] = sv_dtype_name((SvDtype)d);
+    names[SV_DTYPE_COUNT] = NULL;
+    if (!sv_ynode_check_keys(doc, peaks, "peak_tflops", names, error))
+        return FALSE;
+    for (int d = 0; d < SV_DTYPE_COUNT; d++) {
+        g_autofree char *path = g_strdup_printf("peak_tflops.%s", names[d]);
+        double tflops;
+        /* A listed dtype must have a positive rate; leave it out to say
+         * "unsupported", so that a 0 typed by mistake is not taken as such. */
+        if (!opt_double(doc, peaks, names[d], path, 0, MAX_TFLOPS, TRUE, 0, &tflops, error))
+            return FALSE;
+        hw->peak_flops[d] = tflops * 1e12;
+    }
+    if (hw->peak_flops[SV_DTYPE_BF16] <= 0 && hw->peak_flops[SV_DTYPE_FP16] <= 0)
+        return sv_ydoc_error(doc, peaks, error, SV_ERROR_INVALID,
+                             "peak_tflops needs a bfloat16 or float16 entry (the fallback rate "
+                             "for every GEMM)");
+    return TRUE;
+}
+
+static gboolean read_links(const SvYDoc *doc, const SvYNode *root, SvHw *hw, GError **error)
+{
+    double v;
+    if (!opt_double(doc, root, "host_link_gb_s", "host_link_gb_s", 0, MAX_GB_S, TRUE,
+                    DEFAULT_HOST_LINK_GB_S, &v, error))
+        return FALSE;
+    hw->host_bw_bytes_per_s = v * 1e9;
+
+    /* Without a scale-up fabric, peers talk over PCIe through the host. */
+    const SvYNode *up;
+    if (!opt_map(doc, root, "scaleup", scaleup_keys, &up, error))
+        return FALSE;
+    const char *kind = "pcie";
+    if (up != NULL) {
+        const SvYNode *kn = sv_ynode_get(up, "kind");
+        int idx;
+        if (kn == NULL)
+            return sv_ydoc_error(doc, up, error, SV_ERROR_INVALID,
+                                 "missing required key 'scaleup.kind'");
+        if (!sv_ynode_enum(doc, kn, "scaleup.kind", link_kinds, &idx, error))
+            return FALSE;
+        kind = link_kinds[idx];
+    }
+    if (up == NULL) {
+        hw->scaleup_bw_bytes_per_s = hw->host_bw_bytes_per_s;
+    } else {
+        const SvYNode *bn = sv_ynode_get(up, "bandwidth_gb_s");
+        gboolean none = strcmp(kind, "none") == 0;
+        if (!none && bn == NULL)
+            return sv_ydoc_error(doc, up, error, SV_ERROR_INVALID,
+                                 "missing required key 'scaleup.bandwidth_gb_s'");
+        if (!opt_double(doc, up, "bandwidth_gb_s", "scaleup.bandwidth_gb_s", 0, MAX_GB_S, FALSE, 0,
+                        &v, error))
+            return FALSE;
+        if (none && v > 0)
+            return sv_ydoc_error(doc, bn, error, SV_ERROR_INVALID,
+                                 "scaleup.bandwidth_gb_s must be 0 when scaleup.kind is none");
+        if (!none && v <= 0)
+            return sv_ydoc_error(doc, bn, error, SV_ERROR_INVALID,
+                                 "scaleup.bandwidth_gb_s must be greater than 0 for kind %s "
+                                 "(use kind: none for no scale-up fabric)",
+                                 kind);
+        hw->scaleup_bw_bytes_per_s = v * 1e9;
+    }
+    hw->scaleup_kind = g_strdup(kind);
+    if (!opt_double(doc, up, "latency_us", "scaleup.latency_us", 0, MAX_US, FALSE,
+                    DEFAULT_SCALEUP_LATENCY_US, &v, error))
+        return FALSE;
+    hw->scaleup_latency_s = v * 1e-6;
+    hw->scaleup_domain_devices = hw->devices_per_node;
+    const SvYNode *dn = up ? sv_ynode_get(up, "domain_devices") : NULL;
+    if (dn != NULL && !sv_ynode_int(doc, dn, "scaleup.domain_devices", hw->devices_per_node,
+                                    1 << 20, &hw->scaleup_domain_devices, error))
+        return FALSE;
+
+    const SvYNode *out;
+    if (!opt_map(doc, root, "scaleout", scaleout_keys, &out, error))
+        return FALSE;
+    if (!opt_double(doc, out, "bandwidth_gb_s", "scaleout.bandwidth_gb_s", 0, MAX_GB_S, TRUE,
+                    DEFAULT_SCALEOUT_GB_S, &v, error))
+        return FALSE;
+    hw->scaleout_bw_bytes_per_s = v * 1e9;
+    if (!opt_double(doc, out, "latency_us", "scaleout.latency_us", 0, MAX_US, FALSE,
+                    DEFAULT_SCALEOUT_LATENCY_US, &v, error))
+        return FALSE;
+    hw->scaleout_latency_s = v * 1e-6;
+    return TRUE;
+}
+
+static gboolean read_power(const SvYDoc *doc, const SvYNode *root, SvHw *hw, GError **error)
+{
+    const SvYNode *power = sv_ynode_get(root, "power");
+    if (power == NULL)
+        return sv_ydoc_error(doc, root, error, SV_ERROR_INVALID, "missing required key 'power'");
+    if (!sv_ynode_check_keys(doc, power, "power", power_keys, error))
+        return FALSE;
+    if (!req_double(doc, power, "max_w", "power.max_w", 0, MAX_W, TRUE, &hw->max_power_w, error))
+        return FALSE;
+    if (!opt_double(doc, power, "idle_w", "power.idle_w", 0, MAX_W, FALSE,
+                    DEFAULT_IDLE_FRACTION * hw->max_power_w, &hw->idle_power_w, error))
+        return FALSE;
+    if (hw->idle_power_w >= hw->max_power_w)
+        return sv_ydoc_error(doc, sv_ynode_get(power, "idle_w"), error, SV_ERROR_INVALID,
+                             "power.idle_w (%g W) must be below power.max_w (%g W)",
+                             hw->idle_power_w, hw->max_power_w);
+    return TRUE;
+}
+
+static gboolean read_tuning(const SvYDoc *doc, const SvYNode *root, SvHw *hw, GError **error)
+{
+    const SvYNode *m;
+    double v;
+    if (!opt_map(doc, root, "efficiency", efficiency_keys, &m, error))
+        return FALSE;
+    if (!opt_double(doc, m, "matmul", "efficiency.matmul", 0, 1, TRUE, DEFAULT_EFF_MATMUL,
+                    &hw->eff_matmul, error) ||
+        !opt_double(doc, m, "memory", "efficiency.memory", 0, 1, TRUE, DEFAULT_EFF_MEMORY,
+                    &hw->eff_mem, error) ||
+        !opt_double(doc, m, "link", "efficiency.link", 0, 1, TRUE, DEFAULT_EFF_LINK, &hw->eff_link,
+                    error))
+        return FALSE;
+
+    if (!opt_map(doc, root, "overheads", overhead_keys, &m, error))
+        return FALSE;
+    if (!opt_double(doc, m, "iteration_us", "overheads.iteration_us", 0, MAX_US, FALSE,
+                    DEFAULT_ITERATION_US, &v, error))
+        return FALSE;
+    hw->host_overhead_iter_s = v * 1e-6;
+    if (!opt_double(doc, m, "per_request_us", "overheads.per_request_us", 0, MAX_US, FALSE,
+                    DEFAULT_PER_REQUEST_US, &v, error))
+        return FALSE;
+    hw->host_overhead_req_s = v * 1e-6;
+    if (!opt_double(doc, m, "kernel_launch_us", "overheads.kernel_launch_us", 0, MAX_US, FALSE,
+                    DEFAULT_KERNEL_LAUNCH_US, &v, error))
+        return FALSE;
+    hw->kernel_launch_s = v * 1e-6;
+
+    if (!opt_map(doc, root, "memory_reserve", reserve_keys, &m, error))
+        return FALSE;
+    if (!opt_double(doc, m, "activation_gb", "memory_reserve.activation_gb", 0, MAX_GB, FALSE,
+                    DEFAULT_ACTIVATION_GB, &v, error))
+        return FALSE;
+    hw->activation_workspace_bytes = v * 1e9;
+    if (!opt_double(doc, m, "runtime_gb", "memory_reserve.runtime_gb", 0, MAX_GB, FALSE,
+                    DEFAULT_RUNTIME_GB, &v, error))
+        return FALSE;
+    hw->runtime_reserve_bytes = v * 1e9;
+    if (hw->activation_workspace_bytes + hw->runtime_reserve_bytes >= hw->mem_capacity_bytes)
+        return sv_ydoc_error(doc, m != NULL ? m : root, error, SV_ERROR_INVALID,
+                             "memory_reserve (%g GB) leaves no memory of the %g GB device",
+                             (hw->activation_workspace_bytes + hw->runtime_reserve_bytes) / 1e9,
+                             hw->mem_capacity_bytes / 1e9);
+    return TRUE;
+}
+
+static SvHw *parse_profile(const SvYDoc *doc, GError **error)
+{
+    const SvYNode *root = doc->root;
+    if (root == NULL) {
+        sv_ydoc_error(doc, NULL, error, SV_ERROR_INVALID, "empty hardware profile");
+        return NULL;
+    }
+    if (!sv_ynode_check_keys(doc, root, "hardware profile", top_keys, error))
+        return NULL;
+
+    g_autoptr(SvHw) hw = g_new0(SvHw, 1);
+    hw->source = g_strdup(doc->path);
+    const char *s;
+    const SvYNode *n = sv_ynode_get(root, "name");
+    if (n != NULL) {
+        if (!sv_ynode_string(doc, n, "name", &s, error))
+            return NULL;
+        hw->name = g_strdup(s);
+    } else {
+        /* The file name is the name a study uses to pick the profile. */
+        g_autofree char *base = g_path_get_basename(doc->path);
+        if (g_str_has_suffix(base, ".yaml"))
+            base[strlen(base) - 5] = '\0';
+        hw->name = g_strdup(base);
+    }
+    n = sv_ynode_get(root, "description");
+    if (n != NULL && !sv_ynode_string(doc, n, "description", &s, error))
+        return NULL;
+    hw->description = g_strdup(n != NULL ? s : hw->name);
+    int vendor = (int)G_N_ELEMENTS(vendors) - 2; /* "other" */
+    n = sv_ynode_get(root, "vendor");
+    if (n != NULL && !sv_ynode_enum(doc, n, "vendor", vendors, &vendor, error))
+        return NULL;
+    hw->vendor = g_strdup(vendors[vendor]);
+
+    if (!read_peaks(doc, root, hw, error))
+        return NULL;
+    double v, peak16 = hw->peak_flops[SV_DTYPE_BF16] > 0 ? hw->peak_flops[SV_DTYPE_BF16]
+                                                         : hw->peak_flops[SV_DTYPE_FP16];
+    if (!opt_double(doc, root, "vector_tflops", "vector_tflops", 0, MAX_TFLOPS, TRUE,
+                    peak16 * DEFAULT_VECTOR_FRACTION / 1e12, &v, error))
+        return NULL;
+    hw->vector_flops = v * 1e12;
+    if (!req_double(doc, root, "memory_gb", "memory_gb", 0, MAX_GB, TRUE, &v, error))
+        return NULL;
+    hw->mem_capacity_bytes = v * 1e9;
+    if (!req_double(doc, root, "memory_bandwidth_gb_s", "memory_bandwidth_gb_s", 0, MAX_GB_S, TRUE,
+                    &v, error))
+        return NULL;
+    hw->mem_bw_bytes_per_s = v * 1e9;
+    hw->devices_per_node = DEFAULT_DEVICES_PER_NODE;
+    n = sv_ynode_get(root, "devices_per_node");
+    if (n != NULL &&
+        !sv_ynode_int(doc, n, "devices_per_node", 1, 1024, &hw->devices_per_node, error))
+        return NULL;
+    if (!read_links(doc, root, hw, error) || !read_power(doc, root, hw, error) ||
+        !read_tuning(doc, root, hw, error))
+        return NULL;
+    return g_steal_pointer(&hw);
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* "'h100-sxm'" or "'a100-sxm-40g' or 'a100-sxm-80g'" for an unknown name, or
+ * NULL. Profiles are named chip-first ("h100-sxm"), so a bare chip name is
+ * best answered by the profiles it begins; only then an edit-distance typo
+ * (sv_nearest alone would offer "b200" for "h100"). (transfer full) */
+static char *suggest(const char *word, const char *const *names)
+{
+    GString *s = g_string_new(NULL);
+    g_autofree char *stem = g_strconcat(word, "-", NULL);
+    for (const char *const *n = names; n != NULL && *n != NULL; n++)
+        if (g_str_has_prefix(*n, stem))
+            g_string_append_printf(s, "%s'%s'", s->len > 0 ? " or " : "", *n);
+    if (s->len > 0)
+        return g_string_free(s, FALSE);
+    g_string_free(s, TRUE);
+    const char *near = sv_nearest(word, names);
+    return near != NULL ? g_strdup_printf("'%s'", near) : NULL;
+}
+
+SvHw *sv_hw_load_from(const char *name_or_path, const char *rel_dir, GError **error)
+{
+    g_return_val_if_fail(name_or_path != NULL, NULL);
+    g_autofree char *path = sv_data_find("hwprofiles", name_or_path, ".yaml", rel_dir);
+    if (path == NULL) {
+        g_auto(GStrv) names = sv_data_list("hwprofiles", ".yaml");
+        /* Sorted so that hints and the list read the same on every file system. */
+        qsort(names, g_strv_length(names), sizeof *names, cmp_names);
+        gboolean is_path =
+            strchr(name_or_path, '/') != NULL || g_str_has_suffix(name_or_path, ".yaml");
+        g_autofree char *hint = suggest(name_or_path, (const char *const *)names);
+        if (is_path)
+            g_set_error(error, SV_HW_ERROR, SV_ERROR_NOT_FOUND,
+                        "%s: hardware profile file not found", name_or_path);
+        else if (hint != NULL)
+            g_set_error(error, SV_HW_ERROR, SV_ERROR_NOT_FOUND,
+                        "unknown hardware '%s' (did you mean %s?)", name_or_path, hint);
+        else {
+            g_autofree char *list = g_strjoinv(", ", names);
+            g_set_error(error, SV_HW_ERROR, SV_ERROR_NOT_FOUND, "unknown hardware '%s' (known: %s)",
+                        name_or_path, list);
+        }
+        return NULL;
+    }
+    GError *local = NULL;
+    g_autoptr(SvYDoc) doc = sv_ydoc_load_file(path, SV_HW_ERROR, &local);
+    if (doc == NULL) {
+        /* Syntax errors arrive in the config domain; the profile is hardware input.
+         */
+        if (local->domain == SV_CONFIG_ERROR)
+            local->domain = SV_HW_ERROR;
+        g_propagate_error(error, local);
+        return NULL;
+    }
+    return parse_profile(doc, error);
+}
+
+SvHw *sv_hw_load(const char *name_or_path, GError **error)
+{
+    return sv_hw_load_from(name_or_path, NULL, error);
+}
+
+double sv_hw_matmul_peak(const SvHw *hw, SvDtype wdtype, SvDtype adtype)
+{
+    g_return_val_if_fail(hw != NULL, 0);
+    g_return_val_if_fail(wdtype >= 0 && wdtype < SV_DTYPE_COUNT, 0);
+    g_return_val_if_fail(adtype >= 0 && adtype < SV_DTYPE_COUNT, 0);
+    /* Both operands enter the tensor core in one format: the wider one.
+     * Equal widths (fp8 x int8, bf16 x fp16) run in the activation format. */
+    SvDtype compute = sv_dtype_bytes(wdtype) > sv_dtype_bytes(adtype) ? wdtype : adtype;
+    if (hw->peak_flops[compute] > 0)
+        return hw->peak_flops[compute];
+    if (hw->peak_flops[SV_DTYPE_BF16] > 0)
+        return hw->peak_flops[SV_DTYPE_BF16];
+    return hw->peak_flops[SV_DTYPE_FP16];
+}
