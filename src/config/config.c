@@ -1,0 +1,924 @@
+/* The study loader: reads the YAML tree, applies --set overrides, fills
+ * vLLM's defaults, validates every key (type, range, unknown names) and the
+ * plan (TP divides heads, weights fit), and resolves the model, hardware and
+ * trace files. Everything a run could trip over later is caught here, with
+ * the file:line:col of the value at fault. */
+#include "config/config.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <string.h>
+
+#include "config/ynode.h"
+
+const char *const sv_router_names[] = {"round-robin", "random",       "least-outstanding",
+                                       "least-kv",    "power-of-two", "prefix-affinity",
+                                       NULL};
+const char *const sv_scheduler_names[] = {"vllm-v0", "vllm-v1",  "sarathi", "orca",
+                                          "static",  "lightllm", "edf",     NULL};
+const char *const sv_role_names[] = {"mixed", "prefill", "decode", NULL};
+
+/* What the engine implements today. The config accepts every name of the
+ * enums above as valid syntax but refuses, at the key's mark, to start a run
+ * the engine cannot do; extend these tables as policies land. */
+static const gboolean scheduler_implemented[SV_SCHED_COUNT] = {
+    [SV_SCHED_VLLM_V0] = TRUE,
+    [SV_SCHED_VLLM_V1] = TRUE,
+};
+static const gboolean router_implemented[SV_ROUTER_COUNT] = {
+    [SV_ROUTER_ROUND_ROBIN] = TRUE,
+    [SV_ROUTER_RANDOM] = TRUE,
+    [SV_ROUTER_LEAST_OUTSTANDING] = TRUE,
+};
+
+static const char *const preemption_names[] = {"recompute", "swap", NULL};
+static const char *const dtype_names[] = {"auto", "bfloat16", "float16", "float32", NULL};
+static const char *const quant_names[] = {"none",  "fp8",  "fp4",  "nvfp4",
+                                          "mxfp4", "int8", "int4", NULL};
+static const SvDtype quant_dtypes[] = {SV_DTYPE_COUNT, SV_DTYPE_FP8,  SV_DTYPE_FP4, SV_DTYPE_FP4,
+                                       SV_DTYPE_FP4,   SV_DTYPE_INT8, SV_DTYPE_INT4};
+static const char *const kv_dtype_names[] = {"auto",     "fp8",     "fp8_e4m3", "fp8_e5m2",
+                                             "bfloat16", "float16", NULL};
+static const SvDtype kv_dtypes[] = {SV_DTYPE_COUNT, SV_DTYPE_FP8,  SV_DTYPE_FP8,
+                                    SV_DTYPE_FP8,   SV_DTYPE_BF16, SV_DTYPE_FP16};
+static const char *const dist_names[] = {"fixed", "uniform", "lognormal", "trace", NULL};
+/* Index = SvArrivalProcess. */
+static const char *const process_names[] = {"trace",    "poisson",     "gamma",
+                                            "constant", "closed-loop", NULL};
+
+static const char *const top_keys[] = {"seed",     "model", "cluster", "engine",
+                                       "workload", "slo",   "output",  NULL};
+static const char *const cluster_keys[] = {"router", "pools", NULL};
+static const char *const pool_keys[] = {"name",
+                                        "hardware",
+                                        "replicas",
+                                        "tensor_parallel_size",
+                                        "pipeline_parallel_size",
+                                        "expert_parallel_size",
+                                        "role",
+                                        NULL};
+static const char *const engine_keys[] = {"scheduler",
+                                          "max_num_seqs",
+                                          "max_num_batched_tokens",
+                                          "enable_chunked_prefill",
+                                          "enable_prefix_caching",
+                                          "block_size",
+                                          "gpu_memory_utilization",
+                                          "max_model_len",
+                                          "dtype",
+                                          "quantization",
+                                          "kv_cache_dtype",
+                                          "preemption_mode",
+                                          NULL};
+static const char *const workload_keys[] = {"trace",        "lengths",    "arrival",
+                                            "num_requests", "duration_s", NULL};
+static const char *const lengths_keys[] = {"input", "output", NULL};
+static const char *const length_keys[] = {"dist", "value", "min", "max", "mean", "sigma", NULL};
+static const char *const arrival_keys[] = {"process", "rate_per_s", "cv", "concurrency", NULL};
+static const char *const slo_keys[] = {"ttft_s", "tpot_s", "e2e_s", "percentile", NULL};
+static const char *const output_keys[] = {"sample_interval_s", NULL};
+
+static const char *const key_paths[] = {
+    "seed",
+    "model",
+    "cluster.router",
+    "cluster.pools[].name",
+    "cluster.pools[].hardware",
+    "cluster.pools[].replicas",
+    "cluster.pools[].tensor_parallel_size",
+    "cluster.pools[].pipeline_parallel_size",
+    "cluster.pools[].expert_parallel_size",
+    "cluster.pools[].role",
+    "engine.scheduler",
+    "engine.max_num_seqs",
+    "engine.max_num_batched_tokens",
+    "engine.enable_chunked_prefill",
+    "engine.enable_prefix_caching",
+    "engine.block_size",
+    "engine.gpu_memory_utilization",
+    "engine.max_model_len",
+    "engine.dtype",
+    "engine.quantization",
+    "engine.kv_cache_dtype",
+    "engine.preemption_mode",
+    "workload.trace",
+    "workload.lengths.input.dist",
+    "workload.lengths.input.value",
+    "workload.lengths.input.min",
+    "workload.lengths.input.max",
+    "workload.lengths.input.mean",
+    "workload.lengths.input.sigma",
+    "workload.lengths.output.dist",
+    "workload.lengths.output.value",
+    "workload.lengths.output.min",
+    "workload.lengths.output.max",
+    "workload.lengths.output.mean",
+    "workload.lengths.output.sigma",
+    "workload.arrival.process",
+    "workload.arrival.rate_per_s",
+    "workload.arrival.cv",
+    "workload.arrival.concurrency",
+    "workload.num_requests",
+    "workload.duration_s",
+    "slo.ttft_s",
+    "slo.tpot_s",
+    "slo.e2e_s",
+    "slo.percentile",
+    "output.sample_interval_s",
+    NULL,
+};
+
+const char *const *sv_config_key_paths(void)
+{
+    return key_paths;
+}
+
+/* Limits that catch typos (an extra zero, 1e12) rather than describe hardware. */
+#define MAX_REPLICAS    100000
+#define MAX_PARALLEL    4096
+#define MAX_TOKENS      (1 << 24)    /* 16 M tokens per iteration or per request */
+#define MAX_REQUESTS    1000000000LL /* 1e9 requests */
+#define MAX_DURATION_S  1e8          /* ~3 years of simulated time */
+#define MAX_RATE_PER_S  1e7          /* requests per second */
+#define MAX_CONCURRENCY 10000000
+#define MAX_SLO_S       1e6
+
+/* vLLM's defaults (vllm/config.py, SchedulerConfig and the V1 engine args):
+ * the V1 engine always chunks prefills with an 8192-token budget for the
+ * OpenAI server; the V0 scheduler uses 2048 tokens with chunked prefill and,
+ * without it, max(max_model_len, 2048) so that any single prompt fits one
+ * iteration. */
+#define DEFAULT_MAX_NUM_SEQS      256
+#define DEFAULT_V1_BATCHED_TOKENS 8192
+#define DEFAULT_V0_BATCHED_TOKENS 2048
+
+/* ------------------------------------------------------------------------- */
+
+static void pool_free(gpointer data)
+{
+    SvPoolConfig *pool = data;
+    if (pool == NULL)
+        return;
+    g_free(pool->name);
+    g_free(pool->hardware_name);
+    sv_hw_free(pool->hw);
+    g_free(pool);
+}
+
+void sv_config_free(SvConfig *config)
+{
+    if (config == NULL)
+        return;
+    g_free(config->path);
+    g_free(config->model_name);
+    sv_model_free(config->model);
+    if (config->pools != NULL)
+        g_ptr_array_free(config->pools, TRUE);
+    g_free(config->workload.trace_path);
+    g_free(config);
+}
+
+/* Marks kept while loading, for checks that need several values at once. */
+typedef struct {
+    const SvYNode *map;  /* the pool's map */
+    const SvYNode *tp;   /* its tensor_parallel_size value, or NULL */
+    const SvYNode *pp;   /* pipeline_parallel_size, or NULL */
+    const SvYNode *ep;   /* expert_parallel_size, or NULL */
+    const SvYNode *role; /* role, or NULL */
+    const SvYNode *hw;   /* hardware value */
+} PoolMarks;
+
+typedef struct {
+    SvYDoc *doc;
+    char *dir; /* directory of the study, for relative paths */
+    SvConfig *cfg;
+    const SvYNode *model;
+    PoolMarks *pools; /* one per cfg->pools entry */
+    const SvYNode *chunked, *mnbt, *mml, *gmu;
+    const SvYNode *input_value, *trace;
+} Loader;
+
+/* Read @key of @map with @fn when present; the full key path names it in messages. */
+static char *full_key(const char *prefix, const char *key)
+{
+    return prefix != NULL ? g_strdup_printf("%s.%s", prefix, key) : g_strdup(key);
+}
+
+static gboolean opt_int(Loader *l, const SvYNode *map, const char *prefix, const char *key, int min,
+                        int max, int *out, GError **error)
+{
+    const SvYNode *n = sv_ynode_get(map, key);
+    if (n == NULL)
+        return TRUE;
+    g_autofree char *k = full_key(prefix, key);
+    return sv_ynode_int(l->doc, n, k, min, max, out, error);
+}
+
+static gboolean opt_int64(Loader *l, const SvYNode *map, const char *prefix, const char *key,
+                          int64_t min, int64_t max, int64_t *out, GError **error)
+{
+    const SvYNode *n = sv_ynode_get(map, key);
+    if (n == NULL)
+        return TRUE;
+    g_autofree char *k = full_key(prefix, key);
+    return sv_ynode_int64(l->doc, n, k, min, max, out, error);
+}
+
+/* A number in (0, max] when @positive, else [0, max]. */
+static gboolean opt_double(Loader *l, const SvYNode *map, const char *prefix, const char *key,
+                           gboolean positive, double max, double *out, GError **error)
+{
+    const SvYNode *n = sv_ynode_get(map, key);
+    if (n == NULL)
+        return TRUE;
+    g_autofree char *k = full_key(prefix, key);
+    double v;
+    if (!sv_ynode_double(l->doc, n, k, -G_MAXDOUBLE, G_MAXDOUBLE, &v, error))
+        return FALSE;
+    if (positive && v <= 0.0)
+        return sv_ydoc_error(l->doc, n, error, SV_ERROR_INVALID,
+                             "%s must be greater than 0, got %s", k, n->value);
+    if (v < 0.0)
+        return sv_ydoc_error(l->doc, n, error, SV_ERROR_INVALID, "%s must be at least 0, got %s", k,
+                             n->value);
+    if (v > max)
+        return sv_ydoc_error(l->doc, n, error, SV_ERROR_INVALID, "%s must be at most %g, got %s", k,
+                             max, n->value);
+    *out = v;
+    return TRUE;
+}
+
+static gboolean opt_bool(Loader *l, const SvYNode *map, const char *prefix, const char *key,
+                         gboolean *out, GError **error)
+{
+    const SvYNode *n = sv_ynode_get(map, key);
+    if (n == NULL)
+        return TRUE;
+    g_autofree char *k = full_key(prefix, key);
+    return sv_ynode_bool(l->doc, n, k, out, error);
+}
+
+static gboolean opt_enum(Loader *l, const SvYNode *map, const char *prefix, const char *key,
+                         const char *const *names, int *out, GError **error)
+{
+    const SvYNode *n = sv_ynode_get(map, key);
+    if (n == NULL)
+        return TRUE;
+    g_autofree char *k = full_key(prefix, key);
+    return sv_ynode_enum(l->doc, n, k, names, out, error);
+}
+
+/* The map under @key, checked against @valid; NULL without error when absent. */
+static gboolean opt_map(Loader *l, const SvYNode *parent, const char *prefix, const char *key,
+                        const char *const *valid, const SvYNode **out, GError **error)
+{
+    *out = sv_ynode_get(parent, key);
+    if (*out == NULL)
+        return TRUE;
+    g_autofree char *k = full_key(prefix, key);
+    return sv_ynode_check_keys(l->doc, *out, k, valid, error);
+}
+
+/* The mark to blame for a value that is absent: its key's map, else the file. */
+static gboolean missing(Loader *l, const SvYNode *map, GError **error, const char *fmt, ...)
+    G_GNUC_PRINTF(4, 5);
+static gboolean missing(Loader *l, const SvYNode *map, GError **error, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    g_autofree char *msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    return sv_ydoc_error(l->doc, map, error, SV_ERROR_INVALID, "%s", msg);
+}
+
+/* A name that the config knows but the engine does not run yet. */
+static gboolean not_implemented(Loader *l, const SvYNode *node, const char *what,
+                                const char *const *names, const gboolean *implemented, int n,
+                                int value, GError **error)
+{
+    if (implemented[value])
+        return TRUE;
+    g_autoptr(GString) list = g_string_new(NULL);
+    for (int i = 0; i < n; i++)
+        if (implemented[i])
+            g_string_append_printf(list, "%s%s", list->len ? ", " : "", names[i]);
+    return sv_ydoc_error(l->doc, node, error, SV_ERROR_INVALID,
+                         "%s '%s' is not implemented yet (implemented: %s)", what, names[value],
+                         list->str);
+}
+
+/* ------------------------------------------------------------------------- */
+/* Sections */
+
+static gboolean read_pool(Loader *l, const SvYNode *node, int index, GError **error)
+{
+    g_autofree char *where = g_strdup_printf("cluster.pools[%d]", index);
+    if (!sv_ynode_check_keys(l->doc, node, where, pool_keys, error))
+        return FALSE;
+    SvPoolConfig *pool = g_new0(SvPoolConfig, 1);
+    g_ptr_array_add(l->cfg->pools, pool);
+    PoolMarks *m = &l->pools[index];
+    m->map = node;
+    pool->replicas = 1;
+    pool->tensor_parallel_size = 1;
+    pool->pipeline_parallel_size = 1;
+    pool->expert_parallel_size = 1;
+    pool->role = SV_ROLE_MIXED;
+
+    const char *s;
+    const SvYNode *n = sv_ynode_get(node, "name");
+    if (n != NULL) {
+        g_autofree char *k = full_key(where, "name");
+        if (!sv_ynode_string(l->doc, n, k, &s, error))
+            return FALSE;
+        pool->name = g_strdup(s);
+        for (int i = 0; i < index; i++) {
+            const SvPoolConfig *other = g_ptr_array_index(l->cfg->pools, i);
+            if (strcmp(other->name, s) == 0)
+                return sv_ydoc_error(l->doc, n, error, SV_ERROR_INVALID,
+                                     "pool name '%s' is used twice", s);
+        }
+    } else {
+        pool->name = index == 0 ? g_strdup("main") : g_strdup_printf("pool%d", index);
+    }
+    m->hw = sv_ynode_get(node, "hardware");
+    if (m->hw == NULL)
+        return missing(l, node, error, "%s needs 'hardware' (e.g. hardware: h100-sxm)", where);
+    g_autofree char *hk = full_key(where, "hardware");
+    if (!sv_ynode_string(l->doc, m->hw, hk, &s, error))
+        return FALSE;
+    pool->hardware_name = g_strdup(s);
+    m->tp = sv_ynode_get(node, "tensor_parallel_size");
+    m->pp = sv_ynode_get(node, "pipeline_parallel_size");
+    m->ep = sv_ynode_get(node, "expert_parallel_size");
+    m->role = sv_ynode_get(node, "role");
+    int role = SV_ROLE_MIXED;
+    if (!opt_int(l, node, where, "replicas", 1, MAX_REPLICAS, &pool->replicas, error) ||
+        !opt_int(l, node, where, "tensor_parallel_size", 1, MAX_PARALLEL,
+                 &pool->tensor_parallel_size, error) ||
+        !opt_int(l, node, where, "pipeline_parallel_size", 1, MAX_PARALLEL,
+                 &pool->pipeline_parallel_size, error) ||
+        !opt_int(l, node, where, "expert_parallel_size", 1, MAX_PARALLEL,
+                 &pool->expert_parallel_size, error) ||
+        !opt_enum(l, node, where, "role", sv_role_names, &role, error))
+        return FALSE;
+    pool->role = (SvPoolRole)role;
+    return TRUE;
+}
+
+static gboolean read_cluster(Loader *l, const SvYNode *root, GError **error)
+{
+    const SvYNode *cluster;
+    if (!opt_map(l, root, NULL, "cluster", cluster_keys, &cluster, error))
+        return FALSE;
+    if (cluster == NULL)
+        return missing(l, NULL, error,
+                       "the study needs 'cluster' with 'pools' (each with its 'hardware')");
+    int router = SV_ROUTER_ROUND_ROBIN;
+    if (!opt_enum(l, cluster, "cluster", "router", sv_router_names, &router, error))
+        return FALSE;
+    const SvYNode *rn = sv_ynode_get(cluster, "router");
+    if (rn != NULL && !not_implemented(l, rn, "router", sv_router_names, router_implemented,
+                                       SV_ROUTER_COUNT, router, error))
+        return FALSE;
+    l->cfg->router = (SvRouterKind)router;
+
+    const SvYNode *pools = sv_ynode_get(cluster, "pools");
+    if (pools == NULL)
+        return missing(l, cluster, error, "cluster needs 'pools' (a list; each needs 'hardware')");
+    if (!sv_ynode_expect_seq(l->doc, pools, "cluster.pools", error))
+        return FALSE;
+    if (pools->items->len == 0)
+        return sv_ydoc_error(l->doc, pools, error, SV_ERROR_INVALID,
+                             "cluster.pools must list at least one pool");
+    if (pools->items->len > 1024)
+        return sv_ydoc_error(l->doc, pools, error, SV_ERROR_INVALID,
+                             "cluster.pools lists %u pools; at most 1024", pools->items->len);
+    l->pools = g_new0(PoolMarks, pools->items->len);
+    for (guint i = 0; i < pools->items->len; i++)
+        if (!read_pool(l, g_ptr_array_index(pools->items, i), (int)i, error))
+            return FALSE;
+
+    /* Disaggregation needs both halves: prefill pools hand their requests to
+     * decode pools. */
+    int first_role[3] = {-1, -1, -1};
+    for (guint i = 0; i < l->cfg->pools->len; i++) {
+        const SvPoolConfig *p = g_ptr_array_index(l->cfg->pools, i);
+        if (first_role[p->role] < 0)
+            first_role[p->role] = (int)i;
+    }
+    if ((first_role[SV_ROLE_PREFILL] >= 0) != (first_role[SV_ROLE_DECODE] >= 0)) {
+        gboolean has_prefill = first_role[SV_ROLE_PREFILL] >= 0;
+        int i = has_prefill ? first_role[SV_ROLE_PREFILL] : first_role[SV_ROLE_DECODE];
+        return sv_ydoc_error(l->doc, l->pools[i].role, error, SV_ERROR_INVALID,
+                             has_prefill ? "a prefill pool needs a decode pool to hand requests to"
+                                         : "a decode pool needs a prefill pool to feed it");
+    }
+    return TRUE;
+}
+
+static gboolean read_engine(Loader *l, const SvYNode *root, GError **error)
+{
+    SvEngineConfig *e = &l->cfg->engine;
+    e->scheduler = SV_SCHED_VLLM_V1;
+    e->max_num_seqs = DEFAULT_MAX_NUM_SEQS;
+    e->max_num_batched_tokens = 0; /* resolved once max_model_len is known */
+    e->enable_prefix_caching = FALSE;
+    e->block_size = 16;
+    e->gpu_memory_utilization = 0.9;
+    e->preemption_mode = SV_PREEMPT_RECOMPUTE;
+
+    const SvYNode *engine;
+    if (!opt_map(l, root, NULL, "engine", engine_keys, &engine, error))
+        return FALSE;
+    int sched = e->scheduler, dtype = 0, quant = 0, kv = 0, preempt = 0;
+    if (!opt_enum(l, engine, "engine", "scheduler", sv_scheduler_names, &sched, error))
+        return FALSE;
+    const SvYNode *sn = sv_ynode_get(engine, "scheduler");
+    if (sn != NULL && !not_implemented(l, sn, "scheduler", sv_scheduler_names,
+                                       scheduler_implemented, SV_SCHED_COUNT, sched, error))
+        return FALSE;
+    e->scheduler = (SvSchedulerKind)sched;
+    /* vLLM V1 and Sarathi chunk prefills by design; the others run whole prompts. */
+    e->enable_chunked_prefill = sched == SV_SCHED_VLLM_V1 || sched == SV_SCHED_SARATHI;
+    if (!opt_int(l, engine, "engine", "max_num_seqs", 1, 1048576, &e->max_num_seqs, error) ||
+        !opt_int(l, engine, "engine", "max_num_batched_tokens", 1, MAX_TOKENS,
+                 &e->max_num_batched_tokens, error) ||
+        !opt_bool(l, engine, "engine", "enable_chunked_prefill", &e->enable_chunked_prefill,
+                  error) ||
+        !opt_bool(l, engine, "engine", "enable_prefix_caching", &e->enable_prefix_caching, error) ||
+        !opt_int(l, engine, "engine", "block_size", 1, 1024, &e->block_size, error) ||
+        !opt_double(l, engine, "engine", "gpu_memory_utilization", TRUE, 1.0,
+                    &e->gpu_memory_utilization, error) ||
+        !opt_int(l, engine, "engine", "max_model_len", 1, MAX_TOKENS, &e->max_model_len, error) ||
+        !opt_enum(l, engine, "engine", "dtype", dtype_names, &dtype, error) ||
+        !opt_enum(l, engine, "engine", "quantization", quant_names, &quant, error) ||
+        !opt_enum(l, engine, "engine", "kv_cache_dtype", kv_dtype_names, &kv, error) ||
+        !opt_enum(l, engine, "engine", "preemption_mode", preemption_names, &preempt, error))
+        return FALSE;
+    l->chunked = sv_ynode_get(engine, "enable_chunked_prefill");
+    l->mnbt = sv_ynode_get(engine, "max_num_batched_tokens");
+    l->mml = sv_ynode_get(engine, "max_model_len");
+    l->gmu = sv_ynode_get(engine, "gpu_memory_utilization");
+    /* Resolved against the model in resolve(): park the choices in the
+     * fields, SV_DTYPE_COUNT meaning "auto" / "none". */
+    static const SvDtype act[] = {SV_DTYPE_COUNT, SV_DTYPE_BF16, SV_DTYPE_FP16, SV_DTYPE_FP32};
+    e->dtype = act[dtype];
+    e->weight_dtype = quant_dtypes[quant];
+    e->kv_cache_dtype = kv_dtypes[kv];
+    e->preemption_mode = (SvPreemptionMode)preempt;
+    if (e->block_size & (e->block_size - 1))
+        return sv_ydoc_error(l->doc, sv_ynode_get(engine, "block_size"), error, SV_ERROR_INVALID,
+                             "engine.block_size must be a power of 2, got %d", e->block_size);
+    return TRUE;
+}
+
+static gboolean read_length(Loader *l, const SvYNode *lengths, const char *which,
+                            SvLengthSpec *spec, GError **error)
+{
+    g_autofree char *where = g_strdup_printf("workload.lengths.%s", which);
+    const SvYNode *map = sv_ynode_get(lengths, which);
+    if (map == NULL)
+        return missing(l, lengths, error, "workload.lengths needs '%s'", which);
+    if (!sv_ynode_check_keys(l->doc, map, where, length_keys, error))
+        return FALSE;
+    const SvYNode *dn = sv_ynode_get(map, "dist");
+    int dist = SV_LEN_FIXED;
+    if (dn == NULL && sv_ynode_get(map, "value") == NULL)
+        return missing(l, map, error, "%s needs 'dist' (fixed, uniform, lognormal or trace)",
+                       where);
+    if (!opt_enum(l, map, where, "dist", dist_names, &dist, error))
+        return FALSE;
+    spec->dist = (SvLengthDist)dist;
+    /* Keys that the chosen distribution does not read are mistakes, not noise. */
+    static const char *const used[][4] = {
+        [SV_LEN_FIXED] = {"value", NULL},
+        [SV_LEN_UNIFORM] = {"min", "max", NULL},
+        [SV_LEN_LOGNORMAL] = {"mean", "sigma", "min", "max"},
+        [SV_LEN_TRACE] = {NULL},
+    };
+    for (guint i = 0; i < map->keys->len; i++) {
+        const SvYNode *k = g_ptr_array_index(map->keys, i);
+        gboolean ok = strcmp(k->value, "dist") == 0;
+        for (int j = 0; j < 4 && used[dist][j] != NULL && !ok; j++)
+            ok = strcmp(k->value, used[dist][j]) == 0;
+        if (!ok)
+            return sv_ydoc_error(l->doc, k, error, SV_ERROR_INVALID,
+                                 "%s.%s does not apply to dist: %s", where, k->value,
+                                 dist_names[dist]);
+    }
+    switch (spec->dist) {
+    case SV_LEN_FIXED:
+        if (sv_ynode_get(map, "value") == NULL)
+            return missing(l, map, error, "%s: dist fixed needs 'value'", where);
+        if (!opt_int64(l, map, where, "value", 1, MAX_TOKENS, &spec->value, error))
+            return FALSE;
+        break;
+    case SV_LEN_UNIFORM:
+        if (sv_ynode_get(map, "min") == NULL || sv_ynode_get(map, "max") == NULL)
+            return missing(l, map, error, "%s: dist uniform needs 'min' and 'max'", where);
+        if (!opt_int64(l, map, where, "min", 1, MAX_TOKENS, &spec->min, error) ||
+            !opt_int64(l, map, where, "max", 1, MAX_TOKENS, &spec->max, error))
+            return FALSE;
+        break;
+    case SV_LEN_LOGNORMAL:
+        if (sv_ynode_get(map, "mean") == NULL || sv_ynode_get(map, "sigma") == NULL)
+            return missing(l, map, error, "%s: dist lognormal needs 'mean' and 'sigma'", where);
+        spec->min = 1;
+        spec->max = 0; /* filled with max_model_len in resolve() unless given */
+        if (!opt_double(l, map, where, "mean", TRUE, MAX_TOKENS, &spec->mean, error) ||
+            !opt_double(l, map, where, "sigma", FALSE, 10.0, &spec->sigma, error) ||
+            !opt_int64(l, map, where, "min", 1, MAX_TOKENS, &spec->min, error) ||
+            !opt_int64(l, map, where, "max", 1, MAX_TOKENS, &spec->max, error))
+            return FALSE;
+        break;
+    case SV_LEN_TRACE:
+        if (l->trace == NULL)
+            return sv_ydoc_error(l->doc, dn, error, SV_ERROR_INVALID,
+                                 "%s.dist: trace needs workload.trace", where);
+        break;
+    }
+    if (spec->max != 0 && spec->min > spec->max)
+        return sv_ydoc_error(l->doc, sv_ynode_get(map, "min"), error, SV_ERROR_INVALID,
+                             "%s.min (%" G_GINT64_FORMAT ") is larger than max (%" G_GINT64_FORMAT
+                             ")",
+                             where, spec->min, spec->max);
+    if (strcmp(which, "input") == 0)
+        l->input_value = sv_ynode_get(map, "value");
+    return TRUE;
+}
+
+static gboolean read_arrival(Loader *l, const SvYNode *arrival, GError **error)
+{
+    SvWorkloadConfig *w = &l->cfg->workload;
+    const SvYNode *pn = sv_ynode_get(arrival, "process");
+    if (pn == NULL)
+        return missing(l, arrival, error,
+                       "workload.arrival needs 'process' (poisson, gamma, constant, "
+                       "closed-loop or trace)");
+    int process = 0;
+    if (!sv_ynode_enum(l->doc, pn, "workload.arrival.process", process_names, &process, error))
+        return FALSE;
+    w->process = (SvArrivalProcess)process;
+    const SvYNode *rate = sv_ynode_get(arrival, "rate_per_s");
+    const SvYNode *cv = sv_ynode_get(arrival, "cv");
+    const SvYNode *conc = sv_ynode_get(arrival, "concurrency");
+    /* Values first (a bad number is the more precise message), then which
+     * keys the process needs or ignores. */
+    if (!opt_double(l, arrival, "workload.arrival", "rate_per_s", TRUE, MAX_RATE_PER_S,
+                    &w->rate_per_s, error) ||
+        !opt_double(l, arrival, "workload.arrival", "cv", TRUE, 100.0, &w->cv, error) ||
+        !opt_int(l, arrival, "workload.arrival", "concurrency", 1, MAX_CONCURRENCY, &w->concurrency,
+                 error))
+        return FALSE;
+    gboolean rated = w->process == SV_ARRIVAL_POISSON || w->process == SV_ARRIVAL_GAMMA ||
+                     w->process == SV_ARRIVAL_CONSTANT;
+    if (rated && rate == NULL)
+        return missing(l, arrival, error, "process %s needs 'rate_per_s'", process_names[process]);
+    if (!rated && rate != NULL)
+        return sv_ydoc_error(l->doc, sv_ynode_key(arrival, "rate_per_s"), error, SV_ERROR_INVALID,
+                             "workload.arrival.rate_per_s does not apply to process %s",
+                             process_names[process]);
+    if (w->process == SV_ARRIVAL_GAMMA && cv == NULL)
+        return missing(l, arrival, error, "process gamma needs 'cv'");
+    if (w->process != SV_ARRIVAL_GAMMA && cv != NULL)
+        return sv_ydoc_error(l->doc, sv_ynode_key(arrival, "cv"), error, SV_ERROR_INVALID,
+                             "workload.arrival.cv applies only to process gamma");
+    if (w->process == SV_ARRIVAL_CLOSED_LOOP && conc == NULL)
+        return missing(l, arrival, error, "process closed-loop needs 'concurrency'");
+    if (w->process != SV_ARRIVAL_CLOSED_LOOP && conc != NULL)
+        return sv_ydoc_error(l->doc, sv_ynode_key(arrival, "concurrency"), error, SV_ERROR_INVALID,
+                             "workload.arrival.concurrency applies only to process closed-loop");
+    if (w->process == SV_ARRIVAL_TRACE && l->trace == NULL)
+        return sv_ydoc_error(l->doc, pn, error, SV_ERROR_INVALID,
+                             "process: trace needs workload.trace");
+    return TRUE;
+}
+
+static gboolean read_workload(Loader *l, const SvYNode *root, GError **error)
+{
+    SvWorkloadConfig *w = &l->cfg->workload;
+    const SvYNode *work;
+    if (!opt_map(l, root, NULL, "workload", workload_keys, &work, error))
+        return FALSE;
+    if (work == NULL)
+        return missing(l, NULL, error,
+                       "the study needs 'workload' (a trace or lengths, an arrival process and "
+                       "num_requests or duration_s)");
+
+    l->trace = sv_ynode_get(work, "trace");
+    if (l->trace != NULL) {
+        const char *name;
+        if (!sv_ynode_string(l->doc, l->trace, "workload.trace", &name, error))
+            return FALSE;
+        w->trace_path = sv_data_find("traces", name, ".csv", l->dir);
+        gboolean pathlike = strchr(name, '/') != NULL || strchr(name, '.') != NULL;
+        if (w->trace_path == NULL && pathlike)
+            return sv_ydoc_error(l->doc, l->trace, error, SV_ERROR_NOT_FOUND,
+                                 "trace '%s' not found (looked in the current directory and in "
+                                 "%s)",
+                                 name, l->dir);
+        if (w->trace_path == NULL)
+            return sv_ydoc_error(l->doc, l->trace, error, SV_ERROR_NOT_FOUND,
+                                 "trace '%s' not found (no traces/%s.csv)", name, name);
+    }
+
+    const SvYNode *lengths, *arrival;
+    if (!opt_map(l, work, "workload", "lengths", lengths_keys, &lengths, error) ||
+        !opt_map(l, work, "workload", "arrival", arrival_keys, &arrival, error))
+        return FALSE;
+    w->input.dist = SV_LEN_TRACE;
+    w->output.dist = SV_LEN_TRACE;
+    if (lengths != NULL) {
+        w->has_lengths = TRUE;
+        if (!read_length(l, lengths, "input", &w->input, error) ||
+            !read_length(l, lengths, "output", &w->output, error))
+            return FALSE;
+    }
+    w->process = SV_ARRIVAL_TRACE;
+    if (arrival != NULL && !read_arrival(l, arrival, error))
+        return FALSE;
+    if (!opt_int64(l, work, "workload", "num_requests", 1, MAX_REQUESTS, &w->num_requests, error) ||
+        !opt_double(l, work, "workload", "duration_s", TRUE, MAX_DURATION_S, &w->duration_s, error))
+        return FALSE;
+
+    /* What is missing, once every value present is known to be good. */
+    if (lengths == NULL && l->trace == NULL)
+        return missing(l, work, error,
+                       "workload needs request lengths: 'trace' or 'lengths' (input and output)");
+    if (arrival == NULL && l->trace == NULL)
+        return missing(l, work, error,
+                       "workload needs 'arrival' (e.g. {process: poisson, rate_per_s: 4}) or a "
+                       "trace with its own arrival times");
+    if (w->num_requests == 0 && w->duration_s == 0.0 && w->process != SV_ARRIVAL_TRACE)
+        return missing(l, work, error,
+                       "workload needs an end: 'num_requests' or 'duration_s' (only a trace's "
+                       "own arrivals end by themselves)");
+    return TRUE;
+}
+
+static gboolean read_slo_output(Loader *l, const SvYNode *root, GError **error)
+{
+    SvSloConfig *slo = &l->cfg->slo;
+    slo->percentile = 90.0;
+    l->cfg->output.sample_interval_s = 1.0;
+    const SvYNode *map;
+    if (!opt_map(l, root, NULL, "slo", slo_keys, &map, error))
+        return FALSE;
+    if (!opt_double(l, map, "slo", "ttft_s", TRUE, MAX_SLO_S, &slo->ttft_s, error) ||
+        !opt_double(l, map, "slo", "tpot_s", TRUE, MAX_SLO_S, &slo->tpot_s, error) ||
+        !opt_double(l, map, "slo", "e2e_s", TRUE, MAX_SLO_S, &slo->e2e_s, error) ||
+        !opt_double(l, map, "slo", "percentile", TRUE, 100.0, &slo->percentile, error))
+        return FALSE;
+    if (!opt_map(l, root, NULL, "output", output_keys, &map, error))
+        return FALSE;
+    return opt_double(l, map, "output", "sample_interval_s", TRUE, 1e6,
+                      &l->cfg->output.sample_interval_s, error);
+}
+
+/* ------------------------------------------------------------------------- */
+/* Resolution against the model and hardware */
+
+/* Point a loader's error at the study's @node, keeping its text and domain:
+ * "study.yaml:3:8: unknown model 'llama-3-8' (did you mean 'llama-3-8b'?)". */
+static gboolean rewrap(Loader *l, const SvYNode *node, GError *inner, GError **error)
+{
+    /* An error inside the model or hardware file already names its own
+     * file:line:col; only a name or path that was not found points back at
+     * the study line that asked for it. */
+    if (inner->code != SV_ERROR_NOT_FOUND && sv_error_is_input(inner)) {
+        g_propagate_error(error, inner);
+        return FALSE;
+    }
+    sv_ydoc_error(l->doc, node, error, (SvErrorCode)inner->code, "%s", inner->message);
+    if (error != NULL && *error != NULL)
+        (*error)->domain = sv_error_is_input(inner) ? inner->domain : SV_CONFIG_ERROR;
+    g_error_free(inner);
+    return FALSE;
+}
+
+/* A path-like name is looked up relative to the study first, then as given. */
+static char *resolve_path(Loader *l, const char *subdir, const char *name)
+{
+    gboolean pathlike = strchr(name, '/') != NULL || g_str_has_suffix(name, ".yaml") ||
+                        g_str_has_suffix(name, ".yml") || g_str_has_suffix(name, ".json");
+    if (!pathlike || g_path_is_absolute(name))
+        return g_strdup(name);
+    g_autofree char *rel = g_build_filename(l->dir, name, NULL);
+    if (g_file_test(rel, G_FILE_TEST_IS_DIR)) /* a Hugging Face snapshot directory */
+        return g_steal_pointer(&rel);
+    char *found = sv_data_find(subdir, name, ".yaml", l->dir);
+    return found != NULL ? found : g_strdup(name);
+}
+
+static gboolean read_model(Loader *l, const SvYNode *root, GError **error)
+{
+    l->model = sv_ynode_get(root, "model");
+    if (l->model == NULL)
+        return missing(l, NULL, error, "the study needs 'model' (e.g. model: llama-3-8b)");
+    const char *name;
+    if (!sv_ynode_string(l->doc, l->model, "model", &name, error))
+        return FALSE;
+    l->cfg->model_name = g_strdup(name);
+    g_autofree char *path = resolve_path(l, "models", name);
+    GError *inner = NULL;
+    l->cfg->model = sv_model_load(path, &inner);
+    if (l->cfg->model == NULL)
+        return rewrap(l, l->model, inner, error);
+    return TRUE;
+}
+
+static gboolean load_hardware(Loader *l, GError **error)
+{
+    for (guint i = 0; i < l->cfg->pools->len; i++) {
+        SvPoolConfig *pool = g_ptr_array_index(l->cfg->pools, i);
+        g_autofree char *path = resolve_path(l, "hwprofiles", pool->hardware_name);
+        GError *inner = NULL;
+        pool->hw = sv_hw_load(path, &inner);
+        if (pool->hw == NULL)
+            return rewrap(l, l->pools[i].hw, inner, error);
+    }
+    return TRUE;
+}
+
+static gboolean plan_error(Loader *l, const SvYNode *node, GError **error, const char *fmt, ...)
+    G_GNUC_PRINTF(4, 5);
+static gboolean plan_error(Loader *l, const SvYNode *node, GError **error, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    g_autofree char *msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    sv_ydoc_error(l->doc, node, error, SV_ERROR_INFEASIBLE, "%s", msg);
+    if (error != NULL && *error != NULL)
+        (*error)->domain = SV_PLAN_ERROR;
+    return FALSE;
+}
+
+/* Shapes of one pool's plan against the model, and whether its weights fit. */
+static gboolean check_plan(Loader *l, int index, GError **error)
+{
+    const SvPoolConfig *p = g_ptr_array_index(l->cfg->pools, index);
+    const PoolMarks *m = &l->pools[index];
+    const SvModel *model = l->cfg->model;
+    const SvEngineConfig *e = &l->cfg->engine;
+    int tp = p->tensor_parallel_size, pp = p->pipeline_parallel_size;
+    int ep = p->expert_parallel_size;
+
+    /* Query heads are split over TP ranks; KV heads may be fewer than the
+     * ranks (vLLM replicates them), so only num_heads must divide. */
+    if (model->num_heads % tp != 0)
+        return plan_error(l, m->tp ? m->tp : m->map, error,
+                          "tensor_parallel_size %d does not divide the %d attention heads of %s",
+                          tp, model->num_heads, model->name);
+    if (pp > model->num_layers)
+        return plan_error(l, m->pp ? m->pp : m->map, error,
+                          "pipeline_parallel_size %d exceeds the %d layers of %s", pp,
+                          model->num_layers, model->name);
+    if (ep > 1 && model->num_experts == 0)
+        return plan_error(l, m->ep ? m->ep : m->map, error,
+                          "expert_parallel_size %d needs a mixture-of-experts model; %s is dense",
+                          ep, model->name);
+    if (ep > 1 && model->num_experts % ep != 0)
+        return plan_error(l, m->ep ? m->ep : m->map, error,
+                          "expert_parallel_size %d does not divide the %d experts of %s", ep,
+                          model->num_experts, model->name);
+
+    const SvHw *hw = p->hw;
+    double weights = sv_model_weight_bytes_per_device(model, tp, pp, ep, e->weight_dtype);
+    double usable = hw->mem_capacity_bytes * e->gpu_memory_utilization;
+    if (weights > usable)
+        return plan_error(l, m->map, error,
+                          "weights need %.1f GB per device but %s offers %.1f GB at "
+                          "gpu_memory_utilization %g (short by %.1f GB); raise "
+                          "tensor_parallel_size or pipeline_parallel_size, or quantize",
+                          weights / 1e9, hw->name, usable / 1e9, e->gpu_memory_utilization,
+                          (weights - usable) / 1e9);
+    double kv_room = usable - weights - hw->activation_workspace_bytes - hw->runtime_reserve_bytes;
+    double kv_token = sv_model_kv_bytes_per_token_layer(model, tp, e->kv_cache_dtype) *
+                      sv_model_layers_per_stage(model, pp);
+    if (kv_room < kv_token * e->block_size)
+        return plan_error(l, m->map, error,
+                          "weights (%.1f GB per device) fit on %s but leave no room for the KV "
+                          "cache after activations and runtime reserve (%.1f GB usable at "
+                          "gpu_memory_utilization %g); raise tensor_parallel_size or "
+                          "pipeline_parallel_size",
+                          weights / 1e9, hw->name, usable / 1e9, e->gpu_memory_utilization);
+    /* vLLM refuses to start when one max_model_len sequence cannot fit the KV
+     * cache. Sliding-window layers keep less, so only full-attention models
+     * are checked exactly. */
+    if (model->sliding_window == 0 && kv_room < kv_token * (double)e->max_model_len)
+        return plan_error(l, l->mml ? l->mml : m->map, error,
+                          "max_model_len %d needs %.1f GB of KV cache per device but %s has "
+                          "%.1f GB left after weights; lower engine.max_model_len or raise "
+                          "gpu_memory_utilization or tensor_parallel_size",
+                          e->max_model_len, kv_token * e->max_model_len / 1e9, hw->name,
+                          kv_room / 1e9);
+    return TRUE;
+}
+
+static gboolean resolve(Loader *l, GError **error)
+{
+    SvConfig *c = l->cfg;
+    SvEngineConfig *e = &c->engine;
+    const SvModel *model = c->model;
+
+    if (e->dtype == SV_DTYPE_COUNT) /* auto: the model's own 16/32-bit type */
+        e->dtype = model->dtype == SV_DTYPE_FP16 || model->dtype == SV_DTYPE_FP32 ? model->dtype
+                                                                                  : SV_DTYPE_BF16;
+    if (e->weight_dtype == SV_DTYPE_COUNT)
+        e->weight_dtype = e->dtype;
+    if (e->kv_cache_dtype == SV_DTYPE_COUNT)
+        e->kv_cache_dtype = e->dtype;
+
+    if (e->max_model_len == 0)
+        e->max_model_len = model->max_position_embeddings;
+    else if (model->max_position_embeddings > 0 &&
+             e->max_model_len > model->max_position_embeddings)
+        return sv_ydoc_error(l->doc, l->mml, error, SV_ERROR_INVALID,
+                             "engine.max_model_len %d exceeds the %d tokens %s supports "
+                             "(max_position_embeddings)",
+                             e->max_model_len, model->max_position_embeddings, model->name);
+    if (e->max_num_batched_tokens == 0) {
+        if (!e->enable_chunked_prefill)
+            e->max_num_batched_tokens = MAX(e->max_model_len, DEFAULT_V0_BATCHED_TOKENS);
+        else if (e->scheduler == SV_SCHED_VLLM_V0)
+            e->max_num_batched_tokens = DEFAULT_V0_BATCHED_TOKENS;
+        else
+            e->max_num_batched_tokens = DEFAULT_V1_BATCHED_TOKENS;
+        e->max_num_batched_tokens = MIN(e->max_num_batched_tokens, MAX_TOKENS);
+    } else if (!e->enable_chunked_prefill && e->max_num_batched_tokens < e->max_model_len) {
+        /* vLLM's SchedulerConfig refuses this: a prompt of max_model_len
+         * tokens could never be scheduled. */
+        return sv_ydoc_error(l->doc, l->mnbt, error, SV_ERROR_INVALID,
+                             "engine.max_num_batched_tokens (%d) is smaller than max_model_len "
+                             "(%d) without chunked prefill, so long prompts could never run; "
+                             "raise it, lower engine.max_model_len or enable chunked prefill",
+                             e->max_num_batched_tokens, e->max_model_len);
+    }
+    if (e->max_num_batched_tokens < e->max_num_seqs && l->mnbt != NULL)
+        return sv_ydoc_error(l->doc, l->mnbt, error, SV_ERROR_INVALID,
+                             "engine.max_num_batched_tokens (%d) must be at least max_num_seqs "
+                             "(%d): every running sequence needs a token per iteration",
+                             e->max_num_batched_tokens, e->max_num_seqs);
+
+    SvWorkloadConfig *w = &c->workload;
+    SvLengthSpec *specs[2] = {&w->input, &w->output};
+    for (int i = 0; i < 2; i++)
+        if (specs[i]->dist == SV_LEN_LOGNORMAL && specs[i]->max == 0)
+            specs[i]->max = e->max_model_len > 0 ? e->max_model_len : MAX_TOKENS;
+    if (w->input.dist == SV_LEN_FIXED && w->output.dist == SV_LEN_FIXED && e->max_model_len > 0 &&
+        w->input.value + w->output.value > e->max_model_len)
+        return sv_ydoc_error(l->doc, l->input_value, error, SV_ERROR_INVALID,
+                             "input (%" G_GINT64_FORMAT ") plus output (%" G_GINT64_FORMAT
+                             ") tokens exceed max_model_len %d: every request would be rejected",
+                             w->input.value, w->output.value, e->max_model_len);
+
+    for (guint i = 0; i < c->pools->len; i++)
+        if (!check_plan(l, (int)i, error))
+            return FALSE;
+    return TRUE;
+}
+
+/* ------------------------------------------------------------------------- */
+
+SvConfig *sv_config_load(const char *path, const char *const *overrides, GError **error)
+{
+    g_return_val_if_fail(path != NULL, NULL);
+    g_autoptr(SvYDoc) doc = sv_ydoc_load_file(path, SV_CONFIG_ERROR, error);
+    if (doc == NULL)
+        return NULL;
+    for (const char *const *o = overrides; o != NULL && *o != NULL; o++)
+        if (!sv_ydoc_set(doc, *o, error))
+            return NULL;
+    if (doc->root == NULL) {
+        g_set_error(error, SV_CONFIG_ERROR, SV_ERROR_INVALID,
+                    "%s: the study is empty (it needs model, cluster and workload)", path);
+        return NULL;
+    }
+    if (!sv_ynode_expect_map(doc, doc->root, "the study", error))
+        return NULL;
+
+    g_autoptr(SvConfig) cfg = g_new0(SvConfig, 1);
+    cfg->path = g_strdup(path);
+    cfg->pools = g_ptr_array_new_with_free_func(pool_free);
+    cfg->seed = 1;
+    cfg->router = SV_ROUTER_ROUND_ROBIN;
+    g_autofree char *dir = g_path_get_dirname(path);
+    Loader l = {.doc = doc, .dir = dir, .cfg = cfg};
+    g_autofree PoolMarks *marks = NULL;
+
+    gboolean ok = sv_ynode_check_keys(doc, doc->root, "the study", top_keys, error);
+    int64_t seed = 1;
+    ok = ok && opt_int64(&l, doc->root, NULL, "seed", 0, G_MAXINT64, &seed, error);
+    cfg->seed = (uint64_t)seed;
+    ok = ok && read_cluster(&l, doc->root, error);
+    marks = l.pools;
+    ok = ok && read_engine(&l, doc->root, error) && read_workload(&l, doc->root, error) &&
+         read_slo_output(&l, doc->root, error);
+    /* Names last: a typo in a key is cheaper to report than loading files. */
+    ok = ok && read_model(&l, doc->root, error) && load_hardware(&l, error) && resolve(&l, error);
+    if (!ok)
+        return NULL;
+    return g_steal_pointer(&cfg);
+}
