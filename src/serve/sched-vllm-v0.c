@@ -21,7 +21,10 @@ static int schedule_v0(SvReplica *rep, SvTimeNs now_ns)
         if (n > rep->budget && !(rep->batch_len == 0 && n > eng->max_num_batched_tokens))
             break;
         sv__replica_admit(rep, r);
-        if (!sv__replica_try_schedule(rep, r, n, rep->watermark_blocks, now_ns)) {
+        /* The watermark keeps room for running requests to grow; with none
+         * running it would only stall a prompt that fits. */
+        int64_t reserve = rep->running.len > 1 ? rep->watermark_blocks : 0;
+        if (!sv__replica_try_schedule(rep, r, n, reserve, now_ns)) {
             sv_req_list_remove(&rep->running, r);
             r->state = SV_RS_WAITING;
             sv_req_list_push_head(&rep->waiting, r);

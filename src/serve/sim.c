@@ -376,6 +376,10 @@ static void cluster_handle(SvEngine *engine, void *self, const SvEvent *ev)
 static void cluster_finish(SvEngine *engine, void *self)
 {
     SvSim *sim = self;
+    /* With no event left every request must have finished or been rejected:
+     * anything still in flight is a scheduler that stalled. */
+    SV_ASSERT(sim->in_flight == 0, "%" G_GINT64_FORMAT " requests stuck at t=%" G_GINT64_FORMAT
+              " ns", sim->in_flight, sim->last_event_ns);
     for (int i = 0; i < sim->num_replicas; i++)
         sv_kv_pool_advance(&sim->replicas[i]->kv, sim->last_event_ns);
     if (sim->last_sample_ns < sim->last_event_ns)
