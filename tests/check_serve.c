@@ -306,6 +306,48 @@ START_TEST(test_overload_balances)
 }
 END_TEST
 
+
+/* DESIGN.md section 3 by hand for Llama 3 8B on one H100 (TP 1, bf16):
+ * budget 80e9 x 0.9 = 72e9 B; weights 8,030,261,248 params x 2 B =
+ * 16,060,522,496 B; reserves 2e9 + 1.5e9 B (hwprofile); KV per block =
+ * 16 tokens x 32 layers x 2 x 8 heads x 128 x 2 B = 2,097,152 B.
+ * (72e9 - 16,060,522,496 - 3.5e9) / 2,097,152 = 25005.09 -> 25005 blocks.
+ * At TP 2 only the direction is checked. */
+START_TEST(test_kv_blocks_formula)
+{
+    GError *error = NULL;
+    g_autoptr(SvModel) model = sv_model_load("llama-3-8b", &error);
+    ck_assert_msg(model != NULL, "%s", error ? error->message : "");
+    g_autoptr(SvHw) hw = sv_hw_load("h100-sxm", &error);
+    ck_assert_msg(hw != NULL, "%s", error ? error->message : "");
+    SvPoolConfig pool = {.name = "main", .hw = hw, .replicas = 1, .tensor_parallel_size = 1,
+                         .pipeline_parallel_size = 1, .expert_parallel_size = 1};
+    SvEngineConfig eng = {.block_size = 16, .gpu_memory_utilization = 0.9,
+                          .dtype = SV_DTYPE_BF16, .weight_dtype = SV_DTYPE_BF16,
+                          .kv_cache_dtype = SV_DTYPE_BF16};
+    int64_t blocks = 0;
+    ck_assert(sv_sim_kv_blocks(model, &pool, &eng, &blocks, &error));
+    ck_assert_int_eq(blocks, 25005);
+    /* fp8 KV doubles the blocks (same bytes, half per token). */
+    eng.kv_cache_dtype = SV_DTYPE_FP8;
+    int64_t blocks_fp8 = 0;
+    ck_assert(sv_sim_kv_blocks(model, &pool, &eng, &blocks_fp8, &error));
+    ck_assert_int_eq(blocks_fp8, 50010); /* 52,439,477,504 / 1,048,576 */
+    /* TP 2: half the weights and half the KV per token per device: more blocks. */
+    eng.kv_cache_dtype = SV_DTYPE_BF16;
+    pool.tensor_parallel_size = 2;
+    int64_t blocks_tp2 = 0;
+    ck_assert(sv_sim_kv_blocks(model, &pool, &eng, &blocks_tp2, &error));
+    ck_assert_int_gt(blocks_tp2, 2 * blocks);
+    /* Too little memory: an error that says by how much. */
+    eng.gpu_memory_utilization = 0.2;
+    pool.tensor_parallel_size = 1;
+    ck_assert(!sv_sim_kv_blocks(model, &pool, &eng, &blocks, &error));
+    ck_assert_ptr_nonnull(strstr(error->message, "short by"));
+    g_clear_error(&error);
+}
+END_TEST
+
 Suite *serve_suite(void)
 {
     Suite *s = suite_create("serve");
@@ -318,6 +360,7 @@ Suite *serve_suite(void)
     tcase_add_test(tc, test_rejections);
     tcase_add_test(tc, test_max_num_seqs);
     tcase_add_test(tc, test_overload_balances);
+    tcase_add_test(tc, test_kv_blocks_formula);
     suite_add_tcase(s, tc);
     return s;
 }
