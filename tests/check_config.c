@@ -151,26 +151,26 @@ START_TEST(test_full)
                        "      replicas: 2\n"
                        "      tensor_parallel_size: 2\n"
                        "      expert_parallel_size: 8\n"
-                       "      role: prefill\n"
+                       "      role: mixed\n"
                        "    - name: dec\n"
                        "      hardware: a100-sxm-80g\n"
                        "      replicas: 3\n"
                        "      tensor_parallel_size: 4\n"
                        "      pipeline_parallel_size: 2\n"
-                       "      role: decode\n"
+                       "      role: mixed\n"
                        "engine:\n"
                        "  scheduler: vllm-v1\n"
                        "  max_num_seqs: 128\n"
                        "  max_num_batched_tokens: 4096\n"
                        "  enable_chunked_prefill: yes\n"
-                       "  enable_prefix_caching: on\n"
+                       "  enable_prefix_caching: off\n"
                        "  block_size: 32\n"
                        "  gpu_memory_utilization: 0.85\n"
                        "  max_model_len: 4096\n"
                        "  dtype: float16\n"
                        "  quantization: fp8\n"
                        "  kv_cache_dtype: fp8_e5m2\n"
-                       "  preemption_mode: swap\n"
+                       "  preemption_mode: recompute\n"
                        "workload:\n"
                        "  trace: tiny.csv\n"
                        "  lengths:\n"
@@ -188,21 +188,21 @@ START_TEST(test_full)
     SvPoolConfig *p0 = g_ptr_array_index(c->pools, 0), *p1 = g_ptr_array_index(c->pools, 1);
     ck_assert_str_eq(p0->name, "pre");
     ck_assert_int_eq(p0->expert_parallel_size, 8);
-    ck_assert_int_eq(p0->role, SV_ROLE_PREFILL);
+    ck_assert_int_eq(p0->role, SV_ROLE_MIXED);
     ck_assert_str_eq(p1->hardware_name, "a100-sxm-80g");
     ck_assert_int_eq(p1->replicas, 3);
     ck_assert_int_eq(p1->pipeline_parallel_size, 2);
-    ck_assert_int_eq(p1->role, SV_ROLE_DECODE);
+    ck_assert_int_eq(p1->role, SV_ROLE_MIXED);
     const SvEngineConfig *e = &c->engine;
     ck_assert_int_eq(e->max_num_seqs, 128);
     ck_assert_int_eq(e->max_num_batched_tokens, 4096);
-    ck_assert(e->enable_prefix_caching);
+    ck_assert(!e->enable_prefix_caching);
     ck_assert_int_eq(e->block_size, 32);
     ck_assert(e->gpu_memory_utilization == 0.85);
     ck_assert_int_eq(e->dtype, SV_DTYPE_FP16);
     ck_assert_int_eq(e->weight_dtype, SV_DTYPE_FP8);
     ck_assert_int_eq(e->kv_cache_dtype, SV_DTYPE_FP8);
-    ck_assert_int_eq(e->preemption_mode, SV_PREEMPT_SWAP);
+    ck_assert_int_eq(e->preemption_mode, SV_PREEMPT_RECOMPUTE);
     const SvWorkloadConfig *w = &c->workload;
     ck_assert_str_eq(w->trace_path, trace);
     ck_assert_int_eq(w->input.dist, SV_LEN_LOGNORMAL);
@@ -338,7 +338,11 @@ static const Bad bad_cases[] = {
     {"cluster:\n  pools:\n    - hardware: h100-sxm\n      role: both\n", NULL,
      "unknown cluster.pools[0].role 'both'"},
     {"cluster:\n  pools:\n    - {hardware: h100-sxm, role: prefill}\n", NULL,
-     "@:3:34: a prefill pool needs a decode pool"},
+     "@:3:34: role 'prefill' (disaggregated prefill/decode) is not implemented yet"},
+    {"engine: {preemption_mode: swap}\n", NULL,
+     "@:1:27: engine.preemption_mode 'swap' is not implemented yet"},
+    {"engine: {enable_prefix_caching: true}\n", NULL,
+     "@:1:33: engine.enable_prefix_caching is not implemented yet"},
     {"cluster:\n  pools:\n    - {name: a, hardware: h100-sxm}\n    - {name: a, hardware: "
      "h100-sxm}\n",
      NULL, "@:4:14: pool name 'a' is used twice"},

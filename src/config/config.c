@@ -363,6 +363,11 @@ static gboolean read_pool(Loader *l, const SvYNode *node, int index, GError **er
         !opt_enum(l, node, where, "role", sv_role_names, &role, error))
         return FALSE;
     pool->role = (SvPoolRole)role;
+    if (pool->role != SV_ROLE_MIXED)
+        return sv_ydoc_error(l->doc, m->role, error, SV_ERROR_INVALID,
+                             "role '%s' (disaggregated prefill/decode) is not implemented yet "
+                             "(implemented: mixed)",
+                             sv_role_names[pool->role]);
     return TRUE;
 }
 
@@ -467,6 +472,17 @@ static gboolean read_engine(Loader *l, const SvYNode *root, GError **error)
     e->weight_dtype = quant_dtypes[quant];
     e->kv_cache_dtype = kv_dtypes[kv];
     e->preemption_mode = (SvPreemptionMode)preempt;
+    /* Accepted keys whose behaviour the engine does not model yet are refused
+     * rather than silently run as something else. */
+    if (e->preemption_mode == SV_PREEMPT_SWAP)
+        return sv_ydoc_error(l->doc, sv_ynode_get(engine, "preemption_mode"), error,
+                             SV_ERROR_INVALID,
+                             "engine.preemption_mode 'swap' is not implemented yet "
+                             "(implemented: recompute)");
+    if (e->enable_prefix_caching)
+        return sv_ydoc_error(l->doc, sv_ynode_get(engine, "enable_prefix_caching"), error,
+                             SV_ERROR_INVALID,
+                             "engine.enable_prefix_caching is not implemented yet (use false)");
     if (e->block_size & (e->block_size - 1))
         return sv_ydoc_error(l->doc, sv_ynode_get(engine, "block_size"), error, SV_ERROR_INVALID,
                              "engine.block_size must be a power of 2, got %d", e->block_size);
