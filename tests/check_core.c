@@ -7,10 +7,10 @@
 #include <signal.h>
 
 typedef struct {
-    GArray *log;      /* int: event args in handling order */
-    GArray *times;    /* SvTimeNs at handling */
+    GArray *log;   /* int: event args in handling order */
+    GArray *times; /* SvTimeNs at handling */
     uint16_t id;
-    int reschedule;   /* events of kind 2 reschedule themselves this many times */
+    int reschedule; /* events of kind 2 reschedule themselves this many times */
     SvEventHandle to_cancel;
     gboolean init_called, finish_called;
 } Probe;

@@ -109,13 +109,20 @@ static GArray *run_rows(SvSim *sim, Study *st)
     int col_arr = -1, col_ttft = -1, col_e2e = -1, col_q = -1, col_pre = -1, col_rep = -1,
         col_out = -1;
     for (int i = 0; head[i]; i++) {
-        if (!strcmp(head[i], "arrival_s")) col_arr = i;
-        if (!strcmp(head[i], "ttft_s")) col_ttft = i;
-        if (!strcmp(head[i], "e2e_s")) col_e2e = i;
-        if (!strcmp(head[i], "queue_s")) col_q = i;
-        if (!strcmp(head[i], "preemptions")) col_pre = i;
-        if (!strcmp(head[i], "replica")) col_rep = i;
-        if (!strcmp(head[i], "outcome")) col_out = i;
+        if (!strcmp(head[i], "arrival_s"))
+            col_arr = i;
+        if (!strcmp(head[i], "ttft_s"))
+            col_ttft = i;
+        if (!strcmp(head[i], "e2e_s"))
+            col_e2e = i;
+        if (!strcmp(head[i], "queue_s"))
+            col_q = i;
+        if (!strcmp(head[i], "preemptions"))
+            col_pre = i;
+        if (!strcmp(head[i], "replica"))
+            col_rep = i;
+        if (!strcmp(head[i], "outcome"))
+            col_out = i;
     }
     ck_assert(col_arr >= 0 && col_ttft >= 0 && col_e2e >= 0 && col_q >= 0 && col_pre >= 0);
     for (int l = 1; lines[l] && *lines[l]; l++) {
@@ -140,7 +147,7 @@ static GArray *run_rows(SvSim *sim, Study *st)
     return rows;
 }
 
-#define ROW(a, i) (&g_array_index((a), Row, (i)))
+#define ROW(a, i)  (&g_array_index((a), Row, (i)))
 #define NEAR(x, y) ck_assert_msg(fabs((x) - (y)) < 1e-9, "%.9f != %.9f", (double)(x), (double)(y))
 
 static const char two_reqs[] = "arrival_s,input_tokens,output_tokens\n"
@@ -306,7 +313,6 @@ START_TEST(test_overload_balances)
 }
 END_TEST
 
-
 /* DESIGN.md section 3 by hand for Llama 3 8B on one H100 (TP 1, bf16):
  * budget 80e9 x 0.9 = 72e9 B; weights 8,030,261,248 params x 2 B =
  * 16,060,522,496 B; reserves 2e9 + 1.5e9 B (hwprofile); KV per block =
@@ -320,10 +326,16 @@ START_TEST(test_kv_blocks_formula)
     ck_assert_msg(model != NULL, "%s", error ? error->message : "");
     g_autoptr(SvHw) hw = sv_hw_load("h100-sxm", &error);
     ck_assert_msg(hw != NULL, "%s", error ? error->message : "");
-    SvPoolConfig pool = {.name = "main", .hw = hw, .replicas = 1, .tensor_parallel_size = 1,
-                         .pipeline_parallel_size = 1, .expert_parallel_size = 1};
-    SvEngineConfig eng = {.block_size = 16, .gpu_memory_utilization = 0.9,
-                          .dtype = SV_DTYPE_BF16, .weight_dtype = SV_DTYPE_BF16,
+    SvPoolConfig pool = {.name = "main",
+                         .hw = hw,
+                         .replicas = 1,
+                         .tensor_parallel_size = 1,
+                         .pipeline_parallel_size = 1,
+                         .expert_parallel_size = 1};
+    SvEngineConfig eng = {.block_size = 16,
+                          .gpu_memory_utilization = 0.9,
+                          .dtype = SV_DTYPE_BF16,
+                          .weight_dtype = SV_DTYPE_BF16,
                           .kv_cache_dtype = SV_DTYPE_BF16};
     int64_t blocks = 0;
     ck_assert(sv_sim_kv_blocks(model, &pool, &eng, &blocks, &error));

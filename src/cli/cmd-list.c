@@ -42,7 +42,8 @@ int sv_cmd_list(int argc, char **argv)
         print_names(sv_router_names);
     } else {
         const char *near = sv_nearest(argv[1], what);
-        fprintf(stderr, "servesim: cannot list '%s'%s%s%s (choose models, hw, schedulers, routers)\n",
+        fprintf(stderr,
+                "servesim: cannot list '%s'%s%s%s (choose models, hw, schedulers, routers)\n",
                 argv[1], near ? " (did you mean '" : "", near ? near : "", near ? "'?)" : "");
         return 2;
     }

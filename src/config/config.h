@@ -52,16 +52,16 @@ typedef struct {
 
 typedef struct {
     SvSchedulerKind scheduler;
-    int max_num_seqs;               /* sequences per iteration */
-    int max_num_batched_tokens;     /* tokens per iteration */
+    int max_num_seqs;           /* sequences per iteration */
+    int max_num_batched_tokens; /* tokens per iteration */
     gboolean enable_chunked_prefill;
     gboolean enable_prefix_caching;
-    int block_size;                 /* tokens per KV block */
-    double gpu_memory_utilization;  /* fraction of device memory servesim may use */
-    int max_model_len;              /* tokens; 0 = the model's max_position_embeddings */
-    SvDtype dtype;                  /* activations (auto resolves to the model's, else bf16) */
-    SvDtype weight_dtype;           /* from quantization: none = dtype */
-    SvDtype kv_cache_dtype;         /* auto = dtype */
+    int block_size;                /* tokens per KV block */
+    double gpu_memory_utilization; /* fraction of device memory servesim may use */
+    int max_model_len;             /* tokens; 0 = the model's max_position_embeddings */
+    SvDtype dtype;                 /* activations (auto resolves to the model's, else bf16) */
+    SvDtype weight_dtype;          /* from quantization: none = dtype */
+    SvDtype kv_cache_dtype;        /* auto = dtype */
     SvPreemptionMode preemption_mode;
 } SvEngineConfig;
 
@@ -69,9 +69,9 @@ typedef enum { SV_LEN_FIXED, SV_LEN_UNIFORM, SV_LEN_LOGNORMAL, SV_LEN_TRACE } Sv
 
 typedef struct {
     SvLengthDist dist;
-    int64_t value;       /* fixed: tokens */
-    int64_t min, max;    /* uniform: inclusive bounds; lognormal: clamp bounds (tokens) */
-    double mean, sigma;  /* lognormal: mean of the length in tokens and sigma of log-length */
+    int64_t value;      /* fixed: tokens */
+    int64_t min, max;   /* uniform: inclusive bounds; lognormal: clamp bounds (tokens) */
+    double mean, sigma; /* lognormal: mean of the length in tokens and sigma of log-length */
 } SvLengthSpec;
 
 typedef enum {
@@ -83,16 +83,16 @@ typedef enum {
 } SvArrivalProcess;
 
 typedef struct {
-    char *trace_path;          /* resolved trace file, or NULL */
-    gboolean has_lengths;      /* lengths: given (else the trace gives them) */
-    SvLengthSpec input;        /* input (prompt) tokens */
-    SvLengthSpec output;       /* output (generated) tokens */
+    char *trace_path;     /* resolved trace file, or NULL */
+    gboolean has_lengths; /* lengths: given (else the trace gives them) */
+    SvLengthSpec input;   /* input (prompt) tokens */
+    SvLengthSpec output;  /* output (generated) tokens */
     SvArrivalProcess process;
-    double rate_per_s;         /* poisson/gamma/constant: mean requests per second */
-    double cv;                 /* gamma: coefficient of variation of inter-arrival times */
-    int concurrency;           /* closed-loop: requests kept in flight */
-    int64_t num_requests;      /* stop after this many arrivals; 0 = unbounded */
-    double duration_s;         /* stop arrivals after this simulated time; 0 = unbounded */
+    double rate_per_s;    /* poisson/gamma/constant: mean requests per second */
+    double cv;            /* gamma: coefficient of variation of inter-arrival times */
+    int concurrency;      /* closed-loop: requests kept in flight */
+    int64_t num_requests; /* stop after this many arrivals; 0 = unbounded */
+    double duration_s;    /* stop arrivals after this simulated time; 0 = unbounded */
 } SvWorkloadConfig;
 
 typedef struct {
@@ -108,12 +108,12 @@ typedef struct {
 
 typedef struct SvConfig SvConfig;
 struct SvConfig {
-    char *path;         /* the study file */
+    char *path; /* the study file */
     uint64_t seed;
-    char *model_name;   /* as written */
-    SvModel *model;     /* (owned) */
+    char *model_name; /* as written */
+    SvModel *model;   /* (owned) */
     SvRouterKind router;
-    GPtrArray *pools;   /* SvPoolConfig*, owned, at least one */
+    GPtrArray *pools; /* SvPoolConfig*, owned, at least one */
     SvEngineConfig engine;
     SvWorkloadConfig workload;
     SvSloConfig slo;

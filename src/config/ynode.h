@@ -23,7 +23,8 @@ struct SvYNode {
     gboolean quoted;  /* scalar was quoted: "1" is a string, not a number */
     gboolean is_null; /* plain scalar ~, null, or empty */
     int line, col;    /* 1-based mark of the node's first character */
-    const char *origin; /* overrides "FILE:LINE:COL" in messages, e.g. "--set a.b=1" (owned by doc) */
+    const char
+        *origin;      /* overrides "FILE:LINE:COL" in messages, e.g. "--set a.b=1" (owned by doc) */
     GPtrArray *keys;  /* map: scalar key nodes (SvYNode*), in file order */
     GPtrArray *items; /* map: values parallel to keys; seq: the items */
 };
@@ -83,8 +84,8 @@ gboolean sv_ynode_double(const SvYDoc *doc, const SvYNode *node, const char *key
 gboolean sv_ynode_bool(const SvYDoc *doc, const SvYNode *node, const char *key, gboolean *out,
                        GError **error);
 /* A non-empty string scalar. (transfer none: owned by the doc) */
-gboolean sv_ynode_string(const SvYDoc *doc, const SvYNode *node, const char *key,
-                         const char **out, GError **error);
+gboolean sv_ynode_string(const SvYDoc *doc, const SvYNode *node, const char *key, const char **out,
+                         GError **error);
 /* One of @names (NULL-terminated); *out is its index. Error lists the valid
  * names and the nearest one. */
 gboolean sv_ynode_enum(const SvYDoc *doc, const SvYNode *node, const char *key,

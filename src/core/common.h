@@ -14,7 +14,7 @@ G_BEGIN_DECLS
 
 /* Simulated time: signed 64-bit nanoseconds (292 years of range). */
 typedef int64_t SvTimeNs;
-#define SV_NS_PER_S 1000000000LL
+#define SV_NS_PER_S   1000000000LL
 #define SV_TIME_NEVER INT64_MAX
 
 static inline double sv_ns_to_s(SvTimeNs t_ns)
@@ -30,10 +30,10 @@ static inline SvTimeNs sv_s_to_ns(double t_s)
  * prints "servesim: MESSAGE" and exits 2. Messages already carry their
  * location ("FILE:LINE:COL: what is wrong" or "FILE: what is wrong"). */
 #define SV_CONFIG_ERROR (sv_config_error_quark())
-#define SV_MODEL_ERROR (sv_model_error_quark())
-#define SV_HW_ERROR (sv_hw_error_quark())
-#define SV_TRACE_ERROR (sv_trace_error_quark())
-#define SV_PLAN_ERROR (sv_plan_error_quark())
+#define SV_MODEL_ERROR  (sv_model_error_quark())
+#define SV_HW_ERROR     (sv_hw_error_quark())
+#define SV_TRACE_ERROR  (sv_trace_error_quark())
+#define SV_PLAN_ERROR   (sv_plan_error_quark())
 GQuark sv_config_error_quark(void);
 GQuark sv_model_error_quark(void);
 GQuark sv_hw_error_quark(void);

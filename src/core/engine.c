@@ -11,18 +11,18 @@ typedef struct {
 } SvComponent;
 
 struct SvEngine {
-    SvTimeNs now_ns;     /* time of the event being processed */
-    uint64_t seed;       /* run seed */
-    uint64_t next_seq;   /* sequence counter (40 bits used) */
-    SvEventKey *heap;    /* min-heap by (t_ns, seq_slot) */
-    uint32_t heap_len;   /* entries in use */
-    uint32_t heap_cap;   /* entries allocated */
-    SvEvent *pool;       /* event records, indexed by slot */
+    SvTimeNs now_ns;      /* time of the event being processed */
+    uint64_t seed;        /* run seed */
+    uint64_t next_seq;    /* sequence counter (40 bits used) */
+    SvEventKey *heap;     /* min-heap by (t_ns, seq_slot) */
+    uint32_t heap_len;    /* entries in use */
+    uint32_t heap_cap;    /* entries allocated */
+    SvEvent *pool;        /* event records, indexed by slot */
     uint32_t *free_slots; /* stack of free slots */
     uint32_t free_len;
     uint32_t pool_cap;
-    GArray *components;  /* SvComponent */
-    gboolean stop;       /* set by sv_engine_stop */
+    GArray *components;         /* SvComponent */
+    gboolean stop;              /* set by sv_engine_stop */
     uint64_t cancelled_in_heap; /* cancelled entries not yet popped */
     SvEngineStats stats;
 };
@@ -49,8 +49,7 @@ void sv_engine_free(SvEngine *engine)
 uint16_t sv_engine_add_component(SvEngine *engine, const SvComponentVtable *vtable, void *self)
 {
     g_return_val_if_fail(engine != NULL && vtable != NULL, 0);
-    SV_ASSERT(engine->components->len < 65535, "too many components (%u)",
-              engine->components->len);
+    SV_ASSERT(engine->components->len < 65535, "too many components (%u)", engine->components->len);
     SvComponent c = {vtable, self};
     g_array_append_val(engine->components, c);
     return (uint16_t)(engine->components->len - 1);
@@ -124,8 +123,10 @@ static SvEventKey heap_pop(SvEngine *e)
 SvEventHandle sv_engine_schedule(SvEngine *engine, SvTimeNs t_ns, uint16_t component, uint16_t kind,
                                  int32_t arg, void *data)
 {
-    SV_ASSERT(t_ns >= engine->now_ns, "event scheduled in the past: t=%" G_GINT64_FORMAT
-              " ns < now=%" G_GINT64_FORMAT " ns", t_ns, engine->now_ns);
+    SV_ASSERT(t_ns >= engine->now_ns,
+              "event scheduled in the past: t=%" G_GINT64_FORMAT " ns < now=%" G_GINT64_FORMAT
+              " ns",
+              t_ns, engine->now_ns);
     SV_ASSERT(component < engine->components->len, "unknown component %u", component);
     uint32_t slot = slot_alloc(engine);
     SvEvent *ev = &engine->pool[slot];

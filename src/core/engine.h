@@ -21,9 +21,9 @@ typedef struct {
 /* A simulation component. @self is the pointer given at registration. */
 typedef struct {
     const char *name;
-    void (*init)(SvEngine *engine, void *self);                       /* may schedule */
+    void (*init)(SvEngine *engine, void *self);                         /* may schedule */
     void (*handle)(SvEngine *engine, void *self, const SvEvent *event); /* one event */
-    void (*finish)(SvEngine *engine, void *self);                     /* after the run */
+    void (*finish)(SvEngine *engine, void *self);                       /* after the run */
 } SvComponentVtable;
 
 /* (transfer full) @seed seeds every component's RNG stream. */
@@ -57,8 +57,8 @@ typedef struct {
     uint64_t scheduled;
     uint64_t processed;
     uint64_t cancelled;
-    uint64_t pending;   /* still in the heap (not yet popped) */
-    uint64_t max_heap;  /* high-water mark of the heap */
+    uint64_t pending;  /* still in the heap (not yet popped) */
+    uint64_t max_heap; /* high-water mark of the heap */
 } SvEngineStats;
 void sv_engine_stats(const SvEngine *engine, SvEngineStats *out);
 

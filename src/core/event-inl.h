@@ -27,7 +27,7 @@ typedef struct {
     uint8_t cancelled;   /* lazily cancelled: skipped at pop */
     uint8_t live;        /* slot in use */
     uint16_t pad_;
-    void *data;          /* component-defined pointer (not owned) */
+    void *data; /* component-defined pointer (not owned) */
 } SvEvent;
 _Static_assert(sizeof(SvEvent) == 24, "event record must stay 24 bytes");
 

@@ -18,55 +18,55 @@ typedef enum {
 
 typedef enum {
     SV_REJECT_NONE,
-    SV_REJECT_TOO_LONG,     /* input + output above max_model_len */
-    SV_REJECT_KV_CAPACITY,  /* needs more KV blocks than the replica has */
+    SV_REJECT_TOO_LONG,    /* input + output above max_model_len */
+    SV_REJECT_KV_CAPACITY, /* needs more KV blocks than the replica has */
 } SvRejectReason;
 const char *sv_reject_reason_name(SvRejectReason reason);
 
 /* One request's outcome (48-64 bytes; a 1 M-request run keeps them all). */
 typedef struct {
-    int64_t id;               /* request index in arrival order, from 0 */
+    int64_t id; /* request index in arrival order, from 0 */
     SvTimeNs arrival_ns;
     SvTimeNs first_scheduled_ns; /* first time it entered a batch (queue delay end) */
-    SvTimeNs first_token_ns;  /* end of the iteration that emitted token 1 */
-    SvTimeNs finish_ns;       /* last token (or rejection time) */
-    SvTimeNs max_itl_ns;      /* largest inter-token gap */
+    SvTimeNs first_token_ns;     /* end of the iteration that emitted token 1 */
+    SvTimeNs finish_ns;          /* last token (or rejection time) */
+    SvTimeNs max_itl_ns;         /* largest inter-token gap */
     int32_t input_tokens;
     int32_t output_tokens;
-    int32_t replica;          /* global replica index, -1 when rejected before routing */
-    int16_t preemptions;      /* times preempted */
-    uint8_t outcome;          /* SvRequestOutcome */
-    uint8_t reject_reason;    /* SvRejectReason */
+    int32_t replica;       /* global replica index, -1 when rejected before routing */
+    int16_t preemptions;   /* times preempted */
+    uint8_t outcome;       /* SvRequestOutcome */
+    uint8_t reject_reason; /* SvRejectReason */
 } SvRequestRecord;
 
 /* One time-series row: cluster totals at time t. */
 typedef struct {
     SvTimeNs t_ns;
-    int64_t arrived;          /* cumulative */
-    int64_t completed;        /* cumulative */
-    int64_t rejected;         /* cumulative */
-    int32_t running;          /* requests in the running set, all replicas */
-    int32_t waiting;          /* requests queued, all replicas */
-    double kv_utilization;    /* used / total KV blocks, all replicas */
-    int64_t output_tokens;    /* cumulative tokens generated */
-    int64_t iterations;       /* cumulative iterations */
-    double power_w;           /* cluster power (0 until the power model lands) */
+    int64_t arrived;       /* cumulative */
+    int64_t completed;     /* cumulative */
+    int64_t rejected;      /* cumulative */
+    int32_t running;       /* requests in the running set, all replicas */
+    int32_t waiting;       /* requests queued, all replicas */
+    double kv_utilization; /* used / total KV blocks, all replicas */
+    int64_t output_tokens; /* cumulative tokens generated */
+    int64_t iterations;    /* cumulative iterations */
+    double power_w;        /* cluster power (0 until the power model lands) */
 } SvSample;
 
 /* Whole-run figures that the engine accumulates (not derivable from records). */
 typedef struct {
-    SvTimeNs end_ns;              /* simulated time of the last event */
+    SvTimeNs end_ns; /* simulated time of the last event */
     int64_t arrived;
-    int64_t preemptions;          /* total preemption events */
-    double kv_utilization_mean;   /* time-weighted, averaged over replicas */
-    double mfu_mean;              /* model FLOPs / (devices x peak x duration) */
-    double energy_j;              /* 0 until the power model lands */
+    int64_t preemptions;        /* total preemption events */
+    double kv_utilization_mean; /* time-weighted, averaged over replicas */
+    double mfu_mean;            /* model FLOPs / (devices x peak x duration) */
+    double energy_j;            /* 0 until the power model lands */
     double power_mean_w;
     double power_peak_w;
     double cost_usd;
-    double wall_s;                /* host seconds spent simulating */
-    int64_t events;               /* events processed */
-    int64_t iterations;           /* iterations, all replicas */
+    double wall_s;      /* host seconds spent simulating */
+    int64_t events;     /* events processed */
+    int64_t iterations; /* iterations, all replicas */
     int num_replicas;
     int num_devices;
 } SvRunTotals;
@@ -105,11 +105,11 @@ typedef struct {
  * meets a TPOT target trivially; slo_met needs at least one completion. */
 typedef struct {
     int64_t completed, rejected;
-    double duration_s;             /* first arrival to last finish, s */
+    double duration_s; /* first arrival to last finish, s */
     SvDist ttft_s, tpot_s, itl_s, e2e_s, queue_s;
     double requests_per_s, input_tokens_per_s, output_tokens_per_s;
     double goodput_requests_per_s;
-    double slo_attainment;         /* 0..1 */
+    double slo_attainment; /* 0..1 */
     gboolean slo_met;
     int64_t preemptions;
 } SvSummary;

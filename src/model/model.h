@@ -15,48 +15,50 @@ typedef enum { SV_NORM_RMS, SV_NORM_LAYER } SvNormKind;
 
 typedef struct SvModel SvModel;
 struct SvModel {
-    char *name;                  /* e.g. "llama-3-8b" */
-    char *source;                /* file it came from (for messages) */
-    int num_layers;              /* transformer blocks */
-    int hidden_size;             /* d_model */
-    int num_heads;               /* query heads */
-    int num_kv_heads;            /* KV heads (== num_heads for MHA) */
-    int head_dim;                /* per-head dimension of q/k/v */
-    int intermediate_size;       /* dense MLP width (per layer, 0 if every layer is MoE) */
-    gboolean gated_mlp;          /* SwiGLU-style: gate+up fused (2x width), then down */
-    int vocab_size;              /* tokens */
+    char *name;                   /* e.g. "llama-3-8b" */
+    char *source;                 /* file it came from (for messages) */
+    int num_layers;               /* transformer blocks */
+    int hidden_size;              /* d_model */
+    int num_heads;                /* query heads */
+    int num_kv_heads;             /* KV heads (== num_heads for MHA) */
+    int head_dim;                 /* per-head dimension of q/k/v */
+    int intermediate_size;        /* dense MLP width (per layer, 0 if every layer is MoE) */
+    gboolean gated_mlp;           /* SwiGLU-style: gate+up fused (2x width), then down */
+    int vocab_size;               /* tokens */
     gboolean tie_word_embeddings; /* LM head shares the embedding matrix */
-    int max_position_embeddings; /* longest context, tokens */
-    gboolean qkv_bias;           /* QKV projections carry a bias (Qwen2) */
-    gboolean qk_norm;            /* per-head RMSNorm on q and k (Qwen3) */
-    gboolean o_bias;             /* output projection has a bias */
-    SvNormKind norm;             /* RMSNorm or LayerNorm (LayerNorm has a bias) */
-    SvAttnKind attn;             /* derived: MHA, GQA or MLA */
-    SvDtype dtype;               /* native weight dtype (torch_dtype) */
+    int max_position_embeddings;  /* longest context, tokens */
+    gboolean qkv_bias;            /* QKV projections carry a bias (Qwen2) */
+    gboolean qk_norm;             /* per-head RMSNorm on q and k (Qwen3) */
+    gboolean o_bias;              /* output projection has a bias */
+    SvNormKind norm;              /* RMSNorm or LayerNorm (LayerNorm has a bias) */
+    SvAttnKind attn;              /* derived: MHA, GQA or MLA */
+    SvDtype dtype;                /* native weight dtype (torch_dtype) */
 
     /* Mixture of experts (num_experts == 0: dense model). */
-    int num_experts;             /* routed experts per MoE layer */
-    int experts_per_token;       /* top-k */
-    int moe_intermediate_size;   /* width of one routed expert */
-    int num_shared_experts;      /* always-active experts per MoE layer */
-    int shared_expert_intermediate_size; /* width of one shared expert (0 = moe_intermediate_size) */
-    int first_k_dense_layers;    /* leading layers with a dense MLP (DeepSeek) */
-    gboolean router_bias;        /* router projection has a bias (gpt-oss) */
-    gboolean expert_bias;        /* expert projections carry biases (gpt-oss) */
+    int num_experts;                     /* routed experts per MoE layer */
+    int experts_per_token;               /* top-k */
+    int moe_intermediate_size;           /* width of one routed expert */
+    int num_shared_experts;              /* always-active experts per MoE layer */
+    int shared_expert_intermediate_size; /* width of one shared expert (0 = moe_intermediate_size)
+                                          */
+    int first_k_dense_layers;            /* leading layers with a dense MLP (DeepSeek) */
+    gboolean router_bias;                /* router projection has a bias (gpt-oss) */
+    gboolean expert_bias;                /* expert projections carry biases (gpt-oss) */
 
     /* Multi-head latent attention (DeepSeek V2/V3; kv_lora_rank > 0 means MLA). */
-    int q_lora_rank;             /* 0 = no q compression */
-    int kv_lora_rank;            /* latent KV width */
-    int qk_nope_head_dim;        /* non-rotary part of q/k head */
-    int qk_rope_head_dim;        /* rotary part, shared key */
-    int v_head_dim;              /* value head dimension */
+    int q_lora_rank;      /* 0 = no q compression */
+    int kv_lora_rank;     /* latent KV width */
+    int qk_nope_head_dim; /* non-rotary part of q/k head */
+    int qk_rope_head_dim; /* rotary part, shared key */
+    int v_head_dim;       /* value head dimension */
 
     /* Sliding-window attention (gpt-oss alternates full and 128-token window). */
-    int sliding_window;          /* tokens; 0 = none */
-    int sliding_window_every;    /* every n-th layer is windowed (2 = alternate); 0 = all when window>0 */
-    gboolean attn_sinks;         /* learned per-head sink logits (gpt-oss) */
+    int sliding_window;       /* tokens; 0 = none */
+    int sliding_window_every; /* every n-th layer is windowed (2 = alternate); 0 = all when window>0
+                               */
+    gboolean attn_sinks;      /* learned per-head sink logits (gpt-oss) */
 
-    double published_params;     /* the size the publisher states, parameters (0 = unknown) */
+    double published_params; /* the size the publisher states, parameters (0 = unknown) */
 };
 
 /* Load models/<name>.yaml, a YAML path, or a Hugging Face config.json (by

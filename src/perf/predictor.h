@@ -34,12 +34,12 @@ typedef struct {
  * chunk of c new tokens on top of p tokens already in the KV cache does
  * attention over c x (p + (c+1)/2) query-key pairs and reads p + c KV tokens. */
 typedef struct {
-    int num_prefill;            /* prefill chunks in the batch */
-    int64_t prefill_tokens;     /* sum of chunk lengths (new tokens) */
-    double prefill_attn_pairs;  /* sum over chunks of c x (p + (c+1)/2) */
-    int64_t prefill_kv_tokens;  /* sum over chunks of p + c */
-    int num_decode;             /* decode sequences (one new token each) */
-    int64_t decode_kv_tokens;   /* sum of their context lengths (KV read per layer) */
+    int num_prefill;           /* prefill chunks in the batch */
+    int64_t prefill_tokens;    /* sum of chunk lengths (new tokens) */
+    double prefill_attn_pairs; /* sum over chunks of c x (p + (c+1)/2) */
+    int64_t prefill_kv_tokens; /* sum over chunks of p + c */
+    int num_decode;            /* decode sequences (one new token each) */
+    int64_t decode_kv_tokens;  /* sum of their context lengths (KV read per layer) */
 } SvBatchShape;
 
 /* Add a prefill chunk of @chunk new tokens after @context cached tokens. */
@@ -50,11 +50,11 @@ void sv_batch_add_decode(SvBatchShape *shape, int count, int64_t context);
 /* One op's prediction, as in `predict --json`: @time_s is one occurrence on one
  * device, @count how often it runs per iteration on the critical path. */
 typedef struct {
-    const char *name;    /* canonical op name (DESIGN.md §4), static string */
-    int count;           /* occurrences per iteration (e.g. layers per stage) */
-    double time_s;       /* one occurrence */
-    double flops;        /* one occurrence, per device */
-    double bytes;        /* one occurrence, per device (memory traffic or message size) */
+    const char *name; /* canonical op name (DESIGN.md §4), static string */
+    int count;        /* occurrences per iteration (e.g. layers per stage) */
+    double time_s;    /* one occurrence */
+    double flops;     /* one occurrence, per device */
+    double bytes;     /* one occurrence, per device (memory traffic or message size) */
     SvCoverage coverage;
 } SvOpTime;
 
@@ -86,14 +86,13 @@ int sv_predictor_num_stages(const SvPredictor *predictor);
 /* Per-stage times of @shape in seconds, unmemoised: @stage_s (may be NULL)
  * receives sv_predictor_num_stages() values, @flops_out (may be NULL) the
  * model FLOPs. Returns their sum, v0's iteration time. */
-double sv_predictor_stage_times(SvPredictor *predictor, const SvBatchShape *shape,
-                                double *stage_s, double *flops_out);
+double sv_predictor_stage_times(SvPredictor *predictor, const SvBatchShape *shape, double *stage_s,
+                                double *flops_out);
 
 /* The op-by-op breakdown of one iteration, unmemoised. (transfer full) GArray
  * of SvOpTime. *@iteration_s receives the total (sum of count x time plus
  * pipeline effects). */
-GArray *sv_predictor_ops(SvPredictor *predictor, const SvBatchShape *shape,
-                         double *iteration_s);
+GArray *sv_predictor_ops(SvPredictor *predictor, const SvBatchShape *shape, double *iteration_s);
 
 /* Parse a --batch SPEC: comma list of prefill=TOKENSxCOUNT[@CONTEXT] and
  * decode=COUNT@CONTEXT terms. Errors: SV_CONFIG_ERROR/PARSE naming the term. */

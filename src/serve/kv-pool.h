@@ -16,8 +16,8 @@ typedef struct {
     uint64_t allocated_total; /* blocks handed out over the run */
     uint64_t freed_total;     /* blocks returned over the run */
     /* Time integral of used blocks, for the time-weighted mean utilisation. */
-    double used_block_ns;     /* sum of used_blocks x dt (block-ns) */
-    SvTimeNs last_change_ns;  /* time of the last integration step */
+    double used_block_ns;    /* sum of used_blocks x dt (block-ns) */
+    SvTimeNs last_change_ns; /* time of the last integration step */
 } SvKvPool;
 
 void sv_kv_pool_init(SvKvPool *pool, int64_t total_blocks, int32_t block_size);

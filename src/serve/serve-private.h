@@ -25,8 +25,8 @@ typedef enum {
  * tokens (input + generated); when it reaches the end a new token is sampled. */
 typedef struct SvRequest SvRequest;
 struct SvRequest {
-    SvRequest *prev, *next;      /* list links (waiting or running) */
-    int64_t id;                  /* arrival index */
+    SvRequest *prev, *next; /* list links (waiting or running) */
+    int64_t id;             /* arrival index */
     SvTimeNs arrival_ns;
     SvTimeNs first_scheduled_ns; /* first time in a batch; -1 before */
     SvTimeNs first_token_ns;     /* -1 before the first token */
@@ -34,13 +34,13 @@ struct SvRequest {
     SvTimeNs max_itl_ns;         /* largest gap between tokens */
     int32_t input_tokens;
     int32_t output_tokens;
-    int32_t generated;           /* tokens emitted so far */
-    int32_t num_computed;        /* tokens whose KV is in the cache */
-    int32_t scheduled;           /* tokens in the current iteration (0 = not in batch) */
-    int32_t replica;             /* index of the replica serving it */
-    int64_t blocks;              /* KV blocks held */
+    int32_t generated;    /* tokens emitted so far */
+    int32_t num_computed; /* tokens whose KV is in the cache */
+    int32_t scheduled;    /* tokens in the current iteration (0 = not in batch) */
+    int32_t replica;      /* index of the replica serving it */
+    int64_t blocks;       /* KV blocks held */
     int16_t preemptions;
-    uint8_t state;               /* SvRequestState */
+    uint8_t state; /* SvRequestState */
 };
 
 static inline int32_t sv_request_known_tokens(const SvRequest *r)
@@ -105,28 +105,28 @@ extern const SvSchedulerVtable sv__sched_vllm_v0;
 extern const SvSchedulerVtable sv__sched_vllm_v1;
 
 struct SvReplica {
-    int index;                     /* global replica index */
-    const SvPoolConfig *pool;      /* its pool (not owned) */
-    const SvEngineConfig *engine;  /* engine settings (not owned) */
+    int index;                    /* global replica index */
+    const SvPoolConfig *pool;     /* its pool (not owned) */
+    const SvEngineConfig *engine; /* engine settings (not owned) */
     const SvSchedulerVtable *sched;
-    SvPredictor *predictor;        /* (shared by the pool) NULL with a test time function */
-    SvReqList waiting;             /* FCFS queue */
-    SvReqList running;             /* admission order; tail is the preemption victim */
+    SvPredictor *predictor; /* (shared by the pool) NULL with a test time function */
+    SvReqList waiting;      /* FCFS queue */
+    SvReqList running;      /* admission order; tail is the preemption victim */
     SvKvPool kv;
-    int64_t watermark_blocks;      /* vLLM v0 admission watermark */
-    int32_t max_model_len;         /* tokens */
-    SvRequest **batch;             /* requests scheduled in the current iteration */
+    int64_t watermark_blocks; /* vLLM v0 admission watermark */
+    int32_t max_model_len;    /* tokens */
+    SvRequest **batch;        /* requests scheduled in the current iteration */
     int32_t batch_len;
     int32_t batch_cap;
-    gboolean busy;                 /* an iteration is in flight */
-    gboolean preempted_this_step;  /* set by preempt during schedule */
-    int64_t budget;                /* tokens left in the step being formed */
-    int32_t outstanding;           /* routed and not finished */
-    SvTimeNs busy_ns;              /* time spent in iterations */
+    gboolean busy;                /* an iteration is in flight */
+    gboolean preempted_this_step; /* set by preempt during schedule */
+    int64_t budget;               /* tokens left in the step being formed */
+    int32_t outstanding;          /* routed and not finished */
+    SvTimeNs busy_ns;             /* time spent in iterations */
     int64_t iterations;
     int64_t preemptions;
-    double flops;                  /* model FLOPs executed */
-    int num_devices;               /* tp x pp */
+    double flops;    /* model FLOPs executed */
+    int num_devices; /* tp x pp */
 };
 
 /* Put @r in the batch with @n tokens, allocating the KV blocks it needs.

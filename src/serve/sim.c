@@ -13,25 +13,25 @@ enum { EV_ARRIVAL = 1, EV_ITER_END = 2, EV_SAMPLE = 3 };
 #define REQ_SLAB 4096
 
 struct SvSim {
-    const SvConfig *config;     /* (not owned) */
+    const SvConfig *config; /* (not owned) */
     SvSimOptions options;
-    SvEngine *engine;           /* (owned) */
-    uint16_t component;         /* our id in the engine */
-    SvWorkload *workload;       /* (owned) */
-    SvMetrics *metrics;         /* (owned) */
-    SvRouter *router;           /* (owned) */
-    SvReplica **replicas;       /* (owned) */
+    SvEngine *engine;     /* (owned) */
+    uint16_t component;   /* our id in the engine */
+    SvWorkload *workload; /* (owned) */
+    SvMetrics *metrics;   /* (owned) */
+    SvRouter *router;     /* (owned) */
+    SvReplica **replicas; /* (owned) */
     int num_replicas;
-    GPtrArray *slabs;           /* request slabs (owned) */
-    GPtrArray *predictors;      /* one per pool (owned) */
-    SvRequest *free_reqs;       /* free list through ->next */
-    SvRequestSpec pending;      /* the next arrival, when has_pending */
+    GPtrArray *slabs;      /* request slabs (owned) */
+    GPtrArray *predictors; /* one per pool (owned) */
+    SvRequest *free_reqs;  /* free list through ->next */
+    SvRequestSpec pending; /* the next arrival, when has_pending */
     gboolean has_pending;
-    gboolean arrivals_done;     /* the workload is exhausted */
-    int concurrency;            /* closed loop: requests kept in flight (0 = open loop) */
+    gboolean arrivals_done; /* the workload is exhausted */
+    int concurrency;        /* closed loop: requests kept in flight (0 = open loop) */
     int64_t next_id;
     int64_t arrived, completed, rejected, in_flight;
-    int64_t output_tokens;      /* emitted, all requests */
+    int64_t output_tokens; /* emitted, all requests */
     int64_t iterations;
     SvTimeNs first_arrival_ns;
     SvTimeNs last_event_ns;
@@ -147,8 +147,7 @@ void sv__replica_preempt(SvReplica *rep, SvRequest *r, SvTimeNs now_ns)
     sv_req_list_push_head(&rep->waiting, r);
 }
 
-static SvTimeNs iteration_time(SvSim *sim, SvReplica *rep, const SvBatchShape *shape,
-                               double *flops)
+static SvTimeNs iteration_time(SvSim *sim, SvReplica *rep, const SvBatchShape *shape, double *flops)
 {
     if (sim->options.iter_time_fn != NULL) {
         *flops = 0;
@@ -378,8 +377,9 @@ static void cluster_finish(SvEngine *engine, void *self)
     SvSim *sim = self;
     /* With no event left every request must have finished or been rejected:
      * anything still in flight is a scheduler that stalled. */
-    SV_ASSERT(sim->in_flight == 0, "%" G_GINT64_FORMAT " requests stuck at t=%" G_GINT64_FORMAT
-              " ns", sim->in_flight, sim->last_event_ns);
+    SV_ASSERT(sim->in_flight == 0,
+              "%" G_GINT64_FORMAT " requests stuck at t=%" G_GINT64_FORMAT " ns", sim->in_flight,
+              sim->last_event_ns);
     for (int i = 0; i < sim->num_replicas; i++)
         sv_kv_pool_advance(&sim->replicas[i]->kv, sim->last_event_ns);
     if (sim->last_sample_ns < sim->last_event_ns)
@@ -468,16 +468,15 @@ SvSim *sv_sim_new(const SvConfig *config, const SvTrace *trace, const SvSimOptio
     for (guint p = 0; p < config->pools->len; p++)
         total += ((SvPoolConfig *)config->pools->pdata[p])->replicas;
     sim->replicas = g_new0(SvReplica *, total);
-    int max_model_len =
-        config->engine.max_model_len > 0 ? config->engine.max_model_len
-                                         : config->model->max_position_embeddings;
+    int max_model_len = config->engine.max_model_len > 0 ? config->engine.max_model_len
+                                                         : config->model->max_position_embeddings;
     for (guint p = 0; p < config->pools->len; p++) {
         const SvPoolConfig *pool = config->pools->pdata[p];
         int64_t blocks = sim->options.kv_blocks;
         if (blocks <= 0 && !sv_sim_kv_blocks(config->model, pool, &config->engine, &blocks, error))
             return NULL;
-        SvPlan plan = {pool->tensor_parallel_size, pool->pipeline_parallel_size,
-                       pool->expert_parallel_size, config->engine.dtype,
+        SvPlan plan = {pool->tensor_parallel_size,  pool->pipeline_parallel_size,
+                       pool->expert_parallel_size,  config->engine.dtype,
                        config->engine.weight_dtype, config->engine.kv_cache_dtype};
         /* Replicas of a pool share one predictor (and so its memo). */
         SvPredictor *predictor = NULL;
@@ -550,8 +549,9 @@ void sv_sim_run(SvSim *sim)
         if (span_ns > 0 && rep->kv.total_blocks > 0)
             kv_sum += rep->kv.used_block_ns / ((double)rep->kv.total_blocks * span_ns);
         flops += rep->flops;
-        peak += rep->num_devices * sv_hw_matmul_peak(rep->pool->hw, sim->config->engine.weight_dtype,
-                                                     sim->config->engine.dtype);
+        peak +=
+            rep->num_devices * sv_hw_matmul_peak(rep->pool->hw, sim->config->engine.weight_dtype,
+                                                 sim->config->engine.dtype);
     }
     t->kv_utilization_mean = sim->num_replicas > 0 ? kv_sum / sim->num_replicas : 0;
     t->mfu_mean = span_ns > 0 && peak > 0 ? flops / (peak * span_ns * 1e-9) : 0;

@@ -17,7 +17,7 @@ typedef SvTimeNs (*SvIterTimeFn)(void *ctx, const SvBatchShape *shape);
 typedef struct {
     SvIterTimeFn iter_time_fn; /* NULL: the roofline/calibrated predictor */
     void *iter_time_ctx;
-    int64_t kv_blocks;         /* > 0: blocks per replica instead of the memory formula */
+    int64_t kv_blocks; /* > 0: blocks per replica instead of the memory formula */
 } SvSimOptions;
 
 typedef struct SvSim SvSim;
