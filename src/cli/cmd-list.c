@@ -37,9 +37,14 @@ int sv_cmd_list(int argc, char **argv)
         g_auto(GStrv) names = sv_data_list("hwprofiles", ".yaml");
         print_names((const char *const *)names);
     } else if (strcmp(argv[1], "schedulers") == 0) {
-        print_names(sv_scheduler_names);
+        /* Only what a study can run today. */
+        for (int i = 0; i < SV_SCHED_COUNT; i++)
+            if (sv_scheduler_implemented((SvSchedulerKind)i))
+                printf("%s\n", sv_scheduler_names[i]);
     } else if (strcmp(argv[1], "routers") == 0) {
-        print_names(sv_router_names);
+        for (int i = 0; i < SV_ROUTER_COUNT; i++)
+            if (sv_router_implemented((SvRouterKind)i))
+                printf("%s\n", sv_router_names[i]);
     } else {
         const char *near = sv_nearest(argv[1], what);
         fprintf(stderr,

@@ -31,6 +31,16 @@ static const gboolean router_implemented[SV_ROUTER_COUNT] = {
     [SV_ROUTER_LEAST_OUTSTANDING] = TRUE,
 };
 
+gboolean sv_scheduler_implemented(SvSchedulerKind kind)
+{
+    return kind >= 0 && kind < SV_SCHED_COUNT && scheduler_implemented[kind];
+}
+
+gboolean sv_router_implemented(SvRouterKind kind)
+{
+    return kind >= 0 && kind < SV_ROUTER_COUNT && router_implemented[kind];
+}
+
 static const char *const preemption_names[] = {"recompute", "swap", NULL};
 static const char *const dtype_names[] = {"auto", "bfloat16", "float16", "float32", NULL};
 static const char *const quant_names[] = {"none",  "fp8",  "fp4",  "nvfp4",

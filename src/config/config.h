@@ -129,6 +129,11 @@ SvConfig *sv_config_load(const char *path, const char *const *overrides, GError 
 void sv_config_free(SvConfig *config);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(SvConfig, sv_config_free)
 
+/* Whether the engine runs this scheduler / router today (the config accepts
+ * every name but refuses the others with "not implemented yet"). */
+gboolean sv_scheduler_implemented(SvSchedulerKind kind);
+gboolean sv_router_implemented(SvRouterKind kind);
+
 /* The valid keys of the config, as "a.b" paths, for --help. (transfer none) */
 const char *const *sv_config_key_paths(void);
 
