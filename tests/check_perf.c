@@ -1,8 +1,14 @@
-/* Tests of the predictor v0 (perf/): hand-computed rooflines on a made-up
+/* Tests of the predictor (perf/): hand-computed rooflines on a made-up
  * model and device, memoisation (hits, call-order independence),
  * monotonicity, parallel plans (TP all-reduce, PP stages, EP all-to-all),
- * plan errors and the --batch parser. */
+ * plan errors and the --batch parser; with calibrated tables built in the
+ * test, hand-computed table times and coverage per op, the mixed-context
+ * decode model and the decode context histogram; and the coverage the
+ * shipped calibrated profiles give real models. */
 #include "perf/predictor.h"
+
+#include "hw/calib.h"
+#include "model/model.h"
 
 #include <check.h>
 #include <math.h>
@@ -685,6 +691,265 @@ START_TEST(test_coverage_names)
 }
 END_TEST
 
+/* ------------------------------------------------------ calibrated tables -- */
+
+/* A curve of @n points (x, t in us). */
+static void set_curve(SvCurve *c, int n, const double *x, const double *t_us)
+{
+    c->n = n;
+    c->x = g_new(double, n);
+    c->t_s = g_new(double, n);
+    for (int i = 0; i < n; i++) {
+        c->x[i] = x[i];
+        c->t_s[i] = t_us[i] * 1e-6;
+    }
+}
+
+START_TEST(test_batch_histogram)
+{
+    ck_assert_int_eq(sv_batch_ctx_bucket(0), 0);
+    ck_assert_int_eq(sv_batch_ctx_bucket(63), 0);
+    ck_assert_int_eq(sv_batch_ctx_bucket(64), 1);
+    ck_assert_int_eq(sv_batch_ctx_bucket(127), 1);
+    ck_assert_int_eq(sv_batch_ctx_bucket(128), 2);
+    ck_assert_int_eq(sv_batch_ctx_bucket(4095), 6);
+    ck_assert_int_eq(sv_batch_ctx_bucket(4096), 7);
+    ck_assert_int_eq(sv_batch_ctx_bucket((1 << 20) - 1), 14);
+    ck_assert_int_eq(sv_batch_ctx_bucket(1 << 20), 15);
+    ck_assert_int_eq(sv_batch_ctx_bucket(INT64_C(1) << 40), 15);
+    double lo, hi;
+    sv_batch_ctx_range(6, &lo, &hi);
+    ck_assert(lo == 2048 && hi == 4096);
+    sv_batch_ctx_range(0, &lo, &hi);
+    ck_assert(lo == 0 && hi == 64);
+    SvBatchShape s;
+    g_autoptr(GError) error = NULL;
+    ck_assert(sv_batch_parse("decode=1@100,decode=3@4000,prefill=16x1@50", &s, &error));
+    ck_assert_int_eq(s.num_decode, 4);
+    ck_assert_int_eq(s.decode_kv_tokens, 12100);
+    ck_assert_int_eq(s.decode_ctx_count[1], 1);
+    ck_assert_int_eq(s.decode_ctx_sum[1], 100);
+    ck_assert_int_eq(s.decode_ctx_count[6], 3);
+    ck_assert_int_eq(s.decode_ctx_sum[6], 12000);
+}
+END_TEST
+
+/* tiny_model() on tiny_hw() with a GEMM line for its gate+up projection
+ * (n = 2 x 4096, k = 1024): 20 us at M = 1, 40 us at M = 16. */
+static SvCalib *gemm_calib(const SvHw *hw)
+{
+    SvCalib *c = sv_calib_new();
+    c->num_gemm = 1;
+    c->gemm = g_new0(SvGemmLine, 1);
+    c->gemm[0].dtype = SV_DTYPE_FP16;
+    c->gemm[0].n = 8192;
+    c->gemm[0].k = 1024;
+    double m[] = {1, 16}, t[] = {20, 40};
+    set_curve(&c->gemm[0].m, 2, m, t);
+    sv_calib_prepare(c, hw);
+    return c;
+}
+
+/* Roofline of M x 8192 x 1024 in bf16 on tiny_hw's peaks (100 TFLOP/s, 1 TB/s). */
+static double up_roof(double m)
+{
+    double flops = 2.0 * m * 8192 * 1024, bytes = (8192.0 * 1024 + m * (8192 + 1024)) * 2;
+    return MAX(flops / 100e12, bytes / 1e12);
+}
+
+START_TEST(test_table_gemm)
+{
+    SvModel m = tiny_model();
+    SvHw hw = tiny_hw();
+    hw.kernel_launch_s = 5e-6; /* added to roofline kernels only */
+    g_autoptr(SvCalib) c = gemm_calib(&hw);
+    hw.calib = c;
+    g_autoptr(SvPredictor) p = make(&m, &hw, 1, 1, 1);
+    /* M = 1 (one decode): the measured point. */
+    SvBatchShape s1 = {0};
+    sv_batch_add_decode(&s1, 1, 100);
+    g_autoptr(GArray) o1 = sv_predictor_ops(p, &s1, NULL);
+    const SvOpTime *up = find_op(o1, "mlp_up");
+    ck_assert_rel(up->time_s, 20e-6, 1e-12);
+    ck_assert_str_eq(sv_coverage_name(up->coverage), "measured");
+    /* M = 4: halfway between 1 and 16 on the log axis: the geometric mean
+     * of the two measured times (the line is this very shape). */
+    SvBatchShape s4 = {0};
+    sv_batch_add_decode(&s4, 4, 100);
+    g_autoptr(GArray) o4 = sv_predictor_ops(p, &s4, NULL);
+    up = find_op(o4, "mlp_up");
+    ck_assert_rel(up->time_s, sqrt(20e-6 * 40e-6), 1e-9);
+    ck_assert_str_eq(sv_coverage_name(up->coverage), "interpolated");
+    /* M = 64: past the data, M = 16's utilisation held. */
+    SvBatchShape s64 = {0};
+    sv_batch_add_decode(&s64, 64, 100);
+    g_autoptr(GArray) o64 = sv_predictor_ops(p, &s64, NULL);
+    up = find_op(o64, "mlp_up");
+    ck_assert_rel(up->time_s, up_roof(64) / (up_roof(16) / 40e-6), 1e-9);
+    ck_assert_str_eq(sv_coverage_name(up->coverage), "extrapolated");
+    /* o_proj (1024 x 1024) has only that line, off to one side in n:
+     * extrapolated; no op without a table claims better than roofline, and
+     * roofline GEMMs still pay the launch. */
+    const SvOpTime *o = find_op(o4, "o_proj");
+    ck_assert_str_eq(sv_coverage_name(o->coverage), "extrapolated");
+    const SvOpTime *act = find_op(o4, "mlp_act");
+    ck_assert_str_eq(sv_coverage_name(act->coverage), "roofline");
+    ck_assert_rel(act->time_s, act->bytes / 1e12 + 5e-6, 1e-9);
+}
+END_TEST
+
+/* A decode table for tiny_model's heads (16 q, 4 kv, dim 64 on one device):
+ * batch 1: 10 us at context 100, 30 us at 4000; batch 2: 12, 25, 40 us at
+ * 100, 2050, 4000. */
+static SvCalib *decode_calib(const SvHw *hw, int q, int kv)
+{
+    SvCalib *c = sv_calib_new();
+    c->num_decode = 1;
+    c->decode = g_new0(SvAttnSet, 1);
+    SvAttnSet *s = &c->decode[0];
+    s->dtype = SV_DTYPE_FP16;
+    s->q_heads = q;
+    s->kv_heads = kv;
+    s->head_dim = 64;
+    s->num_lines = 2;
+    s->lines = g_new0(SvAttnLine, 2);
+    double x1[] = {100, 4000}, t1[] = {10, 30}, x2[] = {100, 2050, 4000}, t2[] = {12, 25, 40};
+    s->lines[0].outer = 1;
+    set_curve(&s->lines[0].ctx, 2, x1, t1);
+    s->lines[1].outer = 2;
+    set_curve(&s->lines[1].ctx, 3, x2, t2);
+    sv_calib_prepare(c, hw);
+    return c;
+}
+
+static const SvOpTime *decode_op(SvPredictor *p, const char *spec, GArray **keep)
+{
+    SvBatchShape s;
+    g_autoptr(GError) error = NULL;
+    ck_assert(sv_batch_parse(spec, &s, &error));
+    *keep = sv_predictor_ops(p, &s, NULL);
+    return find_op(*keep, "attn_decode");
+}
+
+START_TEST(test_table_decode_mixed)
+{
+    SvModel m = tiny_model();
+    SvHw hw = tiny_hw();
+    g_autoptr(SvCalib) c = decode_calib(&hw, 16, 4);
+    hw.calib = c;
+    g_autoptr(SvPredictor) p = make(&m, &hw, 1, 1, 1);
+    g_autoptr(GArray) a = NULL, b = NULL, d = NULL;
+    /* Two sequences at 2050: a measured point. */
+    const SvOpTime *even = decode_op(p, "decode=2@2050", &a);
+    ck_assert_rel(even->time_s, 25e-6, 1e-12);
+    ck_assert_str_eq(sv_coverage_name(even->coverage), "measured");
+    /* [100, 4000], the same mean: each sequence's share of a batch of two,
+     * (12 + 40) / 2 = 26 us, is below what the 4000-token sequence takes
+     * alone, 30 us, which is the answer; not the 25 us of the mean. */
+    const SvOpTime *mixed = decode_op(p, "decode=1@100,decode=1@4000", &b);
+    ck_assert_rel(mixed->time_s, 30e-6, 1e-12);
+    ck_assert_str_eq(sv_coverage_name(mixed->coverage), "interpolated");
+    /* The memo keeps the two apart (its histogram digest). */
+    SvBatchShape s1, s2;
+    g_autoptr(GError) error = NULL;
+    ck_assert(sv_batch_parse("decode=2@2050", &s1, &error));
+    ck_assert(sv_batch_parse("decode=1@100,decode=1@4000", &s2, &error));
+    double t1 = sv_predictor_stage_times(p, &s1, NULL, NULL);
+    double t2 = sv_predictor_stage_times(p, &s2, NULL, NULL);
+    ck_assert_rel(t2 - t1, (30e-6 - 25e-6) * m.num_layers, 1e-6);
+    ck_assert_rel(sv_ns_to_s(sv_predictor_iteration_ns(p, &s2, NULL)), t2, 0.005);
+    ck_assert_rel(sv_ns_to_s(sv_predictor_iteration_ns(p, &s1, NULL)), t1, 0.005);
+    /* Context 1000 in a batch of 2: between the points, sqrt axis. */
+    const SvOpTime *mid = decode_op(p, "decode=2@1000", &d);
+    ck_assert_str_eq(sv_coverage_name(mid->coverage), "interpolated");
+    ck_assert(mid->time_s > 12e-6 && mid->time_s < 25e-6);
+}
+END_TEST
+
+START_TEST(test_table_decode_fold)
+{
+    /* The table measured 8 q / 2 kv heads; tiny_model has 16 / 4 (same
+     * ratio, same dim): a batch of 1 reads as a batch of 2 of the table. */
+    SvModel m = tiny_model();
+    SvHw hw = tiny_hw();
+    g_autoptr(SvCalib) c = decode_calib(&hw, 8, 2);
+    hw.calib = c;
+    g_autoptr(SvPredictor) p = make(&m, &hw, 1, 1, 1);
+    g_autoptr(GArray) a = NULL;
+    const SvOpTime *op = decode_op(p, "decode=1@2050", &a);
+    ck_assert_rel(op->time_s, 25e-6, 1e-9);
+    ck_assert_str_eq(sv_coverage_name(op->coverage), "interpolated");
+    /* Another ratio cannot fold: utilisation held, extrapolated. */
+    g_autoptr(SvCalib) c2 = decode_calib(&hw, 16, 16);
+    hw.calib = c2;
+    g_autoptr(SvPredictor) p2 = make(&m, &hw, 1, 1, 1);
+    g_autoptr(GArray) b = NULL;
+    op = decode_op(p2, "decode=2@2050", &b);
+    ck_assert_str_eq(sv_coverage_name(op->coverage), "extrapolated");
+}
+END_TEST
+
+START_TEST(test_attention_efficiency)
+{
+    /* Without tables, prefill attention runs at eff_attention of the peak. */
+    SvModel m = tiny_model();
+    SvHw hw = tiny_hw();
+    hw.eff_attention = 0.25;
+    g_autoptr(SvPredictor) p = make(&m, &hw, 1, 1, 1);
+    SvBatchShape s = {0};
+    sv_batch_add_prefill(&s, 4096, 0);
+    g_autoptr(GArray) ops = sv_predictor_ops(p, &s, NULL);
+    const SvOpTime *a = find_op(ops, "attn_prefill");
+    ck_assert_rel(a->time_s, a->flops / 25e12, 1e-9);
+}
+END_TEST
+
+/* The shipped calibrated profiles answer real models from their tables. */
+static const char *cov_of(GArray *ops, const char *name)
+{
+    const SvOpTime *o = find_op(ops, name);
+    ck_assert_msg(o != NULL, "no op %s", name);
+    return sv_coverage_name(o->coverage);
+}
+
+START_TEST(test_shipped_calibrated)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(SvHw) h100 = sv_hw_load("h100-sxm", &error);
+    g_autoptr(SvHw) a100 = sv_hw_load("a100-sxm-80g", &error);
+    g_autoptr(SvModel) l8 = sv_model_load("llama-3-8b", &error);
+    g_autoptr(SvModel) l70 = sv_model_load("llama-3-70b", &error);
+    ck_assert_msg(h100 && a100 && l8 && l70, "%s", error ? error->message : "?");
+    ck_assert_ptr_nonnull(h100->calib);
+    ck_assert_ptr_nonnull(a100->calib);
+    SvBatchShape s;
+    ck_assert(sv_batch_parse("prefill=512x1,decode=64@2048", &s, &error));
+    /* H100: GEMMs, norms and host from tables; no attention was ever
+     * measured on it, so attention stays a roofline. */
+    g_autoptr(SvPredictor) p = make(l8, h100, 1, 1, 1);
+    g_autoptr(GArray) ops = sv_predictor_ops(p, &s, NULL);
+    ck_assert_str_ne(cov_of(ops, "qkv_proj"), "roofline");
+    ck_assert_str_ne(cov_of(ops, "rmsnorm"), "roofline");
+    ck_assert_str_eq(cov_of(ops, "attn_decode"), "roofline");
+    ck_assert_str_eq(cov_of(ops, "host_overhead"), "interpolated");
+    /* A100, Llama 3 70B at TP2: the very geometry the attention profile
+     * measured, and the all-reduce of 2 NVLink ranks. */
+    g_autoptr(SvPredictor) q = make(l70, a100, 2, 1, 1);
+    g_autoptr(GArray) ops2 = sv_predictor_ops(q, &s, NULL);
+    ck_assert_str_ne(cov_of(ops2, "attn_prefill"), "roofline");
+    ck_assert_str_ne(cov_of(ops2, "attn_prefill"), "extrapolated");
+    ck_assert_str_ne(cov_of(ops2, "attn_decode"), "roofline");
+    ck_assert_str_ne(cov_of(ops2, "all_reduce"), "roofline");
+    ck_assert_str_ne(cov_of(ops2, "all_reduce"), "extrapolated");
+    ck_assert_str_ne(cov_of(ops2, "mlp_up"), "extrapolated");
+    /* Every time positive and finite. */
+    for (guint i = 0; i < ops2->len; i++) {
+        double t = g_array_index(ops2, SvOpTime, i).time_s;
+        ck_assert_msg(t > 0 && isfinite(t), "%s", g_array_index(ops2, SvOpTime, i).name);
+    }
+}
+END_TEST
+
 Suite *perf_suite(void)
 {
     Suite *s = suite_create("perf");
@@ -711,5 +976,13 @@ Suite *perf_suite(void)
     tcase_add_test(tb, test_batch_parse_bad);
     tcase_add_test(tb, test_coverage_names);
     suite_add_tcase(s, tb);
+    TCase *tt = tcase_create("tables");
+    tcase_add_test(tt, test_batch_histogram);
+    tcase_add_test(tt, test_table_gemm);
+    tcase_add_test(tt, test_table_decode_mixed);
+    tcase_add_test(tt, test_table_decode_fold);
+    tcase_add_test(tt, test_attention_efficiency);
+    tcase_add_test(tt, test_shipped_calibrated);
+    suite_add_tcase(s, tt);
     return s;
 }

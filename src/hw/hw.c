@@ -7,6 +7,7 @@
 #include "hw/hw.h"
 
 #include "config/ynode.h"
+#include "hw/calib.h"
 
 #include <string.h>
 
@@ -51,12 +52,13 @@ static const char *const top_keys[] = {"name",
                                        "efficiency",
                                        "overheads",
                                        "memory_reserve",
+                                       "calibration",
                                        NULL};
 static const char *const scaleup_keys[] = {"kind", "bandwidth_gb_s", "latency_us", "domain_devices",
                                            NULL};
 static const char *const scaleout_keys[] = {"bandwidth_gb_s", "latency_us", NULL};
 static const char *const power_keys[] = {"idle_w", "max_w", NULL};
-static const char *const efficiency_keys[] = {"matmul", "memory", "link", NULL};
+static const char *const efficiency_keys[] = {"matmul", "memory", "link", "attention", NULL};
 static const char *const overhead_keys[] = {"iteration_us", "per_request_us", "kernel_launch_us",
                                             NULL};
 static const char *const reserve_keys[] = {"activation_gb", "runtime_gb", NULL};
@@ -73,6 +75,7 @@ void sv_hw_free(SvHw *hw)
     g_free(hw->source);
     g_free(hw->vendor);
     g_free(hw->scaleup_kind);
+    sv_calib_unref(hw->calib);
     g_free(hw);
 }
 
@@ -86,6 +89,7 @@ SvHw *sv_hw_copy(const SvHw *hw)
     c->source = g_strdup(hw->source);
     c->vendor = g_strdup(hw->vendor);
     c->scaleup_kind = g_strdup(hw->scaleup_kind);
+    c->calib = hw->calib != NULL ? sv_calib_ref(hw->calib) : NULL;
     return c;
 }
 
@@ -267,6 +271,11 @@ static gboolean read_tuning(const SvYDoc *doc, const SvYNode *root, SvHw *hw, GE
         !opt_double(doc, m, "link", "efficiency.link", 0, 1, TRUE, DEFAULT_EFF_LINK, &hw->eff_link,
                     error))
         return FALSE;
+    /* Without a measurement, flash attention is taken to run as well as a
+     * large GEMM (the roofline v0 assumed). */
+    if (!opt_double(doc, m, "attention", "efficiency.attention", 0, 1, TRUE, hw->eff_matmul,
+                    &hw->eff_attention, error))
+        return FALSE;
 
     if (!opt_map(doc, root, "overheads", overhead_keys, &m, error))
         return FALSE;
@@ -358,6 +367,10 @@ static SvHw *parse_profile(const SvYDoc *doc, GError **error)
         return NULL;
     if (!read_links(doc, root, hw, error) || !read_power(doc, root, hw, error) ||
         !read_tuning(doc, root, hw, error))
+        return NULL;
+    /* Last: the tables' utilisations are relative to the peaks read above. */
+    n = sv_ynode_get(root, "calibration");
+    if (n != NULL && (hw->calib = sv_calib_parse(doc, n, hw, error)) == NULL)
         return NULL;
     return g_steal_pointer(&hw);
 }

@@ -1,7 +1,8 @@
 /* Hardware profiles: one accelerator kind (GPU/NPU/TPU) with its peak
- * throughput per dtype, memory, links, power and the achievable-efficiency
- * factors that the roofline predictor uses until calibrated tables exist.
- * Loaded from hwprofiles/<name>.yaml; every number there cites its source. */
+ * throughput per dtype, memory, links, power, the achievable-efficiency
+ * factors of the roofline, and, where kernels were measured, calibrated
+ * tables (hw/calib.h). Loaded from hwprofiles/<name>.yaml; every number
+ * there cites its source. */
 #ifndef SV_HW_H
 #define SV_HW_H
 
@@ -30,15 +31,20 @@ struct SvHw {
     double idle_power_w;            /* W, idle board power */
     double max_power_w;             /* W, TDP / TGP */
     /* Achievable fractions of peak for the roofline (from measured tables). */
-    double eff_matmul; /* large dense GEMM, fraction of peak FLOP/s */
-    double eff_mem;    /* streaming, fraction of peak memory bandwidth */
-    double eff_link;   /* collective bus bandwidth, fraction of link peak */
+    double eff_matmul;    /* large dense GEMM, fraction of peak FLOP/s */
+    double eff_mem;       /* streaming, fraction of peak memory bandwidth */
+    double eff_link;      /* collective bus bandwidth, fraction of link peak */
+    double eff_attention; /* flash-attention prefill, fraction of the matrix peak */
     /* Host-side overheads (framework, scheduler, sampling launch). */
     double host_overhead_iter_s;       /* s per iteration */
     double host_overhead_req_s;        /* s per request in the batch, per iteration */
     double kernel_launch_s;            /* s, fixed cost per kernel (latency floor) */
     double activation_workspace_bytes; /* bytes reserved for activations per device */
     double runtime_reserve_bytes;      /* bytes: CUDA context, NCCL buffers, graphs */
+    /* Measured kernel-time tables (hw/calib.h), NULL when the profile has
+     * none: then every op is a roofline with the factors above. Shared by
+     * copies (reference counted), never modified after loading. */
+    struct SvCalib *calib;
 };
 
 /* Load hwprofiles/<name>.yaml or a path. Errors in SV_HW_ERROR with

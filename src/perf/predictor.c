@@ -1,14 +1,17 @@
-/* Predictor v0: the time of one engine iteration on one replica, built as an
- * op list per pipeline stage (DESIGN.md §4 names), each op timed by a roofline
- * with the hwprofile's efficiency factors. The three steps (build the op list
- * for a batch shape, time each op, sum) are kept apart so calibrated tables
- * can replace the roofline in time_op() without touching the rest.
+/* The predictor: the time of one engine iteration on one replica, built as
+ * an op list per pipeline stage (DESIGN.md §4 names). Each op is timed from
+ * the hwprofile's calibrated tables when they cover its kind (perf/table.h),
+ * else by a roofline with the profile's efficiency factors. The three steps
+ * (build the op list for a batch shape, time each op, sum) are kept apart.
  *
- * v0 approximations, each explained where it is made: the iteration is the
- * sum of the stage times (one micro-batch through the pipeline); MLA prefill
- * in the naive form and decode absorbed; sliding windows capped from the
- * shape's aggregates; MoE routing uniform; launch latency added per kernel. */
+ * Approximations, each explained where it is made: the iteration is the sum
+ * of the stage times (one micro-batch through the pipeline); MLA prefill in
+ * the naive form and decode absorbed; sliding windows capped per context
+ * bucket; MoE routing uniform; launch latency added per roofline kernel (a
+ * measured time already contains its own). */
 #include "perf/predictor.h"
+
+#include "perf/table.h"
 
 #include <stdarg.h>
 #include <math.h>
@@ -25,6 +28,20 @@ typedef enum {
 } OpKind;
 
 typedef enum { COLL_ALL_REDUCE, COLL_ALL_TO_ALL, COLL_SEND_RECV } CollKind;
+
+/* Elementwise ops, by the canonical names calibrated tables use. */
+typedef enum {
+    ELT_EMBED,
+    ELT_RMSNORM,
+    ELT_ROPE,
+    ELT_KV_STORE,
+    ELT_MLP_ACT,
+    ELT_ADD,
+    ELT_SAMPLER,
+    ELT_COUNT
+} EltKind;
+static const char *const elt_names[ELT_COUNT] = {"embed",   "rmsnorm", "rope",   "kv_store",
+                                                 "mlp_act", "add",     "sampler"};
 
 /* One GEMM kernel of an op. Kept as its shape (for the calibrated tables that
  * will be keyed by M, N, K) and as the roofline's inputs. */
@@ -51,6 +68,13 @@ typedef struct {
     CollKind coll;  /* OP_COLLECTIVE: which one */
     int group;      /* OP_COLLECTIVE: devices taking part */
     double fixed_s; /* OP_HOST: seconds */
+    EltKind elt;    /* OP_ELEMENTWISE: which one */
+    double rows;    /* OP_HOST: requests in the batch */
+    /* OP_ATTENTION. */
+    gboolean prefill;          /* prefill chunks (else decode sequences) */
+    double window;             /* sliding window, tokens (0 = full attention) */
+    double chunk_eq, ctx_eq;   /* prefill: the one chunk with the batch's work, tokens */
+    const SvBatchShape *shape; /* decode: the batch, for its context histogram */
 } OpDesc;
 
 /* A stage has about 30 distinct ops; 48 leaves room for later additions. */
@@ -70,7 +94,11 @@ typedef struct {
 
 /* ----------------------------------------------------------------- memo -- */
 
-#define MEMO_KEY_LEN 6
+/* Six aggregates packed into two words and a digest of the decode context
+ * histogram in a third (64-byte entries keep the table in cache). */
+#define MEMO_KEY_LEN 4
+#define MEMO_EMPTY   UINT64_MAX
+_Static_assert(SV_BATCH_CTX_BUCKETS <= 256, "memo key keeps the top bucket in 8 bits");
 /* Past this many entries (18 MiB of slots) the table is cleared rather than
  * grown: values are computed at bucket representatives, so clearing never
  * changes a result, and a long run's working set of shapes is far smaller. */
@@ -78,11 +106,19 @@ typedef struct {
 #define MEMO_INITIAL_SLOTS 4096u
 
 typedef struct {
-    int64_t key[MEMO_KEY_LEN]; /* bucket indices; key[0] == -1 marks an empty slot */
-    SvTimeNs total_ns;         /* iteration time (sum of stages) */
-    SvTimeNs max_stage_ns;     /* slowest stage */
-    double flops;              /* model FLOPs of the iteration, whole replica */
+    uint64_t key[MEMO_KEY_LEN]; /* packed bucket indices; key[0] == MEMO_EMPTY: free */
+    SvTimeNs total_ns;          /* iteration time (sum of stages) */
+    SvTimeNs max_stage_ns;      /* slowest stage */
+    double flops;               /* model FLOPs of the iteration, whole replica */
 } MemoEntry;
+
+/* A GEMM shape of this plan and the table lines that answer for it. */
+typedef struct {
+    double n, k;          /* shape */
+    gboolean act_weights; /* weights in the activation format */
+    SvGemmBind bind;
+} GemmSlot;
+#define MAX_GEMM_SLOTS 16
 
 struct SvPredictor {
     const SvModel *model; /* (not owned) */
@@ -118,6 +154,24 @@ struct SvPredictor {
     double ep_link_lat;   /* s */
     double pp_link_bw;    /* between consecutive stages */
     double pp_link_lat;   /* s */
+
+    /* Calibrated tables (NULL: every op is a roofline) and what answers for
+     * this plan's shapes, resolved once at construction. */
+    const SvCalib *calib;
+    double peak_w;    /* FLOP/s, matrix peak of weight x activation GEMMs */
+    double peak_act;  /* FLOP/s, matrix peak in the activation format */
+    double bw_peak;   /* bytes/s, device memory peak */
+    double attn_rate; /* FLOP/s of roofline attention: peak x eff_attention */
+    GemmSlot gemm_slots[MAX_GEMM_SLOTS];
+    int num_gemm_slots;
+    int prefill_set;       /* index in calib->prefill, -1 = none */
+    gboolean prefill_same; /* the set has this very head geometry */
+    int decode_set;        /* index in calib->decode, -1 = none */
+    gboolean decode_same;  /* the set has this very head geometry */
+    gboolean decode_fold;  /* batches fold into KV heads (same q/kv ratio and dim) */
+    gboolean hist_matters; /* decode times read the context histogram (tables or windows) */
+    const SvEltCurve *elt[ELT_COUNT];
+    SvCollBind coll[3]; /* by CollKind: curves for this plan's groups */
 
     /* Memo. */
     MemoEntry *slots;   /* open addressing, linear probing */
@@ -155,11 +209,11 @@ void sv_batch_add_prefill(SvBatchShape *shape, int64_t chunk, int64_t context)
     shape->prefill_kv_tokens += context + chunk;
 }
 
-void sv_batch_add_decode(SvBatchShape *shape, int count, int64_t context)
+void sv_batch_ctx_range(int b, double *lo, double *hi)
 {
-    g_return_if_fail(shape != NULL && count > 0 && context >= 0);
-    shape->num_decode += count;
-    shape->decode_kv_tokens += (int64_t)count * context;
+    *lo = b == 0 ? 0.0 : ldexp(1.0, b + 5);
+    /* The last bucket runs to the largest context a batch spec accepts. */
+    *hi = b == SV_BATCH_CTX_BUCKETS - 1 ? ldexp(1.0, 31) : ldexp(1.0, b + 6);
 }
 
 /* Limits that keep every aggregate far from int64/int overflow. */
@@ -357,6 +411,82 @@ static gboolean check_plan(const SvModel *m, const SvHw *hw, const SvPlan *p, GE
     return TRUE;
 }
 
+static void build_stage_ops(const SvPredictor *p, const SvBatchShape *s, int si, OpList *list);
+
+/* The link class a group of @group devices talks over, as pick_link. */
+static SvLinkClass link_class(const SvHw *hw, int group)
+{
+    gboolean in_node = hw->devices_per_node <= 0 || group <= hw->devices_per_node;
+    return in_node && hw->scaleup_bw_bytes_per_s > 0 ? SV_LINK_SCALEUP : SV_LINK_SCALEOUT;
+}
+
+/* Resolve which tables answer for this plan: the GEMM lines of every GEMM
+ * shape the plan runs (the shapes do not depend on the batch, only M does,
+ * so they are found by building the op lists of a one-token batch), the
+ * attention sets of its head geometry, the elementwise and collective
+ * curves. Done once, so a lookup per iteration is a search along M. */
+static void bind_tables(SvPredictor *p)
+{
+    const SvCalib *c = p->hw->calib;
+    p->calib = c;
+    SvBatchShape probe = {0};
+    sv_batch_add_prefill(&probe, 1, 0);
+    sv_batch_add_decode(&probe, 1, 1);
+    OpList list;
+    for (int si = 0; si < p->num_stages; si++) {
+        build_stage_ops(p, &probe, si, &list);
+        for (int i = 0; i < list.n; i++) {
+            const OpDesc *op = &list.ops[i];
+            for (int j = 0; j < op->num_parts; j++) {
+                const GemmPart *g = &op->parts[j];
+                gboolean known = FALSE;
+                for (int s = 0; s < p->num_gemm_slots && !known; s++)
+                    known = p->gemm_slots[s].n == g->n && p->gemm_slots[s].k == g->k &&
+                            p->gemm_slots[s].act_weights == g->act_weights;
+                if (known)
+                    continue;
+                SV_ASSERT(p->num_gemm_slots < MAX_GEMM_SLOTS, "too many GEMM shapes in %s",
+                          p->model->name ? p->model->name : "model");
+                GemmSlot *slot = &p->gemm_slots[p->num_gemm_slots++];
+                slot->n = g->n;
+                slot->k = g->k;
+                slot->act_weights = g->act_weights;
+                /* Weight-only quantisation runs another kernel than the
+                 * 16-bit one measured: never "measured", and at the
+                 * format's roofline. */
+                SvDtype act = p->plan.act_dtype;
+                SvDtype w = g->act_weights ? act : p->plan.weight_dtype;
+                gboolean other = sv_calib_dtype_class(w) != sv_calib_dtype_class(act);
+                SvDtype compute = sv_dtype_bytes(w) > sv_dtype_bytes(act) ? w : act;
+                sv_table_gemm_bind(c, other ? compute : act, other, g->n, g->k, &slot->bind);
+            }
+        }
+    }
+    gboolean fold;
+    p->prefill_set =
+        sv_table_attn_pick(c->prefill, c->num_prefill, p->plan.kv_dtype, (int)p->q_heads,
+                           (int)p->kv_heads, (int)p->attn_dqk_prefill, &p->prefill_same, &fold);
+    if (p->attn_dqk_prefill != p->attn_dv_prefill)
+        p->prefill_same = FALSE; /* MLA: the sets have one head dim for q.k and v */
+    p->decode_set = sv_table_attn_pick(c->decode, c->num_decode, p->plan.kv_dtype, (int)p->q_heads,
+                                       (int)p->kv_heads, (int)p->attn_dqk_decode, &p->decode_same,
+                                       &p->decode_fold);
+    if (p->attn_dqk_decode != p->attn_dv_decode)
+        p->decode_same = p->decode_fold = FALSE;
+    for (int e = 0; e < ELT_COUNT; e++)
+        p->elt[e] = sv_table_elt(c, elt_names[e]);
+    const SvHw *hw = p->hw;
+    if (p->plan.tp > 1)
+        sv_table_coll_bind(c, SV_COLL_ALL_REDUCE, p->plan.tp, link_class(hw, p->plan.tp),
+                           &p->coll[COLL_ALL_REDUCE]);
+    if (p->plan.ep > 1)
+        sv_table_coll_bind(c, SV_COLL_ALL_TO_ALL, p->plan.ep, link_class(hw, p->plan.ep),
+                           &p->coll[COLL_ALL_TO_ALL]);
+    if (p->plan.pp > 1)
+        sv_table_coll_bind(c, SV_COLL_SEND_RECV, 2, link_class(hw, p->plan.tp * p->plan.pp),
+                           &p->coll[COLL_SEND_RECV]);
+}
+
 SvPredictor *sv_predictor_new(const SvModel *model, const SvHw *hw, const SvPlan *plan,
                               GError **error)
 {
@@ -436,10 +566,22 @@ SvPredictor *sv_predictor_new(const SvModel *model, const SvHw *hw, const SvPlan
     if (plan->pp > 1)
         pick_link(hw, tp * plan->pp, &p->pp_link_bw, &p->pp_link_lat);
 
+    p->peak_w = sv_hw_matmul_peak(hw, plan->weight_dtype, plan->act_dtype);
+    p->peak_act = sv_hw_matmul_peak(hw, plan->act_dtype, plan->act_dtype);
+    p->bw_peak = hw->mem_bw_bytes_per_s;
+    /* Profiles built in code may leave eff_attention 0: a GEMM's factor then. */
+    p->attn_rate = p->peak_act * (hw->eff_attention > 0 ? hw->eff_attention : hw->eff_matmul);
+    p->prefill_set = p->decode_set = -1;
+    if (hw->calib != NULL)
+        bind_tables(p);
+    /* Without a decode table or windowed layers, decode time depends on the
+     * total context only, and the memo need not tell histograms apart. */
+    p->hist_matters = p->decode_set >= 0 || m->sliding_window > 0;
+
     p->num_slots = MEMO_INITIAL_SLOTS;
     p->slots = g_new(MemoEntry, p->num_slots);
     for (uint32_t i = 0; i < p->num_slots; i++)
-        p->slots[i].key[0] = -1;
+        p->slots[i].key[0] = MEMO_EMPTY;
     return p;
 }
 
@@ -495,9 +637,10 @@ static OpDesc *push_gemm(OpList *list, const SvPredictor *p, const char *name, i
     return op;
 }
 
-static void push_elementwise(OpList *list, const char *name, int count, double bytes)
+static void push_elementwise(OpList *list, EltKind kind, int count, double bytes)
 {
-    OpDesc *op = push_op(list, name, OP_ELEMENTWISE, count);
+    OpDesc *op = push_op(list, elt_names[kind], OP_ELEMENTWISE, count);
+    op->elt = kind;
     op->bytes = bytes;
 }
 
@@ -512,10 +655,9 @@ static void push_collective(OpList *list, const char *name, int count, CollKind 
 
 /* Attention of one layer kind (full or sliding window @window, 0 = full).
  * Windowed layers cap each query's keys at the window; from the aggregates
- * alone that is min(pairs, tokens x window) for prefill, and
- * min(kv tokens, sequences x window) (+ the chunk itself) for KV reads: exact
- * when every sequence is either inside or past the window, an upper bound
- * otherwise. */
+ * alone that is min(pairs, tokens x window) for prefill, and per decode
+ * context bucket min(sum, sequences x window) for KV reads: exact when every
+ * sequence is either inside or past the window, an upper bound otherwise. */
 static void push_attention(OpList *list, const SvPredictor *p, const SvBatchShape *s, int count,
                            double window)
 {
@@ -536,11 +678,30 @@ static void push_attention(OpList *list, const SvPredictor *p, const SvBatchShap
         op->model_flops = pairs * per_pair * heads_total;
         op->bytes = kv * p->kv_bytes_layer +
                     pt * p->q_heads * (p->attn_dqk_prefill + p->attn_dv_prefill) * p->act_bytes;
+        op->prefill = TRUE;
+        op->window = window;
+        /* The tables hold one chunk at a time. Several chunks run as one
+         * varlen kernel, which is taken to run like the one chunk with the
+         * same work (pairs) and the same ratio r of context to chunk tokens:
+         * pairs = c (r c + (c + 1) / 2) solved for c. One chunk maps onto
+         * itself exactly; n equal chunks onto one sqrt(n) times longer (the
+         * sqrt rule Vidur uses for batched prefill). */
+        if (s->num_prefill == 1 && window <= 0) {
+            op->chunk_eq = pt;
+            op->ctx_eq = kv - pt;
+        } else {
+            double r = MAX(kv - pt, 0.0) / pt, a = r + 0.5;
+            op->chunk_eq = (-0.5 + sqrt(0.25 + 4.0 * a * pairs)) / (2.0 * a);
+            op->ctx_eq = r * op->chunk_eq;
+        }
     }
     if (s->num_decode > 0) {
         double kv = (double)s->decode_kv_tokens;
-        if (window > 0)
-            kv = MIN(kv, s->num_decode * window);
+        if (window > 0) {
+            kv = 0;
+            for (int b = 0; b < SV_BATCH_CTX_BUCKETS; b++)
+                kv += MIN((double)s->decode_ctx_sum[b], s->decode_ctx_count[b] * window);
+        }
         OpDesc *op = push_op(list, "attn_decode", OP_ATTENTION, count);
         double per_pair = 2.0 * (p->attn_dqk_decode + p->attn_dv_decode);
         op->flops = kv * per_pair * p->q_heads;
@@ -548,6 +709,8 @@ static void push_attention(OpList *list, const SvPredictor *p, const SvBatchShap
         op->bytes = kv * p->kv_bytes_layer + s->num_decode * p->q_heads *
                                                  (p->attn_dqk_decode + p->attn_dv_decode) *
                                                  p->act_bytes;
+        op->window = window;
+        op->shape = s;
     }
 }
 
@@ -600,7 +763,7 @@ static void push_mlp(OpList *list, const SvPredictor *p, double T, int count, do
     int tp = p->plan.tp;
     push_gemm(list, p, "mlp_up", count, T, p->gate_mult * inter, hidden, tp);
     /* Gated: read gate and up, write the product; else read and write. */
-    push_elementwise(list, "mlp_act", count, T * inter * (p->gate_mult + 1.0) * p->act_bytes);
+    push_elementwise(list, ELT_MLP_ACT, count, T * inter * (p->gate_mult + 1.0) * p->act_bytes);
     push_gemm(list, p, "mlp_down", count, T, hidden, inter, tp);
 }
 
@@ -650,62 +813,178 @@ static void build_stage_ops(const SvPredictor *p, const SvBatchShape *s, int si,
     list->n = 0;
 
     if (first) /* read the embedding rows, write the hidden states */
-        push_elementwise(list, "embed", 1, 2.0 * T * hidden * ab);
+        push_elementwise(list, ELT_EMBED, 1, 2.0 * T * hidden * ab);
     /* A norm reads and writes the hidden states and reads its weight. */
     double norm_bytes = 2.0 * T * hidden * ab + hidden * ab;
-    push_elementwise(list, "rmsnorm", 2 * L, norm_bytes);
+    push_elementwise(list, ELT_RMSNORM, 2 * L, norm_bytes);
     push_qkv(list, p, T, L);
     /* RoPE reads and writes q and k (MLA: the rope part only); Qwen3's
      * per-head q/k norm is the same traffic again and is folded in here. */
     double rope_width = m->kv_lora_rank > 0 ? (p->q_heads + 1.0) * m->qk_rope_head_dim
                                             : (p->q_heads + p->kv_heads) * m->head_dim;
-    push_elementwise(list, "rope", L, 2.0 * T * rope_width * ab * (m->qk_norm ? 2.0 : 1.0));
+    push_elementwise(list, ELT_ROPE, L, 2.0 * T * rope_width * ab * (m->qk_norm ? 2.0 : 1.0));
     push_attention(list, p, s, L - st->num_window, 0);
     push_attention(list, p, s, st->num_window, m->sliding_window);
     /* The new K/V come in the activation dtype and are written in the KV one. */
     double kv_elems = p->kv_bytes_layer / sv_dtype_bytes(p->plan.kv_dtype);
-    push_elementwise(list, "kv_store", L, T * (kv_elems * ab + p->kv_bytes_layer));
+    push_elementwise(list, ELT_KV_STORE, L, T * (kv_elems * ab + p->kv_bytes_layer));
     push_gemm(list, p, "o_proj", L, T, hidden, p->o_in, tp);
     if (tp > 1)
         push_collective(list, "all_reduce", 2 * L, COLL_ALL_REDUCE, tp, T * hidden * ab);
     push_mlp(list, p, T, L - st->num_moe, p->mlp_inter);
     push_moe(list, p, T, st->num_moe);
-    push_elementwise(list, "add", 2 * L, 3.0 * T * hidden * ab);
+    push_elementwise(list, ELT_ADD, 2 * L, 3.0 * T * hidden * ab);
     if (last) {
-        push_elementwise(list, "rmsnorm", 1, norm_bytes);
+        push_elementwise(list, ELT_RMSNORM, 1, norm_bytes);
         /* vLLM keeps the LM head unquantized, like the embedding. */
         double vocab = (double)m->vocab_size / tp;
         OpDesc *lm = push_op(list, "lm_head", OP_GEMM, 1);
         add_gemm(lm, rows, vocab, hidden, 1, 1, ab, ab, TRUE);
         lm->model_flops = lm->flops * tp;
         /* Softmax/top-p over fp32 logits of the whole vocabulary: two passes. */
-        push_elementwise(list, "sampler", 1, 2.0 * rows * m->vocab_size * 4.0);
+        push_elementwise(list, ELT_SAMPLER, 1, 2.0 * rows * m->vocab_size * 4.0);
     } else {
         push_collective(list, "send_recv", 1, COLL_SEND_RECV, 2, T * hidden * ab);
     }
     if (first) {
         OpDesc *host = push_op(list, "host_overhead", OP_HOST, 1);
         host->fixed_s = p->hw->host_overhead_iter_s + p->hw->host_overhead_req_s * rows;
+        host->rows = rows;
     }
 }
 
 /* ------------------------------------------------------------ timing -- */
 
-/* The time of one GEMM kernel. Calibrated GEMM tables will be consulted here
- * by (m, n, k, dtype); v0 is the roofline. */
+static SvCoverage worse(SvCoverage a, SvCoverage b)
+{
+    return a > b ? a : b;
+}
+
+static const GemmSlot *find_slot(const SvPredictor *p, const GemmPart *g)
+{
+    for (int i = 0; i < p->num_gemm_slots; i++) {
+        const GemmSlot *s = &p->gemm_slots[i];
+        if (s->n == g->n && s->k == g->k && s->act_weights == g->act_weights)
+            return s;
+    }
+    return NULL;
+}
+
+/* The time of one GEMM kernel: from the GEMM tables when they have lines for
+ * it (by M, with the lines bound to its (n, k) at construction), else the
+ * roofline at the profile's efficiency. A grouped (MoE) kernel holds the
+ * utilisation of one group's shape over the whole grouped kernel: the fused
+ * MoE kernel itself was not measured, so it is never better than
+ * extrapolated. */
 static double time_gemm(const SvPredictor *p, const GemmPart *g, SvCoverage *coverage)
 {
+    const GemmSlot *slot = p->calib != NULL ? find_slot(p, g) : NULL;
+    if (slot != NULL && slot->bind.num > 0) {
+        double peak = g->act_weights ? p->peak_act : p->peak_w;
+        double roof = MAX(g->flops / peak, g->bytes / p->bw_peak);
+        if (g->groups == 1)
+            return sv_table_gemm(p->calib, &slot->bind, g->m, roof, coverage);
+        SvGemmBind grouped = slot->bind;
+        grouped.other_dtype = TRUE;
+        return sv_table_gemm(p->calib, &grouped, g->m, roof, coverage);
+    }
     double rate = g->act_weights ? p->act_gemm_rate : p->gemm_rate;
     *coverage = SV_COVERAGE_ROOFLINE;
-    return MAX(g->flops / rate, g->bytes / p->mem_rate);
+    return MAX(g->flops / rate, g->bytes / p->mem_rate) + p->hw->kernel_launch_s;
+}
+
+/* Decode attention cost of @batch sequences of @ctx tokens each, per device. */
+static void decode_cost(const SvPredictor *p, double batch, double ctx, double *flops,
+                        double *bytes)
+{
+    double width = p->attn_dqk_decode + p->attn_dv_decode;
+    *flops = batch * ctx * 2.0 * width * p->q_heads;
+    *bytes = batch * ctx * p->kv_bytes_layer + batch * p->q_heads * width * p->act_bytes;
+}
+
+/* Table time of a uniform decode batch: @batch sequences of @ctx tokens. */
+static double decode_table(const SvPredictor *p, double batch, double ctx, SvCoverage *cov)
+{
+    const SvAttnSet *set = &p->calib->decode[p->decode_set];
+    double flops, bytes, exact;
+    decode_cost(p, batch, ctx, &flops, &bytes);
+    double roof = MAX(flops / p->peak_act, bytes / p->bw_peak);
+    double eq = p->decode_fold ? batch * p->kv_heads / set->kv_heads : batch;
+    double lu = sv_table_attn(set, FALSE, eq, ctx, &exact, cov);
+    if (p->decode_same && *cov == SV_COVERAGE_MEASURED)
+        return exact;
+    if (!p->decode_same)
+        *cov = worse(*cov, p->decode_fold ? SV_COVERAGE_INTERPOLATED : SV_COVERAGE_EXTRAPOLATED);
+    return roof / exp(lu);
+}
+
+/* Decode attention of a batch of mixed contexts. Each context bucket is a
+ * group of sequences at the bucket's mean context. A decode kernel spreads
+ * (sequence, KV head) work items over the SMs: when there are many, time
+ * follows the total work, each sequence taking its share of a full batch at
+ * its own context (the first term, which for a time linear in context is the
+ * mean-context time); when there are few, the longest group sets the time,
+ * and no group can finish faster than it would alone (the second term). So
+ * [100, 4000] costs at least what the 4000-token sequence takes alone,
+ * whatever two sequences at their mean of 2050 take, and 64 sequences at
+ * 4000 with 64 at 100 cost at least the 64 long ones alone (on the A100
+ * table 16 % more than 128 at 2050); a batch spread evenly converges to the
+ * mean. */
+static double time_decode(const SvPredictor *p, const OpDesc *op, SvCoverage *cov)
+{
+    const SvBatchShape *s = op->shape;
+    double batch = s->num_decode, share = 0, longest = 0;
+    *cov = SV_COVERAGE_MEASURED;
+    for (int b = 0; b < SV_BATCH_CTX_BUCKETS; b++) {
+        double n = s->decode_ctx_count[b];
+        if (n <= 0)
+            continue;
+        /* A mixed batch is a model over measured uniform batches. */
+        if (n < batch)
+            *cov = worse(*cov, SV_COVERAGE_INTERPOLATED);
+        double ctx = (double)s->decode_ctx_sum[b] / n;
+        if (op->window > 0)
+            ctx = MIN(ctx, op->window);
+        SvCoverage c;
+        share += n / batch * decode_table(p, batch, ctx, &c);
+        *cov = worse(*cov, c);
+        if (n < batch) {
+            double alone = decode_table(p, n, ctx, &c);
+            longest = MAX(longest, alone);
+            *cov = worse(*cov, c);
+        }
+    }
+    return MAX(share, longest);
+}
+
+static double time_prefill(const SvPredictor *p, const OpDesc *op, SvCoverage *cov)
+{
+    const SvAttnSet *set = &p->calib->prefill[p->prefill_set];
+    double roof = MAX(op->flops / p->peak_act, op->bytes / p->bw_peak), exact;
+    double lu = sv_table_attn(set, TRUE, op->chunk_eq, op->ctx_eq, &exact, cov);
+    if (p->prefill_same && *cov == SV_COVERAGE_MEASURED)
+        return exact;
+    if (!p->prefill_same)
+        *cov = SV_COVERAGE_EXTRAPOLATED;
+    return roof / exp(lu);
 }
 
 /* Alpha-beta collectives. A ring all-reduce moves 2 (n-1)/n of the message
  * over each device's link in 2 (n-1) steps; an all-to-all sends the (n-1)/n
- * of the tokens bound for other devices in n-1 steps; send/recv is one hop. */
-static double time_collective(const SvPredictor *p, const OpDesc *op)
+ * of the tokens bound for other devices in n-1 steps; send/recv is one hop.
+ * Measured curves answer instead when there are some for the op and link
+ * (perf/table.h: the group's own, a blend of the groups around it, or the
+ * nearest group's utilisation). */
+static double time_collective(const SvPredictor *p, const OpDesc *op, SvCoverage *cov)
 {
+    static const SvCollOp ops[] = {SV_COLL_ALL_REDUCE, SV_COLL_ALL_TO_ALL, SV_COLL_SEND_RECV};
+    if (p->calib != NULL) {
+        double t = sv_table_coll(&p->coll[op->coll], ops[op->coll], op->group, op->bytes, cov);
+        if (t >= 0)
+            return t;
+    }
     double n = op->group;
+    *cov = SV_COVERAGE_ROOFLINE;
     switch (op->coll) {
     case COLL_ALL_REDUCE:
         return 2.0 * (n - 1) / n * op->bytes / p->tp_link_bw + 2.0 * (n - 1) * p->tp_link_lat;
@@ -717,34 +996,48 @@ static double time_collective(const SvPredictor *p, const OpDesc *op)
     return 0;
 }
 
-/* The time of one occurrence of @op. Kernel launch latency is added once per
- * kernel (not a floor): in eager mode it is on the critical path, and with
- * CUDA graphs the hwprofile's kernel_launch_s is the smaller replay cost. */
+/* The time of one occurrence of @op. Roofline kernels add the launch
+ * latency once per kernel (not a floor): in eager mode it is on the critical
+ * path, and with CUDA graphs the hwprofile's kernel_launch_s is the smaller
+ * replay cost. Measured times already contain it. */
 static double time_op(const SvPredictor *p, const OpDesc *op, SvCoverage *coverage)
 {
-    double t = 0;
+    double t = 0, exact;
+    const SvEltCurve *ec;
     *coverage = SV_COVERAGE_ROOFLINE;
     switch (op->kind) {
     case OP_GEMM:
+        *coverage = SV_COVERAGE_MEASURED;
         for (int i = 0; i < op->num_parts; i++) {
             SvCoverage c;
             t += time_gemm(p, &op->parts[i], &c);
-            if (c > *coverage)
-                *coverage = c;
+            *coverage = worse(*coverage, c);
         }
-        break;
+        return t;
     case OP_ATTENTION:
-        t = MAX(op->flops / p->act_gemm_rate, op->bytes / p->mem_rate);
+        if (op->prefill && p->prefill_set >= 0)
+            return time_prefill(p, op, coverage);
+        if (!op->prefill && p->decode_set >= 0)
+            return time_decode(p, op, coverage);
+        t = MAX(op->flops / p->attn_rate, op->bytes / p->mem_rate);
         break;
     case OP_ELEMENTWISE:
+        ec = p->calib != NULL ? p->elt[op->elt] : NULL;
+        if (ec != NULL && op->bytes > 0) {
+            double lu = sv_table_curve(&ec->bytes, op->bytes, log(op->bytes), &exact, coverage);
+            return *coverage == SV_COVERAGE_MEASURED ? exact : op->bytes / p->bw_peak / exp(lu);
+        }
         t = op->bytes / p->mem_rate;
         break;
     case OP_COLLECTIVE:
-        t = time_collective(p, op);
-        break;
+        return time_collective(p, op, coverage);
     case OP_HOST:
-        t = op->fixed_s;
-        break;
+        if (p->calib != NULL) {
+            double h = sv_table_host(p->calib, p->plan.tp, op->rows, NULL, coverage);
+            if (h >= 0)
+                return h;
+        }
+        return op->fixed_s;
     }
     return t + op->launches * p->hw->kernel_launch_s;
 }
@@ -770,8 +1063,17 @@ static gboolean shape_empty(const SvBatchShape *s)
 
 static gboolean shape_valid(const SvBatchShape *s)
 {
+    int64_t n = 0;
+    for (int b = 0; b < SV_BATCH_CTX_BUCKETS; b++) {
+        if (s->decode_ctx_count[b] < 0 || s->decode_ctx_sum[b] < 0)
+            return FALSE;
+        n += s->decode_ctx_count[b];
+    }
+    /* The histogram must account for every decode sequence: a shape built
+     * by hand without sv_batch_add_decode would leave it empty. */
     return s->num_prefill >= 0 && s->prefill_tokens >= 0 && s->prefill_attn_pairs >= 0 &&
-           s->prefill_kv_tokens >= 0 && s->num_decode >= 0 && s->decode_kv_tokens >= 0;
+           s->prefill_kv_tokens >= 0 && s->num_decode >= 0 && s->decode_kv_tokens >= 0 &&
+           n == s->num_decode;
 }
 
 /* Sum of the stage times: v0 treats the iteration as one micro-batch going
@@ -812,29 +1114,43 @@ static double bucket_value(int64_t index)
     return ldexp(mant + 0.5, e - 7);
 }
 
+/* The smallest member of a bucket. New-token counts are evaluated there
+ * rather than at the midpoint: measured GEMM times step where M crosses a
+ * tile boundary (on H100, 512 to 513 tokens costs 5 %), and token budgets
+ * and chunk sizes are round numbers, which are bucket starts; they are
+ * then exact, and the rest of a bucket within 1/128 below. */
+static double bucket_start(int64_t index)
+{
+    if (index < 256)
+        return (double)index;
+    int64_t r = index - 256;
+    int e = 8 + (int)(r / 128);
+    return ldexp(128.0 + (double)(r % 128), e - 7);
+}
+
 static int64_t pairs_to_int(double pairs)
 {
     /* Pairs are whole numbers; 2^62 pairs is far beyond any real batch. */
     return pairs >= 4.6e18 ? (INT64_C(1) << 62) : (int64_t)llround(pairs);
 }
 
-static uint64_t memo_hash(const int64_t *key)
+static uint64_t memo_hash(const uint64_t *key)
 {
     uint64_t h = 0x9e3779b97f4a7c15ULL;
     for (int i = 0; i < MEMO_KEY_LEN; i++) {
-        h ^= (uint64_t)key[i] + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
+        h ^= key[i] + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
         h *= 0xbf58476d1ce4e5b9ULL;
         h ^= h >> 31;
     }
     return h;
 }
 
-static MemoEntry *memo_slot(SvPredictor *p, const int64_t *key)
+static MemoEntry *memo_slot(SvPredictor *p, const uint64_t *key)
 {
     uint32_t mask = p->num_slots - 1;
     for (uint32_t i = (uint32_t)memo_hash(key) & mask;; i = (i + 1) & mask) {
         MemoEntry *e = &p->slots[i];
-        if (e->key[0] == -1 || memcmp(e->key, key, sizeof e->key) == 0)
+        if (e->key[0] == MEMO_EMPTY || memcmp(e->key, key, sizeof e->key) == 0)
             return e;
     }
 }
@@ -845,7 +1161,7 @@ static void memo_reset(SvPredictor *p, uint32_t num_slots)
     p->num_slots = num_slots;
     p->slots = g_new(MemoEntry, num_slots);
     for (uint32_t i = 0; i < num_slots; i++)
-        p->slots[i].key[0] = -1;
+        p->slots[i].key[0] = MEMO_EMPTY;
     p->used = 0;
 }
 
@@ -860,7 +1176,7 @@ static void memo_grow(SvPredictor *p)
     p->slots = NULL;
     memo_reset(p, old_n * 2);
     for (uint32_t i = 0; i < old_n; i++) {
-        if (old[i].key[0] == -1)
+        if (old[i].key[0] == MEMO_EMPTY)
             continue;
         *memo_slot(p, old[i].key) = old[i];
         p->used++;
@@ -868,32 +1184,127 @@ static void memo_grow(SvPredictor *p)
     g_free(old);
 }
 
+/* The decode contexts of the memo's representative shape: the exact counts
+ * per bucket, and contexts placed at one common fraction alpha of each
+ * bucket's range, chosen so that they sum to the bucketed total. A batch
+ * whose contexts all sit in one bucket gets its exact mean back. */
+static void memo_rep_contexts(const int32_t *count, double total, SvBatchShape *rep)
+{
+    double lo_sum = 0, width_sum = 0, lo[SV_BATCH_CTX_BUCKETS], hi[SV_BATCH_CTX_BUCKETS];
+    for (int b = 0; b < SV_BATCH_CTX_BUCKETS; b++) {
+        sv_batch_ctx_range(b, &lo[b], &hi[b]);
+        lo_sum += count[b] * lo[b];
+        width_sum += count[b] * (hi[b] - lo[b]);
+    }
+    double alpha = width_sum > 0 ? (total - lo_sum) / width_sum : 0;
+    alpha = CLAMP(alpha, 0.0, 1.0);
+    int64_t sum = 0;
+    for (int b = 0; b < SV_BATCH_CTX_BUCKETS; b++) {
+        rep->decode_ctx_count[b] = count[b];
+        rep->decode_ctx_sum[b] = llround(count[b] * (lo[b] + alpha * (hi[b] - lo[b])));
+        sum += rep->decode_ctx_sum[b];
+    }
+    rep->decode_kv_tokens = sum;
+}
+
+/* The histogram in the key is a digest: the highest non-empty context
+ * bucket, how many sequences sit in it and in the bucket below (counts
+ * exact up to 15, then in steps of 1/8 of a power of two), and the bucket of
+ * the mean context of all the others. The decode
+ * model (time_decode) is driven by the longest contexts (its second term)
+ * and otherwise by the total, which the key has exactly; the spread of the
+ * shorter contexts moves it little. Exact counts of every bucket would make
+ * nearly every large batch a new key, since some sequence crosses a bucket
+ * edge every few steps. */
+static int count_digest(int64_t n)
+{
+    if (n < 16)
+        return (int)n;
+    int e = 63 - __builtin_clzll((unsigned long long)n); /* >= 4 */
+    return 16 + (e - 4) * 8 + (int)((n >> (e - 3)) - 8);
+}
+
+static int64_t count_value(int d)
+{
+    if (d < 16)
+        return d;
+    int e = 4 + (d - 16) / 8, mant = 8 + (d - 16) % 8;
+    return (int64_t)((mant + 0.5) * (double)(1LL << (e - 3)));
+}
+
+/* Fill @key for @s: counts up to 2^24 take 25 bits, bucket indices (below
+ * 7168 for any int64) 13; key[2] holds the histogram digest. */
+static void memo_key(const SvPredictor *p, const SvBatchShape *s, uint64_t *key)
+{
+    key[0] = (uint64_t)s->num_prefill | (uint64_t)bucket_index(s->prefill_tokens) << 25 |
+             (uint64_t)bucket_index(pairs_to_int(s->prefill_attn_pairs)) << 38;
+    key[1] = (uint64_t)s->num_decode | (uint64_t)bucket_index(s->decode_kv_tokens) << 25 |
+             (uint64_t)bucket_index(s->prefill_kv_tokens) << 38;
+    key[2] = key[3] = 0;
+    if (!p->hist_matters || s->num_decode == 0)
+        return;
+    int top = SV_BATCH_CTX_BUCKETS - 1;
+    while (top > 0 && s->decode_ctx_count[top] == 0)
+        top--;
+    int below = top > 0 ? s->decode_ctx_count[top - 1] : 0;
+    int64_t rest_n = 0, rest_sum = 0;
+    for (int b = 0; b + 1 < top; b++) {
+        rest_n += s->decode_ctx_count[b];
+        rest_sum += s->decode_ctx_sum[b];
+    }
+    int rest = rest_n > 0 ? sv_batch_ctx_bucket(rest_sum / rest_n) : 0;
+    key[2] = (uint64_t)top | (uint64_t)count_digest(s->decode_ctx_count[top]) << 8 |
+             (uint64_t)count_digest(below) << 20 | (uint64_t)rest << 32;
+}
+
+/* The representative shape of @key's bucket: the value is computed there,
+ * not at the shape that came first, so it never depends on call order. The
+ * digest's top two buckets keep their counts; the other sequences share the
+ * bucket of their mean context. */
+static void memo_rep(const SvPredictor *p, const uint64_t *key, SvBatchShape *rep)
+{
+    memset(rep, 0, sizeof *rep);
+    const uint64_t m25 = (1u << 25) - 1, m13 = (1u << 13) - 1;
+    rep->num_prefill = (int)(key[0] & m25);
+    rep->prefill_tokens = (int64_t)bucket_start((int64_t)(key[0] >> 25 & m13));
+    rep->prefill_attn_pairs = bucket_value((int64_t)(key[0] >> 38 & m13));
+    rep->num_decode = (int)(key[1] & m25);
+    rep->prefill_kv_tokens = (int64_t)bucket_value((int64_t)(key[1] >> 38 & m13));
+    double total = bucket_value((int64_t)(key[1] >> 25 & m13));
+    int64_t batch = rep->num_decode;
+    int32_t count[SV_BATCH_CTX_BUCKETS] = {0};
+    if (batch == 0) {
+        /* no decodes */
+    } else if (p->hist_matters) {
+        int top = (int)(key[2] & 0xff);
+        int64_t n_top = MAX(1, MIN(count_value((int)(key[2] >> 8 & 0xfff)), batch));
+        int64_t n_below =
+            top > 0 ? MIN(count_value((int)(key[2] >> 20 & 0xfff)), batch - n_top) : 0;
+        int64_t rest = batch - n_top - n_below;
+        count[top] = (int32_t)n_top;
+        if (top > 0)
+            count[top - 1] += (int32_t)n_below;
+        if (rest > 0)
+            count[MIN((int)(key[2] >> 32 & 0xf), MAX(top - 2, 0))] += (int32_t)rest;
+    } else {
+        /* Nothing reads the histogram: all at the mean context. */
+        count[sv_batch_ctx_bucket((int64_t)(total / batch))] = (int32_t)batch;
+    }
+    memo_rep_contexts(count, total, rep);
+}
+
 static const MemoEntry *memo_lookup(SvPredictor *p, const SvBatchShape *s)
 {
-    int64_t key[MEMO_KEY_LEN] = {
-        s->num_prefill,
-        bucket_index(s->prefill_tokens),
-        bucket_index(pairs_to_int(s->prefill_attn_pairs)),
-        s->num_decode,
-        bucket_index(s->decode_kv_tokens),
-        bucket_index(s->prefill_kv_tokens),
-    };
+    uint64_t key[MEMO_KEY_LEN];
+    memo_key(p, s, key);
     MemoEntry *e = memo_slot(p, key);
-    if (e->key[0] != -1) {
+    if (e->key[0] != MEMO_EMPTY) {
         p->hits++;
         return e;
     }
     p->misses++;
-    /* Compute at the bucket's representative shape, not at @s, so the value
-     * never depends on which shape of the bucket came first. */
-    SvBatchShape rep = {
-        .num_prefill = s->num_prefill,
-        .prefill_tokens = (int64_t)bucket_value(key[1]),
-        .prefill_attn_pairs = bucket_value(key[2]),
-        .num_decode = s->num_decode,
-        .decode_kv_tokens = (int64_t)bucket_value(key[4]),
-        .prefill_kv_tokens = (int64_t)bucket_value(key[5]),
-    };
+    SvBatchShape rep;
+    memo_rep(p, key, &rep);
     double total_s, max_s, flops;
     compute(p, &rep, &total_s, &max_s, &flops);
     if ((p->used + 1) * 2 > p->num_slots) {
