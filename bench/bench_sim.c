@@ -1,6 +1,9 @@
 /* Simulation-speed benchmark: runs a study (default bench/azure-100k.yaml)
  * in-process and prints simulated iterations/s, events/s, wall time and peak
- * RSS. Usage: bench_sim [CONFIG.yaml] [KEY=VALUE overrides...] */
+ * RSS. Usage: bench_sim [--csv] [--core | CONFIG.yaml [KEY=VALUE overrides...]]
+ * --csv prints one machine-readable line instead (bench/run.sh builds its
+ * tables from them): requests,replicas,iterations,events,simulated_s,
+ * load_s,wall_s,peak_rss_mb, or for --core: core,events,wall_s. */
 #include "config/config.h"
 #include "core/engine.h"
 #include "serve/sim.h"
@@ -31,7 +34,7 @@ static void noop_handle(SvEngine *e, void *self, const SvEvent *ev)
 static const SvComponentVtable noop_vt = {"noop", NULL, noop_handle, NULL};
 
 /* Raw event-core throughput with 4,096 events pending. */
-static void bench_event_core(void)
+static void bench_event_core(gboolean csv)
 {
     g_autoptr(SvEngine) e = sv_engine_new(1);
     uint64_t state[2] = {1, 20000000};
@@ -43,21 +46,31 @@ static void bench_event_core(void)
     double wall = (double)(g_get_monotonic_time() - t0) * 1e-6;
     SvEngineStats st;
     sv_engine_stats(e, &st);
-    printf("event core:  %.0f events in %.3f s = %.2f M events/s (4096 pending)\n",
-           (double)st.processed, wall, (double)st.processed / wall / 1e6);
+    if (csv)
+        printf("core,%" G_GUINT64_FORMAT ",%.6f\n", st.processed, wall);
+    else
+        printf("event core:  %.0f events in %.3f s = %.2f M events/s (4096 pending)\n",
+               (double)st.processed, wall, (double)st.processed / wall / 1e6);
 }
 
 int main(int argc, char **argv)
 {
     gsl_set_error_handler_off();
+    gboolean csv = argc > 1 && g_strcmp0(argv[1], "--csv") == 0;
+    if (csv) {
+        argv++;
+        argc--;
+    }
     const char *path = argc > 1 ? argv[1] : SV_SOURCE_DIR "/bench/azure-100k.yaml";
     const char **overrides = g_new0(const char *, argc + 1);
     for (int i = 2; i < argc; i++)
         overrides[i - 2] = argv[i];
     if (argc <= 1 || g_strcmp0(argv[1], "--core") == 0) {
-        bench_event_core();
-        if (argc > 1)
+        bench_event_core(csv);
+        if (argc > 1 || csv) {
+            g_free(overrides);
             return 0;
+        }
     }
     GError *error = NULL;
     gint64 t0 = g_get_monotonic_time();
@@ -82,6 +95,13 @@ int main(int argc, char **argv)
     const SvRunTotals *t = sv_sim_totals(sim);
     SvSimBalance b;
     sv_sim_balance(sim, &b);
+    if (csv) {
+        printf("%" G_GINT64_FORMAT ",%d,%" G_GINT64_FORMAT ",%" G_GINT64_FORMAT
+               ",%.3f,%.6f,%.6f,%.1f\n",
+               b.arrived, t->num_replicas, t->iterations, t->events, (double)t->end_ns * 1e-9,
+               (double)(t1 - t0) * 1e-6, t->wall_s, peak_rss_mb());
+        goto done;
+    }
     printf("study:       %s\n", path);
     printf("requests:    %" G_GINT64_FORMAT " arrived, %" G_GINT64_FORMAT
            " completed, %" G_GINT64_FORMAT " rejected on %d replicas\n",
@@ -93,6 +113,7 @@ int main(int argc, char **argv)
     printf("speed:       %.2f M iterations/s, %.2f M events/s\n",
            (double)t->iterations / t->wall_s / 1e6, (double)t->events / t->wall_s / 1e6);
     printf("peak RSS:    %.1f MB\n", peak_rss_mb());
+done:
     sv_sim_free(sim);
     sv_trace_free(trace);
     sv_config_free(config);

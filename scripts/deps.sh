@@ -2,7 +2,7 @@
 # Install the Debian 12 packages servesim needs, skipping what is present.
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config libglib2.0-dev libgsl-dev libyaml-dev libjson-glib-dev
-      check valgrind)
+      check valgrind gnuplot-nox)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
