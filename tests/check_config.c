@@ -327,22 +327,53 @@ static const Bad bad_cases[] = {
     {"engine:\n  quantization: fp3\n", NULL, "unknown engine.quantization 'fp3' (did you mean"},
     {"engine:\n  scheduler: vllm-v2\n", NULL,
      "@:2:14: unknown engine.scheduler 'vllm-v2' (did you mean 'vllm-v0'?)"},
-    {"engine:\n  scheduler: orca\n", NULL,
-     "@:2:14: scheduler 'orca' is not implemented yet (implemented: vllm-v0, vllm-v1)"},
+    {"engine:\n  scheduler: orca\n  enable_chunked_prefill: true\n", NULL,
+     "@:3:27: scheduler 'orca' runs whole prompts, never chunks"},
+    {"engine:\n  scheduler: sarathi\n  enable_chunked_prefill: false\n", NULL,
+     "@:3:27: scheduler 'sarathi' always chunks prefills"},
     {"cluster:\n  router: round-robbin\n", NULL,
      "@:2:11: unknown cluster.router 'round-robbin' (did you mean 'round-robin'?)"},
-    {"cluster:\n  router: prefix-affinity\n", NULL,
-     "router 'prefix-affinity' is not implemented yet"},
+    {"cluster:\n  router: prefix-affinity\n  pools: [{hardware: h100-sxm}]\n", NULL,
+     "@:2:11: router prefix-affinity routes by the prefix cache: set "
+     "engine.enable_prefix_caching: true"},
+    {"cluster:\n  prefix_affinity_load_factor: 2\n  pools: [{hardware: h100-sxm}]\n", NULL,
+     "@:2:32: cluster.prefix_affinity_load_factor applies only to router prefix-affinity"},
+    {"cluster:\n  router: prefix-affinity\n  prefix_affinity_load_factor: 0.5\n  pools: "
+     "[{hardware: h100-sxm}]\nengine: {enable_prefix_caching: true}\n",
+     NULL, "@:3:32: cluster.prefix_affinity_load_factor must be at least 1"},
     {"cluster:\n  pools:\n    - hardware: h100-sxm\n      replicas: 1e12\n", NULL,
      "@:4:17: cluster.pools[0].replicas must be between 1 and 100000, got 1e12"},
     {"cluster:\n  pools:\n    - hardware: h100-sxm\n      role: both\n", NULL,
      "unknown cluster.pools[0].role 'both'"},
     {"cluster:\n  pools:\n    - {hardware: h100-sxm, role: prefill}\n", NULL,
      "@:3:34: role 'prefill' (disaggregated prefill/decode) is not implemented yet"},
-    {"engine: {preemption_mode: swap}\n", NULL,
-     "@:1:27: engine.preemption_mode 'swap' is not implemented yet"},
-    {"engine: {enable_prefix_caching: true}\n", NULL,
-     "@:1:33: engine.enable_prefix_caching is not implemented yet"},
+    {"engine: {preemption_mode: swap, swap_space: 0}\n", NULL,
+     "@:1:45: engine.preemption_mode swap needs engine.swap_space > 0"},
+    {"engine: {swap_space: 8}\n", NULL,
+     "@:1:22: engine.swap_space applies only to preemption_mode: swap"},
+    {"engine: {block_size: 32}\nworkload:\n  hash_block_tokens: 48\n  lengths: {input: "
+     "{dist: fixed, value: 100}, output: {dist: fixed, value: 10}}\n  arrival: {process: "
+     "poisson, rate_per_s: 1}\n  num_requests: 10\n",
+     NULL, "@:3:22: workload.hash_block_tokens (48) and engine.block_size (32) must divide"},
+    {"workload:\n  prefix: {prompts: 4}\n  lengths: {input: {dist: fixed, value: 100}, output: "
+     "{dist: fixed, value: 10}}\n  arrival: {process: poisson, rate_per_s: 1}\n  num_requests: "
+     "10\n",
+     NULL, "@:2:11: workload.prefix needs 'prompts' (how many shared system prompts) and 'tokens'"},
+    {"workload:\n  prefix: {prompts: 4, tokens: 100, probability: 1.5}\n  lengths: {input: "
+     "{dist: fixed, value: 100}, output: {dist: fixed, value: 10}}\n  arrival: {process: "
+     "poisson, rate_per_s: 1}\n  num_requests: 10\n",
+     NULL, "@:2:50: workload.prefix.probability must be at most 1, got 1.5"},
+    {"workload:\n  sessions: {turns: 3}\n  lengths: {input: {dist: fixed, value: 100}, output: "
+     "{dist: fixed, value: 10}}\n  arrival: {process: poisson, rate_per_s: 1}\n  num_requests: "
+     "10\n",
+     NULL, "@:2:13: workload.sessions needs 'turns' (requests per session) and 'think_time_s'"},
+    {"workload:\n  sessions: {turns: 3, think_time_s: 5}\n  lengths: {input: {dist: fixed, "
+     "value: 100}, output: {dist: fixed, value: 10}}\n  arrival: {process: closed-loop, "
+     "concurrency: 4}\n  num_requests: 10\n",
+     NULL, "@:2:3: workload.sessions needs an arrival process that starts sessions (poisson, "
+           "gamma or constant), not 'closed-loop'"},
+    {"workload:\n  sessions: {turns: 3, think_time_s: 5, gap: 1}\n", NULL,
+     "@:2:41: unknown key 'gap' in workload.sessions"},
     {"cluster:\n  pools:\n    - {name: a, hardware: h100-sxm}\n    - {name: a, hardware: "
      "h100-sxm}\n",
      NULL, "@:4:14: pool name 'a' is used twice"},

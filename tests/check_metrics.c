@@ -313,7 +313,9 @@ static SvMetrics *hand_metrics(const HandConfig *h)
                   .waiting = 1,
                   .kv_utilization = 0.25,
                   .output_tokens = 40,
-                  .iterations = 12};
+                  .iterations = 12,
+                  .batch_seqs = 1.5,
+                  .batch_tokens = 515.5};
     sv_metrics_add_sample(m, &a);
     sv_metrics_add_sample(m, &b);
     for (int i = 1; i <= 4; i++)
@@ -383,6 +385,8 @@ START_TEST(test_writers)
     hand_config(&h);
     g_autoptr(SvMetrics) m = hand_metrics(&h);
     SvRunTotals totals = hand_totals();
+    /* Request 1 (preempted twice) hit 64 cached tokens and spent 0.25 s preempted. */
+    sv_metrics_set_request_kv(m, 1, &(SvRequestKv){64, 250000000});
     g_autofree char *base = g_dir_make_tmp("sv-metrics-XXXXXX", NULL);
     ck_assert(base != NULL);
     g_autofree char *dir1 = g_build_filename(base, "a", "b", NULL); /* created on demand */
@@ -405,23 +409,24 @@ START_TEST(test_writers)
     g_autofree char *req = read_text(dir1, "requests.csv");
     const char *want_req =
         "id,arrival_s,input_tokens,output_tokens,outcome,reject_reason,replica,queue_s,ttft_s,"
-        "tpot_s,e2e_s,max_itl_s,preemptions\n"
+        "tpot_s,e2e_s,max_itl_s,preemptions,tenant,slo_class,cached_tokens,preempted_s\n"
         "0,0.000000000,100,11,completed,,0,0.500000000,0.500000000,0.095000000,1.450000000,"
-        "0.200000000,0\n"
+        "0.200000000,0,default,default,0,0.000000000\n"
         "1,1.000000000,200,2,completed,,1,0.200000000,2.000000000,0.050000000,2.050000000,"
-        "0.050000000,2\n"
-        "2,2.000000000,300,1,completed,,0,0.100000000,0.400000000,,0.400000000,,0\n"
+        "0.050000000,2,default,default,64,0.250000000\n"
+        "2,2.000000000,300,1,completed,,0,0.100000000,0.400000000,,0.400000000,,0,default,"
+        "default,0,0.000000000\n"
         "3,3.000000000,400,5,completed,,0,0.000000000,0.200000000,0.250000000,1.200000000,"
-        "0.400000000,0\n"
-        "4,4.000000000,100000,10,rejected,too_long,,,,,,,0\n"
-        "5,5.000000000,50,20,rejected,kv_capacity,1,,,,,,0\n";
+        "0.400000000,0,default,default,0,0.000000000\n"
+        "4,4.000000000,100000,10,rejected,too_long,,,,,,,0,default,default,0,0.000000000\n"
+        "5,5.000000000,50,20,rejected,kv_capacity,1,,,,,,0,default,default,0,0.000000000\n";
     ck_assert_str_eq(req, want_req);
 
     g_autofree char *ts = read_text(dir1, "timeseries.csv");
     ck_assert_str_eq(ts, "t_s,arrived,completed,rejected,running,waiting,kv_utilization,"
-                         "output_tokens,iterations,power_w\n"
-                         "0.000000000,1,0,0,0,0,0.000000,0,0,0.000\n"
-                         "1.500000000,3,1,0,2,1,0.250000,40,12,0.000\n");
+                         "output_tokens,iterations,power_w,batch_seqs,batch_tokens\n"
+                         "0.000000000,1,0,0,0,0,0.000000,0,0,0.000,0.000,0.0\n"
+                         "1.500000000,3,1,0,2,1,0.250000,40,12,0.000,1.500,515.5\n");
 
     g_autofree char *js = read_text(dir1, "summary.json");
     /* Shortest round-trip numbers, not %.17g. */

@@ -73,7 +73,7 @@ static void study_free(Study *st)
 
 static SvSim *run_study(Study *st, int64_t kv_blocks)
 {
-    SvSimOptions opt = {toy_time, NULL, kv_blocks};
+    SvSimOptions opt = {.iter_time_fn = toy_time, .kv_blocks = kv_blocks};
     GError *error = NULL;
     SvSim *sim = sv_sim_new(&st->cfg, st->trace, &opt, &error);
     ck_assert_msg(sim != NULL, "%s", error ? error->message : "");

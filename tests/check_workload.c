@@ -195,7 +195,7 @@ static const struct {
     {"azure-malformed-time.csv", ":3:1: TIMESTAMP is not 'YYYY-MM-DD HH:MM:SS.fffffff'"},
     {"azure-unsorted.csv", ":3:1: arrival goes backwards"},
     {"azure-zero-output.csv", ":2:33: GeneratedTokens is 0"},
-    {"mooncake.jsonl", ":1:1: this looks like JSON (a Mooncake JSONL trace?)"},
+    {"mooncake.jsonl", ":2:34: input_length is 0; lengths are >= 1 token"},
     {"vidur.csv", ":1:1: this looks like a Vidur processed trace"},
     {"bad-hash-ids.csv", ":3:14: hash_ids entry is not an integer: 'x'"},
     {"bad-session.csv", ":3:12: session is not a non-negative integer: '-2'"},

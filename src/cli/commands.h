@@ -9,7 +9,9 @@
 
 int sv_cmd_run(int argc, char **argv);
 int sv_cmd_predict(int argc, char **argv);
+int sv_cmd_calibrate(int argc, char **argv);
 int sv_cmd_list(int argc, char **argv);
+int sv_cmd_plot(int argc, char **argv);
 
 /* Print "servesim: MESSAGE" for @error and return the exit status it maps to
  * (2 for bad input, 1 otherwise). */

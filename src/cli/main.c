@@ -15,7 +15,9 @@ typedef struct {
 static const SvCommand commands[] = {
     {"run", sv_cmd_run, "simulate a study: latencies, throughput, KV use, request by request"},
     {"predict", sv_cmd_predict, "predict one iteration's time, op by op"},
+    {"calibrate", sv_cmd_calibrate, "build a hardware profile's tables from measured kernels"},
     {"list", sv_cmd_list, "list models, hardware profiles, schedulers or routers"},
+    {"plot", sv_cmd_plot, "render a run's or a sweep's results as PNG and SVG (gnuplot)"},
     {NULL, NULL, NULL},
 };
 

@@ -22,13 +22,17 @@ const char *const sv_role_names[] = {"mixed", "prefill", "decode", NULL};
  * enums above as valid syntax but refuses, at the key's mark, to start a run
  * the engine cannot do; extend these tables as policies land. */
 static const gboolean scheduler_implemented[SV_SCHED_COUNT] = {
-    [SV_SCHED_VLLM_V0] = TRUE,
-    [SV_SCHED_VLLM_V1] = TRUE,
+    [SV_SCHED_VLLM_V0] = TRUE, [SV_SCHED_VLLM_V1] = TRUE, [SV_SCHED_SARATHI] = TRUE,
+    [SV_SCHED_ORCA] = TRUE,    [SV_SCHED_STATIC] = TRUE,  [SV_SCHED_LIGHTLLM] = TRUE,
+    [SV_SCHED_EDF] = TRUE,
 };
 static const gboolean router_implemented[SV_ROUTER_COUNT] = {
     [SV_ROUTER_ROUND_ROBIN] = TRUE,
     [SV_ROUTER_RANDOM] = TRUE,
     [SV_ROUTER_LEAST_OUTSTANDING] = TRUE,
+    [SV_ROUTER_LEAST_KV] = TRUE,
+    [SV_ROUTER_POWER_OF_TWO] = TRUE,
+    [SV_ROUTER_PREFIX_AFFINITY] = TRUE,
 };
 
 gboolean sv_scheduler_implemented(SvSchedulerKind kind)
@@ -56,9 +60,10 @@ static const char *const dist_names[] = {"fixed", "uniform", "lognormal", "trace
 static const char *const process_names[] = {"trace",    "poisson",     "gamma",
                                             "constant", "closed-loop", NULL};
 
-static const char *const top_keys[] = {"seed",     "model", "cluster", "engine",
-                                       "workload", "slo",   "output",  NULL};
-static const char *const cluster_keys[] = {"router", "pools", NULL};
+static const char *const top_keys[] = {"seed", "model",  "cluster",     "engine",    "workload",
+                                       "slo",  "output", "slo_classes", "admission", NULL};
+static const char *const cluster_keys[] = {"router", "pools", "router_staleness_s",
+                                           "prefix_affinity_load_factor", NULL};
 static const char *const pool_keys[] = {"name",
                                         "hardware",
                                         "replicas",
@@ -79,14 +84,27 @@ static const char *const engine_keys[] = {"scheduler",
                                           "quantization",
                                           "kv_cache_dtype",
                                           "preemption_mode",
+                                          "swap_space",
                                           NULL};
-static const char *const workload_keys[] = {"trace",        "lengths",    "arrival",
-                                            "num_requests", "duration_s", NULL};
+static const char *const workload_keys[] = {
+    "trace",   "lengths",           "arrival", "num_requests", "duration_s",
+    "tenants", "hash_block_tokens", "prefix",  "sessions",     NULL};
+/* Sources of prefix sharing (prefix-gen.c). */
+static const char *const prefix_keys[] = {"prompts", "tokens", "probability", NULL};
+static const char *const session_keys[] = {"turns", "think_time_s", NULL};
 static const char *const lengths_keys[] = {"input", "output", NULL};
 static const char *const length_keys[] = {"dist", "value", "min", "max", "mean", "sigma", NULL};
 static const char *const arrival_keys[] = {"process", "rate_per_s", "cv", "concurrency", NULL};
 static const char *const slo_keys[] = {"ttft_s", "tpot_s", "e2e_s", "percentile", NULL};
 static const char *const output_keys[] = {"sample_interval_s", NULL};
+static const char *const slo_class_keys[] = {"ttft_s", "tpot_s", "e2e_s", "priority", NULL};
+static const char *const admission_keys[] = {"max_queue_length", "max_cluster_queue_length",
+                                             "rate_limit", "reject_predicted_slo_miss", NULL};
+static const char *const rate_limit_keys[] = {"rate_per_s", "burst", NULL};
+/* A tenant is a workload of its own plus who it is. */
+static const char *const tenant_keys[] = {
+    "name",      "trace",    "lengths",           "arrival", "num_requests", "duration_s",
+    "slo_class", "priority", "hash_block_tokens", "prefix",  "sessions",     NULL};
 
 static const char *const key_paths[] = {
     "seed",
@@ -135,6 +153,32 @@ static const char *const key_paths[] = {
     "slo.e2e_s",
     "slo.percentile",
     "output.sample_interval_s",
+    "cluster.router_staleness_s",
+    "slo_classes.NAME.ttft_s",
+    "slo_classes.NAME.tpot_s",
+    "slo_classes.NAME.e2e_s",
+    "slo_classes.NAME.priority",
+    "admission.max_queue_length",
+    "admission.max_cluster_queue_length",
+    "admission.rate_limit.rate_per_s",
+    "admission.rate_limit.burst",
+    "admission.reject_predicted_slo_miss",
+    "workload.tenants[].name",
+    "workload.tenants[].trace",
+    "workload.tenants[].lengths",
+    "workload.tenants[].arrival",
+    "workload.tenants[].num_requests",
+    "workload.tenants[].duration_s",
+    "workload.tenants[].slo_class",
+    "workload.tenants[].priority",
+    "engine.swap_space",
+    "cluster.prefix_affinity_load_factor",
+    "workload.hash_block_tokens",
+    "workload.prefix.prompts",
+    "workload.prefix.tokens",
+    "workload.prefix.probability",
+    "workload.sessions.turns",
+    "workload.sessions.think_time_s",
     NULL,
 };
 
@@ -161,6 +205,9 @@ const char *const *sv_config_key_paths(void)
 #define DEFAULT_MAX_NUM_SEQS      256
 #define DEFAULT_V1_BATCHED_TOKENS 8192
 #define DEFAULT_V0_BATCHED_TOKENS 2048
+/* Sarathi's chunk: Vidur's SarathiSchedulerConfig default (chunk_size 512),
+ * the strict-latency budget of the Sarathi-Serve paper. */
+#define DEFAULT_SARATHI_CHUNK_TOKENS 512
 
 /* ------------------------------------------------------------------------- */
 
@@ -175,6 +222,25 @@ static void pool_free(gpointer data)
     g_free(pool);
 }
 
+static void slo_class_free(gpointer data)
+{
+    SvSloClass *c = data;
+    if (c == NULL)
+        return;
+    g_free(c->name);
+    g_free(c);
+}
+
+static void tenant_free(gpointer data)
+{
+    SvTenantConfig *t = data;
+    if (t == NULL)
+        return;
+    g_free(t->name);
+    g_free(t->workload.trace_path);
+    g_free(t);
+}
+
 void sv_config_free(SvConfig *config)
 {
     if (config == NULL)
@@ -185,6 +251,10 @@ void sv_config_free(SvConfig *config)
     if (config->pools != NULL)
         g_ptr_array_free(config->pools, TRUE);
     g_free(config->workload.trace_path);
+    if (config->slo_classes != NULL)
+        g_ptr_array_free(config->slo_classes, TRUE);
+    if (config->tenants != NULL)
+        g_ptr_array_free(config->tenants, TRUE);
     g_free(config);
 }
 
@@ -206,6 +276,12 @@ typedef struct {
     PoolMarks *pools; /* one per cfg->pools entry */
     const SvYNode *chunked, *mnbt, *mml, *gmu;
     const SvYNode *input_value, *trace;
+    GPtrArray *tenant_inputs; /* each tenant's lengths.input.value mark (or NULL), owned */
+    /* The workload stream being read: the study's workload, or one tenant. */
+    SvWorkloadConfig *wl;
+    const char *wprefix;      /* its key path: "workload" or "workload.tenants[2]" */
+    const SvYNode *staleness; /* cluster.router_staleness_s, or NULL */
+    const SvYNode *slo_miss;  /* admission.reject_predicted_slo_miss, or NULL */
 } Loader;
 
 /* Read @key of @map with @fn when present; the full key path names it in messages. */
@@ -397,6 +473,34 @@ static gboolean read_cluster(Loader *l, const SvYNode *root, GError **error)
                                        SV_ROUTER_COUNT, router, error))
         return FALSE;
     l->cfg->router = (SvRouterKind)router;
+    if (!opt_double(l, cluster, "cluster", "router_staleness_s", FALSE, MAX_DURATION_S,
+                    &l->cfg->router_staleness_s, error))
+        return FALSE;
+    l->cfg->prefix_affinity_load_factor = 2.0;
+    if (!opt_double(l, cluster, "cluster", "prefix_affinity_load_factor", TRUE, 1e6,
+                    &l->cfg->prefix_affinity_load_factor, error))
+        return FALSE;
+    const SvYNode *lf = sv_ynode_get(cluster, "prefix_affinity_load_factor");
+    if (lf != NULL && router != SV_ROUTER_PREFIX_AFFINITY)
+        return sv_ydoc_error(l->doc, lf, error, SV_ERROR_INVALID,
+                             "cluster.prefix_affinity_load_factor applies only to router "
+                             "prefix-affinity, not to '%s'",
+                             sv_router_names[router]);
+    if (lf != NULL && l->cfg->prefix_affinity_load_factor < 1.0)
+        return sv_ydoc_error(l->doc, lf, error, SV_ERROR_INVALID,
+                             "cluster.prefix_affinity_load_factor must be at least 1 (a factor "
+                             "over the least loaded replica), got %s",
+                             lf->value);
+    /* Round-robin and random never look at replica state, so a staleness
+     * there would be a setting that changes nothing. */
+    l->staleness = sv_ynode_get(cluster, "router_staleness_s");
+    if (l->cfg->router_staleness_s > 0 &&
+        (router == SV_ROUTER_ROUND_ROBIN || router == SV_ROUTER_RANDOM))
+        return sv_ydoc_error(l->doc, l->staleness, error, SV_ERROR_INVALID,
+                             "cluster.router_staleness_s applies only to routers that read "
+                             "replica load (least-outstanding, least-kv, power-of-two, "
+                             "prefix-affinity), not to '%s'",
+                             sv_router_names[router]);
 
     const SvYNode *pools = sv_ynode_get(cluster, "pools");
     if (pools == NULL)
@@ -442,6 +546,7 @@ static gboolean read_engine(Loader *l, const SvYNode *root, GError **error)
     e->block_size = 16;
     e->gpu_memory_utilization = 0.9;
     e->preemption_mode = SV_PREEMPT_RECOMPUTE;
+    e->swap_space_gib = 4.0; /* vLLM's default */
 
     const SvYNode *engine;
     if (!opt_map(l, root, NULL, "engine", engine_keys, &engine, error))
@@ -454,8 +559,11 @@ static gboolean read_engine(Loader *l, const SvYNode *root, GError **error)
                                        scheduler_implemented, SV_SCHED_COUNT, sched, error))
         return FALSE;
     e->scheduler = (SvSchedulerKind)sched;
-    /* vLLM V1 and Sarathi chunk prefills by design; the others run whole prompts. */
-    e->enable_chunked_prefill = sched == SV_SCHED_VLLM_V1 || sched == SV_SCHED_SARATHI;
+    /* vLLM V1 and Sarathi chunk prefills by design, LightLLM by default
+     * (chunked_prefill_size) and edf is v1's step; v0, Orca and static
+     * batching run whole prompts. */
+    e->enable_chunked_prefill = sched == SV_SCHED_VLLM_V1 || sched == SV_SCHED_SARATHI ||
+                                sched == SV_SCHED_LIGHTLLM || sched == SV_SCHED_EDF;
     if (!opt_int(l, engine, "engine", "max_num_seqs", 1, 1048576, &e->max_num_seqs, error) ||
         !opt_int(l, engine, "engine", "max_num_batched_tokens", 1, MAX_TOKENS,
                  &e->max_num_batched_tokens, error) ||
@@ -469,9 +577,22 @@ static gboolean read_engine(Loader *l, const SvYNode *root, GError **error)
         !opt_enum(l, engine, "engine", "dtype", dtype_names, &dtype, error) ||
         !opt_enum(l, engine, "engine", "quantization", quant_names, &quant, error) ||
         !opt_enum(l, engine, "engine", "kv_cache_dtype", kv_dtype_names, &kv, error) ||
-        !opt_enum(l, engine, "engine", "preemption_mode", preemption_names, &preempt, error))
+        !opt_enum(l, engine, "engine", "preemption_mode", preemption_names, &preempt, error) ||
+        !opt_double(l, engine, "engine", "swap_space", FALSE, 1e6, &e->swap_space_gib, error))
         return FALSE;
     l->chunked = sv_ynode_get(engine, "enable_chunked_prefill");
+    /* Schedulers whose design fixes chunking refuse the other setting rather
+     * than silently ignore it. */
+    if (l->chunked != NULL && sched == SV_SCHED_SARATHI && !e->enable_chunked_prefill)
+        return sv_ydoc_error(l->doc, l->chunked, error, SV_ERROR_INVALID,
+                             "scheduler 'sarathi' always chunks prefills; remove "
+                             "engine.enable_chunked_prefill or set it to true");
+    if (l->chunked != NULL && (sched == SV_SCHED_ORCA || sched == SV_SCHED_STATIC) &&
+        e->enable_chunked_prefill)
+        return sv_ydoc_error(l->doc, l->chunked, error, SV_ERROR_INVALID,
+                             "scheduler '%s' runs whole prompts, never chunks; remove "
+                             "engine.enable_chunked_prefill or set it to false",
+                             sv_scheduler_names[sched]);
     l->mnbt = sv_ynode_get(engine, "max_num_batched_tokens");
     l->mml = sv_ynode_get(engine, "max_model_len");
     l->gmu = sv_ynode_get(engine, "gpu_memory_utilization");
@@ -482,17 +603,21 @@ static gboolean read_engine(Loader *l, const SvYNode *root, GError **error)
     e->weight_dtype = quant_dtypes[quant];
     e->kv_cache_dtype = kv_dtypes[kv];
     e->preemption_mode = (SvPreemptionMode)preempt;
-    /* Accepted keys whose behaviour the engine does not model yet are refused
-     * rather than silently run as something else. */
-    if (e->preemption_mode == SV_PREEMPT_SWAP)
-        return sv_ydoc_error(l->doc, sv_ynode_get(engine, "preemption_mode"), error,
-                             SV_ERROR_INVALID,
-                             "engine.preemption_mode 'swap' is not implemented yet "
-                             "(implemented: recompute)");
-    if (e->enable_prefix_caching)
-        return sv_ydoc_error(l->doc, sv_ynode_get(engine, "enable_prefix_caching"), error,
-                             SV_ERROR_INVALID,
-                             "engine.enable_prefix_caching is not implemented yet (use false)");
+    /* Swap needs somewhere to swap to; a CPU tier of 0 would turn every
+     * swap into a recomputation while claiming to model swap. */
+    const SvYNode *swap = sv_ynode_get(engine, "swap_space");
+    if (e->preemption_mode == SV_PREEMPT_SWAP && e->swap_space_gib <= 0)
+        return sv_ydoc_error(l->doc, swap, error, SV_ERROR_INVALID,
+                             "engine.preemption_mode swap needs engine.swap_space > 0 (GiB of "
+                             "CPU memory per device)");
+    if (swap != NULL && e->preemption_mode != SV_PREEMPT_SWAP)
+        return sv_ydoc_error(l->doc, swap, error, SV_ERROR_INVALID,
+                             "engine.swap_space applies only to preemption_mode: swap");
+    const SvYNode *router = sv_ynode_get(sv_ynode_get(root, "cluster"), "router");
+    if (l->cfg->router == SV_ROUTER_PREFIX_AFFINITY && !e->enable_prefix_caching)
+        return sv_ydoc_error(l->doc, router, error, SV_ERROR_INVALID,
+                             "router prefix-affinity routes by the prefix cache: set "
+                             "engine.enable_prefix_caching: true");
     if (e->block_size & (e->block_size - 1))
         return sv_ydoc_error(l->doc, sv_ynode_get(engine, "block_size"), error, SV_ERROR_INVALID,
                              "engine.block_size must be a power of 2, got %d", e->block_size);
@@ -502,10 +627,10 @@ static gboolean read_engine(Loader *l, const SvYNode *root, GError **error)
 static gboolean read_length(Loader *l, const SvYNode *lengths, const char *which,
                             SvLengthSpec *spec, GError **error)
 {
-    g_autofree char *where = g_strdup_printf("workload.lengths.%s", which);
+    g_autofree char *where = g_strdup_printf("%s.lengths.%s", l->wprefix, which);
     const SvYNode *map = sv_ynode_get(lengths, which);
     if (map == NULL)
-        return missing(l, lengths, error, "workload.lengths needs '%s'", which);
+        return missing(l, lengths, error, "%s.lengths needs '%s'", l->wprefix, which);
     if (!sv_ynode_check_keys(l->doc, map, where, length_keys, error))
         return FALSE;
     const SvYNode *dn = sv_ynode_get(map, "dist");
@@ -561,7 +686,7 @@ static gboolean read_length(Loader *l, const SvYNode *lengths, const char *which
     case SV_LEN_TRACE:
         if (l->trace == NULL)
             return sv_ydoc_error(l->doc, dn, error, SV_ERROR_INVALID,
-                                 "%s.dist: trace needs workload.trace", where);
+                                 "%s.dist: trace needs %s.trace", where, l->wprefix);
         break;
     }
     if (spec->max != 0 && spec->min > spec->max)
@@ -576,14 +701,17 @@ static gboolean read_length(Loader *l, const SvYNode *lengths, const char *which
 
 static gboolean read_arrival(Loader *l, const SvYNode *arrival, GError **error)
 {
-    SvWorkloadConfig *w = &l->cfg->workload;
+    SvWorkloadConfig *w = l->wl;
+    g_autofree char *where = g_strdup_printf("%s.arrival", l->wprefix);
     const SvYNode *pn = sv_ynode_get(arrival, "process");
     if (pn == NULL)
         return missing(l, arrival, error,
-                       "workload.arrival needs 'process' (poisson, gamma, constant, "
-                       "closed-loop or trace)");
+                       "%s needs 'process' (poisson, gamma, constant, "
+                       "closed-loop or trace)",
+                       where);
     int process = 0;
-    if (!sv_ynode_enum(l->doc, pn, "workload.arrival.process", process_names, &process, error))
+    g_autofree char *pkey = g_strdup_printf("%s.process", where);
+    if (!sv_ynode_enum(l->doc, pn, pkey, process_names, &process, error))
         return FALSE;
     w->process = (SvArrivalProcess)process;
     const SvYNode *rate = sv_ynode_get(arrival, "rate_per_s");
@@ -591,11 +719,9 @@ static gboolean read_arrival(Loader *l, const SvYNode *arrival, GError **error)
     const SvYNode *conc = sv_ynode_get(arrival, "concurrency");
     /* Values first (a bad number is the more precise message), then which
      * keys the process needs or ignores. */
-    if (!opt_double(l, arrival, "workload.arrival", "rate_per_s", TRUE, MAX_RATE_PER_S,
-                    &w->rate_per_s, error) ||
-        !opt_double(l, arrival, "workload.arrival", "cv", TRUE, 100.0, &w->cv, error) ||
-        !opt_int(l, arrival, "workload.arrival", "concurrency", 1, MAX_CONCURRENCY, &w->concurrency,
-                 error))
+    if (!opt_double(l, arrival, where, "rate_per_s", TRUE, MAX_RATE_PER_S, &w->rate_per_s, error) ||
+        !opt_double(l, arrival, where, "cv", TRUE, 100.0, &w->cv, error) ||
+        !opt_int(l, arrival, where, "concurrency", 1, MAX_CONCURRENCY, &w->concurrency, error))
         return FALSE;
     gboolean rated = w->process == SV_ARRIVAL_POISSON || w->process == SV_ARRIVAL_GAMMA ||
                      w->process == SV_ARRIVAL_CONSTANT;
@@ -603,41 +729,96 @@ static gboolean read_arrival(Loader *l, const SvYNode *arrival, GError **error)
         return missing(l, arrival, error, "process %s needs 'rate_per_s'", process_names[process]);
     if (!rated && rate != NULL)
         return sv_ydoc_error(l->doc, sv_ynode_key(arrival, "rate_per_s"), error, SV_ERROR_INVALID,
-                             "workload.arrival.rate_per_s does not apply to process %s",
+                             "%s.rate_per_s does not apply to process %s", where,
                              process_names[process]);
     if (w->process == SV_ARRIVAL_GAMMA && cv == NULL)
         return missing(l, arrival, error, "process gamma needs 'cv'");
     if (w->process != SV_ARRIVAL_GAMMA && cv != NULL)
         return sv_ydoc_error(l->doc, sv_ynode_key(arrival, "cv"), error, SV_ERROR_INVALID,
-                             "workload.arrival.cv applies only to process gamma");
+                             "%s.cv applies only to process gamma", where);
     if (w->process == SV_ARRIVAL_CLOSED_LOOP && conc == NULL)
         return missing(l, arrival, error, "process closed-loop needs 'concurrency'");
     if (w->process != SV_ARRIVAL_CLOSED_LOOP && conc != NULL)
         return sv_ydoc_error(l->doc, sv_ynode_key(arrival, "concurrency"), error, SV_ERROR_INVALID,
-                             "workload.arrival.concurrency applies only to process closed-loop");
+                             "%s.concurrency applies only to process closed-loop", where);
     if (w->process == SV_ARRIVAL_TRACE && l->trace == NULL)
-        return sv_ydoc_error(l->doc, pn, error, SV_ERROR_INVALID,
-                             "process: trace needs workload.trace");
+        return sv_ydoc_error(l->doc, pn, error, SV_ERROR_INVALID, "process: trace needs %s.trace",
+                             l->wprefix);
     return TRUE;
 }
 
-static gboolean read_workload(Loader *l, const SvYNode *root, GError **error)
+/* The sources of prefix sharing of a stream: hash_block_tokens (what a
+ * trace's hash ids cover), prefix (K shared system prompts of L tokens,
+ * taken with probability p) and sessions (multi-turn conversations). */
+static gboolean read_sharing(Loader *l, const SvYNode *work, GError **error)
 {
-    SvWorkloadConfig *w = &l->cfg->workload;
-    const SvYNode *work;
-    if (!opt_map(l, root, NULL, "workload", workload_keys, &work, error))
+    SvWorkloadConfig *w = l->wl;
+    const char *prefix = l->wprefix;
+    w->hash_block_tokens = 512; /* Mooncake's block */
+    if (!opt_int(l, work, prefix, "hash_block_tokens", 1, MAX_TOKENS, &w->hash_block_tokens, error))
         return FALSE;
-    if (work == NULL)
-        return missing(l, NULL, error,
-                       "the study needs 'workload' (a trace or lengths, an arrival process and "
-                       "num_requests or duration_s)");
+    int block = l->cfg->engine.block_size;
+    if (w->hash_block_tokens % block != 0 && block % w->hash_block_tokens != 0)
+        return sv_ydoc_error(l->doc, sv_ynode_get(work, "hash_block_tokens"), error,
+                             SV_ERROR_INVALID,
+                             "%s.hash_block_tokens (%d) and engine.block_size (%d) must divide "
+                             "one another, so that trace hash ids map onto whole KV blocks",
+                             prefix, w->hash_block_tokens, block);
+    g_autofree char *pkey = full_key(prefix, "prefix");
+    g_autofree char *skey = full_key(prefix, "sessions");
+    const SvYNode *pm, *sm;
+    if (!opt_map(l, work, prefix, "prefix", prefix_keys, &pm, error) ||
+        !opt_map(l, work, prefix, "sessions", session_keys, &sm, error))
+        return FALSE;
+    if (pm != NULL) {
+        if (sv_ynode_get(pm, "prompts") == NULL || sv_ynode_get(pm, "tokens") == NULL)
+            return missing(l, pm, error,
+                           "%s needs 'prompts' (how many shared system prompts) and 'tokens' "
+                           "(the length of each)",
+                           pkey);
+        w->prefix.probability = 1.0;
+        if (!opt_int(l, pm, pkey, "prompts", 1, 1000000, &w->prefix.num_prompts, error) ||
+            !opt_int(l, pm, pkey, "tokens", 1, MAX_TOKENS, &w->prefix.tokens, error) ||
+            !opt_double(l, pm, pkey, "probability", FALSE, 1.0, &w->prefix.probability, error))
+            return FALSE;
+    }
+    if (sm != NULL) {
+        if (sv_ynode_get(sm, "turns") == NULL || sv_ynode_get(sm, "think_time_s") == NULL)
+            return missing(l, sm, error,
+                           "%s needs 'turns' (requests per session) and 'think_time_s' (mean "
+                           "gap between turns)",
+                           skey);
+        if (!opt_int(l, sm, skey, "turns", 1, 100000, &w->sessions.turns, error) ||
+            !opt_double(l, sm, skey, "think_time_s", TRUE, MAX_DURATION_S,
+                        &w->sessions.think_time_s, error))
+            return FALSE;
+        /* Sessions start at the arrival process's times; a trace replay or a
+         * closed loop has no such starts to give. */
+        if (w->process != SV_ARRIVAL_POISSON && w->process != SV_ARRIVAL_GAMMA &&
+            w->process != SV_ARRIVAL_CONSTANT)
+            return sv_ydoc_error(l->doc, sv_ynode_key(work, "sessions"), error, SV_ERROR_INVALID,
+                                 "%s needs an arrival process that starts sessions (poisson, "
+                                 "gamma or constant), not '%s'",
+                                 skey, w->process == SV_ARRIVAL_TRACE ? "trace" : "closed-loop");
+    }
+    return TRUE;
+}
 
+/* One request stream: the study's workload map, or one tenant's map, into
+ * l->wl; keys are named under l->wprefix. */
+static gboolean read_stream(Loader *l, const SvYNode *work, GError **error)
+{
+    SvWorkloadConfig *w = l->wl;
+    const char *prefix = l->wprefix;
     l->trace = sv_ynode_get(work, "trace");
     if (l->trace != NULL) {
         const char *name;
-        if (!sv_ynode_string(l->doc, l->trace, "workload.trace", &name, error))
+        g_autofree char *tkey = g_strdup_printf("%s.trace", prefix);
+        if (!sv_ynode_string(l->doc, l->trace, tkey, &name, error))
             return FALSE;
         w->trace_path = sv_data_find("traces", name, ".csv", l->dir);
+        if (w->trace_path == NULL) /* Mooncake traces keep their JSONL form */
+            w->trace_path = sv_data_find("traces", name, ".jsonl", l->dir);
         gboolean pathlike = strchr(name, '/') != NULL || strchr(name, '.') != NULL;
         if (w->trace_path == NULL && pathlike)
             return sv_ydoc_error(l->doc, l->trace, error, SV_ERROR_NOT_FOUND,
@@ -646,12 +827,13 @@ static gboolean read_workload(Loader *l, const SvYNode *root, GError **error)
                                  name, l->dir);
         if (w->trace_path == NULL)
             return sv_ydoc_error(l->doc, l->trace, error, SV_ERROR_NOT_FOUND,
-                                 "trace '%s' not found (no traces/%s.csv)", name, name);
+                                 "trace '%s' not found (no traces/%s.csv or .jsonl)", name,
+                                 name);
     }
 
     const SvYNode *lengths, *arrival;
-    if (!opt_map(l, work, "workload", "lengths", lengths_keys, &lengths, error) ||
-        !opt_map(l, work, "workload", "arrival", arrival_keys, &arrival, error))
+    if (!opt_map(l, work, prefix, "lengths", lengths_keys, &lengths, error) ||
+        !opt_map(l, work, prefix, "arrival", arrival_keys, &arrival, error))
         return FALSE;
     w->input.dist = SV_LEN_TRACE;
     w->output.dist = SV_LEN_TRACE;
@@ -664,23 +846,155 @@ static gboolean read_workload(Loader *l, const SvYNode *root, GError **error)
     w->process = SV_ARRIVAL_TRACE;
     if (arrival != NULL && !read_arrival(l, arrival, error))
         return FALSE;
-    if (!opt_int64(l, work, "workload", "num_requests", 1, MAX_REQUESTS, &w->num_requests, error) ||
-        !opt_double(l, work, "workload", "duration_s", TRUE, MAX_DURATION_S, &w->duration_s, error))
+    if (!opt_int64(l, work, prefix, "num_requests", 1, MAX_REQUESTS, &w->num_requests, error) ||
+        !opt_double(l, work, prefix, "duration_s", TRUE, MAX_DURATION_S, &w->duration_s, error))
+        return FALSE;
+    if (!read_sharing(l, work, error))
         return FALSE;
 
     /* What is missing, once every value present is known to be good. */
     if (lengths == NULL && l->trace == NULL)
         return missing(l, work, error,
-                       "workload needs request lengths: 'trace' or 'lengths' (input and output)");
+                       "%s needs request lengths: 'trace' or 'lengths' (input and output)", prefix);
     if (arrival == NULL && l->trace == NULL)
         return missing(l, work, error,
-                       "workload needs 'arrival' (e.g. {process: poisson, rate_per_s: 4}) or a "
-                       "trace with its own arrival times");
+                       "%s needs 'arrival' (e.g. {process: poisson, rate_per_s: 4}) or a "
+                       "trace with its own arrival times",
+                       prefix);
     if (w->num_requests == 0 && w->duration_s == 0.0 && w->process != SV_ARRIVAL_TRACE)
         return missing(l, work, error,
-                       "workload needs an end: 'num_requests' or 'duration_s' (only a trace's "
-                       "own arrivals end by themselves)");
+                       "%s needs an end: 'num_requests' or 'duration_s' (only a trace's "
+                       "own arrivals end by themselves)",
+                       prefix);
     return TRUE;
+}
+
+/* The run-level index of the SLO class called @name: 0 for "default" (the
+ * study's slo:), i + 1 for cfg->slo_classes[i]; an error names the nearest. */
+static gboolean find_slo_class(Loader *l, const SvYNode *node, const char *key, int *out,
+                               GError **error)
+{
+    const char *name;
+    if (!sv_ynode_string(l->doc, node, key, &name, error))
+        return FALSE;
+    if (strcmp(name, "default") == 0) {
+        *out = 0;
+        return TRUE;
+    }
+    GPtrArray *classes = l->cfg->slo_classes;
+    g_autoptr(GPtrArray) names = g_ptr_array_new();
+    g_ptr_array_add(names, "default");
+    for (guint i = 0; classes != NULL && i < classes->len; i++) {
+        const SvSloClass *c = g_ptr_array_index(classes, i);
+        if (strcmp(c->name, name) == 0) {
+            *out = (int)i + 1;
+            return TRUE;
+        }
+        g_ptr_array_add(names, c->name);
+    }
+    g_ptr_array_add(names, NULL);
+    const char *near = sv_nearest(name, (const char *const *)names->pdata);
+    return sv_ydoc_error(l->doc, node, error, SV_ERROR_INVALID,
+                         "%s: unknown SLO class '%s'%s%s%s (define it under slo_classes)", key,
+                         name, near ? " (did you mean '" : "", near ? near : "", near ? "'?)" : "");
+}
+
+#define MAX_TENANTS 1024
+
+/* Tenant and class names are written unquoted in requests.csv. */
+static gboolean check_name(Loader *l, const SvYNode *node, const char *what, const char *name,
+                           GError **error)
+{
+    if (strpbrk(name, ",\"\r\n") != NULL)
+        return sv_ydoc_error(l->doc, node, error, SV_ERROR_INVALID,
+                             "%s name '%s' may not contain commas, quotes or line breaks", what,
+                             name);
+    return TRUE;
+}
+
+static gboolean read_tenants(Loader *l, const SvYNode *work, const SvYNode *tenants, GError **error)
+{
+    /* With tenants every stream lives in a tenant; a top-level stream key
+     * next to them would be ambiguous (a default? a tenant of its own?). */
+    for (guint i = 0; i < work->keys->len; i++) {
+        const SvYNode *k = g_ptr_array_index(work->keys, i);
+        if (strcmp(k->value, "tenants") != 0)
+            return sv_ydoc_error(l->doc, k, error, SV_ERROR_INVALID,
+                                 "workload.%s cannot sit next to workload.tenants: give it "
+                                 "inside each tenant",
+                                 k->value);
+    }
+    if (!sv_ynode_expect_seq(l->doc, tenants, "workload.tenants", error))
+        return FALSE;
+    if (tenants->items->len == 0)
+        return sv_ydoc_error(l->doc, tenants, error, SV_ERROR_INVALID,
+                             "workload.tenants must list at least one tenant");
+    if (tenants->items->len > MAX_TENANTS)
+        return sv_ydoc_error(l->doc, tenants, error, SV_ERROR_INVALID,
+                             "workload.tenants lists %u tenants; at most %d", tenants->items->len,
+                             MAX_TENANTS);
+    l->cfg->tenants = g_ptr_array_new_with_free_func(tenant_free);
+    l->tenant_inputs = g_ptr_array_new();
+    for (guint i = 0; i < tenants->items->len; i++) {
+        const SvYNode *node = g_ptr_array_index(tenants->items, i);
+        g_autofree char *where = g_strdup_printf("workload.tenants[%u]", i);
+        if (!sv_ynode_check_keys(l->doc, node, where, tenant_keys, error))
+            return FALSE;
+        SvTenantConfig *t = g_new0(SvTenantConfig, 1);
+        g_ptr_array_add(l->cfg->tenants, t);
+        t->slo_class = -1;
+        const SvYNode *n = sv_ynode_get(node, "name");
+        if (n != NULL) {
+            const char *name;
+            g_autofree char *k = full_key(where, "name");
+            if (!sv_ynode_string(l->doc, n, k, &name, error))
+                return FALSE;
+            for (guint j = 0; j < i; j++)
+                if (strcmp(((SvTenantConfig *)g_ptr_array_index(l->cfg->tenants, j))->name, name) ==
+                    0)
+                    return sv_ydoc_error(l->doc, n, error, SV_ERROR_INVALID,
+                                         "tenant name '%s' is used twice", name);
+            if (!check_name(l, n, "tenant", name, error))
+                return FALSE;
+            t->name = g_strdup(name);
+        } else {
+            t->name = g_strdup_printf("tenant%u", i);
+        }
+        n = sv_ynode_get(node, "slo_class");
+        if (n != NULL) {
+            g_autofree char *k = full_key(where, "slo_class");
+            if (!find_slo_class(l, n, k, &t->slo_class, error))
+                return FALSE;
+        }
+        t->has_priority = sv_ynode_get(node, "priority") != NULL;
+        if (!opt_int(l, node, where, "priority", -1000000, 1000000, &t->priority, error))
+            return FALSE;
+        l->wl = &t->workload;
+        l->wprefix = where;
+        l->input_value = NULL;
+        if (!read_stream(l, node, error))
+            return FALSE;
+        g_ptr_array_add(l->tenant_inputs, (gpointer)l->input_value);
+    }
+    l->input_value = NULL;
+    return TRUE;
+}
+
+static gboolean read_workload(Loader *l, const SvYNode *root, GError **error)
+{
+    const SvYNode *work;
+    if (!opt_map(l, root, NULL, "workload", workload_keys, &work, error))
+        return FALSE;
+    if (work == NULL)
+        return missing(l, NULL, error,
+                       "the study needs 'workload' (a trace or lengths, an arrival process and "
+                       "num_requests or duration_s)");
+    const SvYNode *tenants = sv_ynode_get(work, "tenants");
+    if (tenants != NULL)
+        return read_tenants(l, work, tenants, error);
+    l->wl = &l->cfg->workload;
+    l->wprefix = "workload";
+    return read_stream(l, work, error);
 }
 
 static gboolean read_slo_output(Loader *l, const SvYNode *root, GError **error)
@@ -700,6 +1014,99 @@ static gboolean read_slo_output(Loader *l, const SvYNode *root, GError **error)
         return FALSE;
     return opt_double(l, map, "output", "sample_interval_s", TRUE, 1e6,
                       &l->cfg->output.sample_interval_s, error);
+}
+
+/* Named classes fit the request record's one-byte class index, with class
+ * 0 the study's slo:. */
+#define MAX_SLO_CLASSES 254
+
+static gboolean read_slo_classes(Loader *l, const SvYNode *root, GError **error)
+{
+    const SvYNode *map = sv_ynode_get(root, "slo_classes");
+    if (map == NULL)
+        return TRUE;
+    if (!sv_ynode_expect_map(l->doc, map, "slo_classes", error))
+        return FALSE;
+    if (map->keys->len == 0)
+        return sv_ydoc_error(l->doc, map, error, SV_ERROR_INVALID,
+                             "slo_classes must define at least one class");
+    if (map->keys->len > MAX_SLO_CLASSES)
+        return sv_ydoc_error(l->doc, map, error, SV_ERROR_INVALID,
+                             "slo_classes defines %u classes; at most %d", map->keys->len,
+                             MAX_SLO_CLASSES);
+    l->cfg->slo_classes = g_ptr_array_new_with_free_func(slo_class_free);
+    for (guint i = 0; i < map->keys->len; i++) {
+        const SvYNode *k = g_ptr_array_index(map->keys, i);
+        const SvYNode *v = g_ptr_array_index(map->items, i);
+        if (k->value == NULL || k->is_null || *k->value == '\0')
+            return sv_ydoc_error(l->doc, k, error, SV_ERROR_INVALID,
+                                 "an SLO class needs a non-empty name");
+        if (strcmp(k->value, "default") == 0)
+            return sv_ydoc_error(l->doc, k, error, SV_ERROR_INVALID,
+                                 "slo_classes.default: 'default' is the study's slo: section; "
+                                 "give this class another name");
+        for (guint j = 0; j < i; j++)
+            if (strcmp(((const SvYNode *)g_ptr_array_index(map->keys, j))->value, k->value) == 0)
+                return sv_ydoc_error(l->doc, k, error, SV_ERROR_INVALID,
+                                     "SLO class '%s' is defined twice", k->value);
+        if (!check_name(l, k, "SLO class", k->value, error))
+            return FALSE;
+        g_autofree char *where = g_strdup_printf("slo_classes.%s", k->value);
+        if (!sv_ynode_check_keys(l->doc, v, where, slo_class_keys, error))
+            return FALSE;
+        SvSloClass *c = g_new0(SvSloClass, 1);
+        g_ptr_array_add(l->cfg->slo_classes, c);
+        c->name = g_strdup(k->value);
+        if (!opt_double(l, v, where, "ttft_s", TRUE, MAX_SLO_S, &c->ttft_s, error) ||
+            !opt_double(l, v, where, "tpot_s", TRUE, MAX_SLO_S, &c->tpot_s, error) ||
+            !opt_double(l, v, where, "e2e_s", TRUE, MAX_SLO_S, &c->e2e_s, error) ||
+            !opt_int(l, v, where, "priority", -1000000, 1000000, &c->priority, error))
+            return FALSE;
+    }
+    return TRUE;
+}
+
+static gboolean read_admission(Loader *l, const SvYNode *root, GError **error)
+{
+    SvAdmissionConfig *a = &l->cfg->admission;
+    const SvYNode *map, *rate;
+    if (!opt_map(l, root, NULL, "admission", admission_keys, &map, error))
+        return FALSE;
+    if (map == NULL)
+        return TRUE;
+    if (!opt_int(l, map, "admission", "max_queue_length", 1, MAX_CONCURRENCY, &a->max_queue_length,
+                 error) ||
+        !opt_int(l, map, "admission", "max_cluster_queue_length", 1, MAX_CONCURRENCY,
+                 &a->max_cluster_queue_length, error) ||
+        !opt_bool(l, map, "admission", "reject_predicted_slo_miss", &a->reject_predicted_slo_miss,
+                  error) ||
+        !opt_map(l, map, "admission", "rate_limit", rate_limit_keys, &rate, error))
+        return FALSE;
+    if (rate != NULL) {
+        if (sv_ynode_get(rate, "rate_per_s") == NULL || sv_ynode_get(rate, "burst") == NULL)
+            return missing(l, rate, error,
+                           "admission.rate_limit needs 'rate_per_s' (tokens added per second) "
+                           "and 'burst' (bucket size, requests)");
+        if (!opt_double(l, rate, "admission.rate_limit", "rate_per_s", TRUE, MAX_RATE_PER_S,
+                        &a->rate_limit_per_s, error) ||
+            !opt_int(l, rate, "admission.rate_limit", "burst", 1, MAX_CONCURRENCY,
+                     &a->rate_limit_burst, error))
+            return FALSE;
+    }
+    /* The predictor estimates TTFT only: with no TTFT target anywhere the
+     * rule could never fire. */
+    l->slo_miss = sv_ynode_get(map, "reject_predicted_slo_miss");
+    if (a->reject_predicted_slo_miss) {
+        gboolean any = l->cfg->slo.ttft_s > 0;
+        for (guint i = 0; l->cfg->slo_classes != NULL && i < l->cfg->slo_classes->len; i++)
+            any =
+                any || ((const SvSloClass *)g_ptr_array_index(l->cfg->slo_classes, i))->ttft_s > 0;
+        if (!any)
+            return sv_ydoc_error(l->doc, l->slo_miss, error, SV_ERROR_INVALID,
+                                 "admission.reject_predicted_slo_miss needs a TTFT target to "
+                                 "predict against (slo.ttft_s or a class's ttft_s)");
+    }
+    return TRUE;
 }
 
 /* ------------------------------------------------------------------------- */
@@ -870,6 +1277,8 @@ static gboolean resolve(Loader *l, GError **error)
             e->max_num_batched_tokens = MAX(e->max_model_len, DEFAULT_V0_BATCHED_TOKENS);
         else if (e->scheduler == SV_SCHED_VLLM_V0)
             e->max_num_batched_tokens = DEFAULT_V0_BATCHED_TOKENS;
+        else if (e->scheduler == SV_SCHED_SARATHI)
+            e->max_num_batched_tokens = MAX(DEFAULT_SARATHI_CHUNK_TOKENS, e->max_num_seqs);
         else
             e->max_num_batched_tokens = DEFAULT_V1_BATCHED_TOKENS;
         e->max_num_batched_tokens = MIN(e->max_num_batched_tokens, MAX_TOKENS);
@@ -888,17 +1297,27 @@ static gboolean resolve(Loader *l, GError **error)
                              "(%d): every running sequence needs a token per iteration",
                              e->max_num_batched_tokens, e->max_num_seqs);
 
-    SvWorkloadConfig *w = &c->workload;
-    SvLengthSpec *specs[2] = {&w->input, &w->output};
-    for (int i = 0; i < 2; i++)
-        if (specs[i]->dist == SV_LEN_LOGNORMAL && specs[i]->max == 0)
-            specs[i]->max = e->max_model_len > 0 ? e->max_model_len : MAX_TOKENS;
-    if (w->input.dist == SV_LEN_FIXED && w->output.dist == SV_LEN_FIXED && e->max_model_len > 0 &&
-        w->input.value + w->output.value > e->max_model_len)
-        return sv_ydoc_error(l->doc, l->input_value, error, SV_ERROR_INVALID,
-                             "input (%" G_GINT64_FORMAT ") plus output (%" G_GINT64_FORMAT
-                             ") tokens exceed max_model_len %d: every request would be rejected",
-                             w->input.value, w->output.value, e->max_model_len);
+    /* Each request stream: the workload, or every tenant's. */
+    guint n_streams = c->tenants != NULL ? c->tenants->len : 1;
+    for (guint t = 0; t < n_streams; t++) {
+        SvWorkloadConfig *w = &c->workload;
+        const SvYNode *input_mark = l->input_value;
+        if (c->tenants != NULL) {
+            w = &((SvTenantConfig *)g_ptr_array_index(c->tenants, t))->workload;
+            input_mark = g_ptr_array_index(l->tenant_inputs, t);
+        }
+        SvLengthSpec *specs[2] = {&w->input, &w->output};
+        for (int i = 0; i < 2; i++)
+            if (specs[i]->dist == SV_LEN_LOGNORMAL && specs[i]->max == 0)
+                specs[i]->max = e->max_model_len > 0 ? e->max_model_len : MAX_TOKENS;
+        if (w->input.dist == SV_LEN_FIXED && w->output.dist == SV_LEN_FIXED &&
+            e->max_model_len > 0 && w->input.value + w->output.value > e->max_model_len)
+            return sv_ydoc_error(l->doc, input_mark, error, SV_ERROR_INVALID,
+                                 "input (%" G_GINT64_FORMAT ") plus output (%" G_GINT64_FORMAT
+                                 ") tokens exceed max_model_len %d: every request would be "
+                                 "rejected",
+                                 w->input.value, w->output.value, e->max_model_len);
+    }
 
     for (guint i = 0; i < c->pools->len; i++)
         if (!check_plan(l, (int)i, error))
@@ -940,10 +1359,13 @@ SvConfig *sv_config_load(const char *path, const char *const *overrides, GError 
     cfg->seed = (uint64_t)seed;
     ok = ok && read_cluster(&l, doc->root, error);
     marks = l.pools;
-    ok = ok && read_engine(&l, doc->root, error) && read_workload(&l, doc->root, error) &&
-         read_slo_output(&l, doc->root, error);
+    ok = ok && read_engine(&l, doc->root, error) && read_slo_classes(&l, doc->root, error) &&
+         read_workload(&l, doc->root, error) && read_slo_output(&l, doc->root, error) &&
+         read_admission(&l, doc->root, error);
     /* Names last: a typo in a key is cheaper to report than loading files. */
     ok = ok && read_model(&l, doc->root, error) && load_hardware(&l, error) && resolve(&l, error);
+    if (l.tenant_inputs != NULL)
+        g_ptr_array_unref(l.tenant_inputs);
     if (!ok)
         return NULL;
     return g_steal_pointer(&cfg);

@@ -63,6 +63,7 @@ typedef struct {
     SvDtype weight_dtype;          /* from quantization: none = dtype */
     SvDtype kv_cache_dtype;        /* auto = dtype */
     SvPreemptionMode preemption_mode;
+    double swap_space_gib; /* CPU swap space per device, GiB (vLLM's swap_space; default 4) */
 } SvEngineConfig;
 
 typedef enum { SV_LEN_FIXED, SV_LEN_UNIFORM, SV_LEN_LOGNORMAL, SV_LEN_TRACE } SvLengthDist;
@@ -73,6 +74,19 @@ typedef struct {
     int64_t min, max;   /* uniform: inclusive bounds; lognormal: clamp bounds (tokens) */
     double mean, sigma; /* lognormal: mean of the length in tokens and sigma of log-length */
 } SvLengthSpec;
+
+/* Synthetic shared system prompts (workload.prefix). */
+typedef struct {
+    int num_prompts;    /* K distinct system prompts; 0 = the generator is off */
+    int tokens;         /* L: tokens in each, put before the drawn input length */
+    double probability; /* p: chance that a request (or session) starts with one */
+} SvPrefixConfig;
+
+/* Synthetic multi-turn sessions (workload.sessions). */
+typedef struct {
+    int turns;           /* requests per session; 0 = no sessions */
+    double think_time_s; /* mean (exponential) gap from one turn's arrival to the next's, s */
+} SvSessionConfig;
 
 typedef enum {
     SV_ARRIVAL_TRACE, /* the trace's own arrival times */
@@ -93,6 +107,11 @@ typedef struct {
     int concurrency;      /* closed-loop: requests kept in flight */
     int64_t num_requests; /* stop after this many arrivals; 0 = unbounded */
     double duration_s;    /* stop arrivals after this simulated time; 0 = unbounded */
+
+    /* Sources of prefix sharing (workload/prefix-gen.c). */
+    int hash_block_tokens;    /* tokens per trace hash id (Mooncake: 512) */
+    SvPrefixConfig prefix;    /* shared system prompts; num_prompts 0 = off */
+    SvSessionConfig sessions; /* multi-turn sessions; turns 0 = off */
 } SvWorkloadConfig;
 
 typedef struct {
@@ -106,6 +125,36 @@ typedef struct {
     double sample_interval_s; /* timeseries.csv row spacing, simulated seconds */
 } SvOutputConfig;
 
+/* A named SLO class (slo_classes:). Class 0 of a run is always "default",
+ * the study's slo: section; requests get a class from their tenant, their
+ * trace row's slo_class column, or else the default. */
+typedef struct {
+    char *name;    /* as written */
+    double ttft_s; /* 0 = no TTFT target */
+    double tpot_s; /* 0 = no TPOT target */
+    double e2e_s;  /* 0 = no E2E target */
+    int priority;  /* scheduling priority, higher first (edf); 0 by default */
+} SvSloClass;
+
+/* Admission control at arrival (admission:), before a request joins a
+ * replica's queue. Zero disables each rule. */
+typedef struct {
+    int max_queue_length;               /* waiting requests on the routed replica */
+    int max_cluster_queue_length;       /* waiting requests on all replicas together */
+    double rate_limit_per_s;            /* token bucket refill, requests per second; 0 = none */
+    int rate_limit_burst;               /* token bucket capacity, requests */
+    gboolean reject_predicted_slo_miss; /* reject when the predicted TTFT misses the target */
+} SvAdmissionConfig;
+
+/* One tenant of workload.tenants: its own request stream and SLO class. */
+typedef struct {
+    char *name;                /* as written */
+    SvWorkloadConfig workload; /* its arrivals and lengths (owns trace_path) */
+    int slo_class;             /* 0 = "default" (slo:), i + 1 = slo_classes[i]; -1 = none given */
+    int priority;              /* overrides the class priority when has_priority */
+    gboolean has_priority;
+} SvTenantConfig;
+
 typedef struct SvConfig SvConfig;
 struct SvConfig {
     char *path; /* the study file */
@@ -118,6 +167,14 @@ struct SvConfig {
     SvWorkloadConfig workload;
     SvSloConfig slo;
     SvOutputConfig output;
+    double router_staleness_s; /* the router sees replica load as of this long ago; 0 = live */
+    /* prefix-affinity: leave the replica with the longest cached prefix for
+     * the least loaded one when its outstanding requests exceed
+     * factor x max(1, the least loaded replica's). */
+    double prefix_affinity_load_factor;
+    SvAdmissionConfig admission;
+    GPtrArray *slo_classes; /* SvSloClass*, owned, the named classes; NULL when none */
+    GPtrArray *tenants;     /* SvTenantConfig*, owned; NULL = workload is one implicit tenant */
 };
 
 /* Load and validate a study. @overrides: NULL-terminated "a.b=value" strings

@@ -16,6 +16,10 @@ enum {
     SV_STREAM_OUTPUT_LENGTHS = 3,
     SV_STREAM_ROUTER = 4,
     SV_STREAM_TRACE_SAMPLE = 5,
+    /* Sources of prefix sharing (workload/prefix-gen.c); numbered apart so
+     * that streams added meanwhile elsewhere cannot take the same ids. */
+    SV_STREAM_PREFIX_CHOICE = 16,
+    SV_STREAM_SESSIONS = 17,
 };
 
 /* A Mersenne-Twister generator seeded by a SplitMix64 mix of @seed and

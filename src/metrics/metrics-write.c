@@ -120,6 +120,84 @@ static int64_t completed_output_tokens(const SvMetrics *metrics)
     return n;
 }
 
+/* "slo_classes" or "tenants": one object per class or tenant, by name. */
+static void add_groups(JsonBuilder *b, SvMetrics *metrics, SvGroupBy by)
+{
+    size_t n = 0;
+    g_autofree SvGroupSummary *groups = sv_metrics_summarize_groups(metrics, by, &n);
+    json_builder_set_member_name(b, by == SV_GROUP_TENANT ? "tenants" : "slo_classes");
+    json_builder_begin_object(b);
+    for (size_t i = 0; i < n; i++) {
+        const SvGroupSummary *g = &groups[i];
+        if (by == SV_GROUP_TENANT) {
+            json_builder_set_member_name(b, sv_metrics_tenant_name(metrics, (int)i));
+            json_builder_begin_object(b);
+        } else {
+            const SvSloClass *c = sv_metrics_slo_class(metrics, (int)i);
+            json_builder_set_member_name(b, c->name);
+            json_builder_begin_object(b);
+            add_double(b, "target_ttft_s", c->ttft_s);
+            add_double(b, "target_tpot_s", c->tpot_s);
+            add_double(b, "target_e2e_s", c->e2e_s);
+            add_int(b, "priority", c->priority);
+        }
+        add_int(b, "completed", g->completed);
+        add_int(b, "rejected", g->rejected);
+        add_dist(b, "ttft_s", &g->ttft_s);
+        add_dist(b, "tpot_s", &g->tpot_s);
+        add_dist(b, "e2e_s", &g->e2e_s);
+        add_double(b, "slo_attainment", g->slo_attainment);
+        add_double(b, "goodput_requests_per_s", g->goodput_requests_per_s);
+        json_builder_set_member_name(b, "slo_met");
+        json_builder_add_boolean_value(b, g->slo_met);
+        json_builder_end_object(b);
+    }
+    json_builder_end_object(b);
+}
+
+static double ratio(int64_t num, int64_t den)
+{
+    return den > 0 ? (double)num / (double)den : 0.0;
+}
+
+/* "prefix_cache", "swaps", "preempted_s" and "queue_growth": the KV block
+ * manager's figures (serve/kv-pool.h). */
+static void add_kv_sections(JsonBuilder *b, const SvMetrics *metrics, const SvRunTotals *t)
+{
+    SvKvSummary k;
+    sv_metrics_kv_summary(metrics, &k);
+    json_builder_set_member_name(b, "prefix_cache");
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "enabled");
+    json_builder_add_boolean_value(b, t->prefix_caching);
+    add_double(b, "hit_rate_tokens", ratio(t->prefix_hits_tokens, t->prefix_queries_tokens));
+    add_double(b, "hit_rate_blocks", ratio(t->prefix_hits_blocks, t->prefix_queries_blocks));
+    add_int(b, "hits_tokens", t->prefix_hits_tokens);
+    add_int(b, "queries_tokens", t->prefix_queries_tokens);
+    add_int(b, "hits_blocks", t->prefix_hits_blocks);
+    add_int(b, "queries_blocks", t->prefix_queries_blocks);
+    add_int(b, "evicted_blocks", t->prefix_evicted_blocks);
+    add_int(b, "requests_with_hits", k.requests_with_hits);
+    json_builder_end_object(b);
+    json_builder_set_member_name(b, "swaps");
+    json_builder_begin_object(b);
+    add_int(b, "out", t->swap_outs);
+    add_int(b, "in", t->swap_ins);
+    add_int(b, "blocks_out", t->swap_out_blocks);
+    add_int(b, "blocks_in", t->swap_in_blocks);
+    add_double(b, "copy_s", t->swap_copy_s);
+    add_int(b, "recompute_fallbacks", t->swap_fallbacks);
+    add_int(b, "cpu_blocks_per_replica", t->cpu_kv_blocks);
+    json_builder_end_object(b);
+    add_int(b, "requests_preempted", k.requests_preempted);
+    add_dist(b, "preempted_s", &k.preempted_s);
+    json_builder_set_member_name(b, "queue_growth");
+    json_builder_begin_object(b);
+    add_int(b, "waiting_peak", k.waiting_peak);
+    add_double(b, "waiting_per_s", k.waiting_growth_per_s);
+    json_builder_end_object(b);
+}
+
 static JsonNode *build_summary(SvMetrics *metrics, const SvConfig *config,
                                const SvRunTotals *totals, const SvSummary *s)
 {
@@ -179,7 +257,14 @@ static JsonNode *build_summary(SvMetrics *metrics, const SvConfig *config,
     json_builder_begin_object(b);
     add_int(b, "too_long", sv_metrics_count_rejected(metrics, SV_REJECT_TOO_LONG));
     add_int(b, "kv_capacity", sv_metrics_count_rejected(metrics, SV_REJECT_KV_CAPACITY));
+    add_int(b, "queue_full", sv_metrics_count_rejected(metrics, SV_REJECT_QUEUE_FULL));
+    add_int(b, "rate_limited", sv_metrics_count_rejected(metrics, SV_REJECT_RATE_LIMITED));
+    add_int(b, "slo_predicted_miss",
+            sv_metrics_count_rejected(metrics, SV_REJECT_SLO_PREDICTED_MISS));
     json_builder_end_object(b);
+    add_groups(b, metrics, SV_GROUP_SLO_CLASS);
+    add_groups(b, metrics, SV_GROUP_TENANT);
+    add_kv_sections(b, metrics, totals);
     add_study(b, config);
     json_builder_end_object(b);
     return json_builder_get_root(b);
@@ -204,6 +289,9 @@ static void print_double(GString *out, double v)
         if (g_ascii_strtod(buf, NULL) == target)
             break;
     }
+    /* No shorter form reads back: keep all 12 digits, not the 11 tried last. */
+    if (precision == 12)
+        g_ascii_formatd(buf, sizeof(buf), "%.12g", v);
     double mag = fabs(target);
     if (strpbrk(buf, "eE") != NULL && mag >= 1e-4 && mag < 1e15) {
         int decimals = precision - 1 - (int)floor(log10(mag));
@@ -341,12 +429,12 @@ static void write_requests(FILE *f, const SvMetrics *metrics)
 
     fputs("id,arrival_s,input_tokens,output_tokens,outcome,reject_reason,replica,"
           "queue_s,ttft_s,"
-          "tpot_s,e2e_s,max_itl_s,preemptions\n",
+          "tpot_s,e2e_s,max_itl_s,preemptions,tenant,slo_class,cached_tokens,preempted_s\n",
           f);
     for (size_t k = 0; k < n; k++) {
         const SvRequestRecord *r = sv_metrics_request(metrics, order[k].index);
         gboolean done = r->outcome == SV_REQ_COMPLETED;
-        fprintf(f, "%" G_GINT64_FORMAT ",", r->id);
+        fprintf(f, "%d,", (int)r->id);
         put_seconds(f, r->arrival_ns);
         fprintf(f, ",%d,%d,%s,%s,", (int)r->input_tokens, (int)r->output_tokens,
                 done ? "completed" : "rejected",
@@ -370,7 +458,13 @@ static void write_requests(FILE *f, const SvMetrics *metrics)
         } else {
             fputs(",,,,", f);
         }
-        fprintf(f, ",%d\n", (int)r->preemptions);
+        fprintf(f, ",%d,%s,%s", (int)r->preemptions, sv_metrics_tenant_name(metrics, r->tenant),
+                sv_metrics_slo_class(metrics, r->slo_class)->name);
+        SvRequestKv kv;
+        sv_metrics_request_kv(metrics, r->id, &kv);
+        fprintf(f, ",%d,", (int)kv.cached_tokens);
+        put_seconds(f, kv.preempted_ns);
+        fputc('\n', f);
     }
     g_free(order);
 }
@@ -381,17 +475,18 @@ static void write_timeseries(FILE *f, const SvMetrics *metrics)
     const SvSample *samples = sv_metrics_samples(metrics, &n);
     fputs("t_s,arrived,completed,rejected,running,waiting,kv_utilization,output_"
           "tokens,"
-          "iterations,power_w\n",
+          "iterations,power_w,batch_seqs,batch_tokens\n",
           f);
     for (size_t i = 0; i < n; i++) {
         const SvSample *s = &samples[i];
         put_seconds(f, s->t_ns);
         fprintf(f,
                 ",%" G_GINT64_FORMAT ",%" G_GINT64_FORMAT ",%" G_GINT64_FORMAT
-                ",%d,%d,%.6f,%" G_GINT64_FORMAT ",%" G_GINT64_FORMAT ",%.3f\n",
+                ",%d,%d,%.6f,%" G_GINT64_FORMAT ",%" G_GINT64_FORMAT ",%.3f,%.3f,%.1f\n",
                 s->arrived, s->completed, s->rejected, (int)s->running, (int)s->waiting,
                 finite_or_zero(s->kv_utilization), s->output_tokens, s->iterations,
-                finite_or_zero(s->power_w));
+                finite_or_zero(s->power_w), finite_or_zero(s->batch_seqs),
+                finite_or_zero(s->batch_tokens));
     }
 }
 
@@ -570,6 +665,17 @@ char *sv_metrics_format_table(SvMetrics *metrics, const SvConfig *config, const 
                            s.completed, s.rejected, s.duration_s, totals->wall_s);
     append_count(out, (double)totals->events);
     g_string_append(out, " events)\n");
+    if (s.rejected > 0) {
+        /* Every rejection has a reason; say which. */
+        g_string_append(out, "rejected    ");
+        for (int reason = SV_REJECT_TOO_LONG; reason <= SV_REJECT_SLO_PREDICTED_MISS; reason++) {
+            int64_t n = sv_metrics_count_rejected(metrics, (SvRejectReason)reason);
+            if (n > 0)
+                g_string_append_printf(out, " %s %" G_GINT64_FORMAT,
+                                       sv_reject_reason_name((SvRejectReason)reason), n);
+        }
+        g_string_append_c(out, '\n');
+    }
 
     g_string_append_printf(out, "throughput   %.2f req/s   ", s.requests_per_s);
     append_grouped(out, s.input_tokens_per_s);
@@ -586,7 +692,31 @@ char *sv_metrics_format_table(SvMetrics *metrics, const SvConfig *config, const 
     append_dist_row(out, "queue (s)", &s.queue_s);
 
     g_string_append(out, "SLO         ");
-    if (slo->ttft_s > 0 || slo->tpot_s > 0 || slo->e2e_s > 0) {
+    if (sv_metrics_num_slo_classes(metrics) > 1) {
+        /* Each class against its own targets; classes without requests
+         * are left out. */
+        size_t n = 0;
+        g_autofree SvGroupSummary *groups =
+            sv_metrics_summarize_groups(metrics, SV_GROUP_SLO_CLASS, &n);
+        g_string_append_printf(out, " per class at p%g: %s (attainment %.1f %%)\n",
+                               slo->percentile > 0 ? slo->percentile : 90.0,
+                               s.slo_met ? "met" : "NOT met", 100.0 * s.slo_attainment);
+        for (size_t i = 0; i < n; i++) {
+            const SvSloClass *c = sv_metrics_slo_class(metrics, (int)i);
+            if (groups[i].completed + groups[i].rejected == 0)
+                continue;
+            g_string_append_printf(out, "  class %-12s", c->name);
+            if (c->ttft_s > 0)
+                g_string_append_printf(out, " ttft<=%gs", c->ttft_s);
+            if (c->tpot_s > 0)
+                g_string_append_printf(out, " tpot<=%gs", c->tpot_s);
+            if (c->e2e_s > 0)
+                g_string_append_printf(out, " e2e<=%gs", c->e2e_s);
+            g_string_append_printf(out, ": %s (attainment %.1f %%)\n",
+                                   groups[i].slo_met ? "met" : "NOT met",
+                                   100.0 * groups[i].slo_attainment);
+        }
+    } else if (slo->ttft_s > 0 || slo->tpot_s > 0 || slo->e2e_s > 0) {
         if (slo->ttft_s > 0)
             g_string_append_printf(out, " ttft<=%gs", slo->ttft_s);
         if (slo->tpot_s > 0)
@@ -599,10 +729,37 @@ char *sv_metrics_format_table(SvMetrics *metrics, const SvConfig *config, const 
     } else {
         g_string_append(out, " no targets set\n");
     }
+    if (sv_metrics_num_tenants(metrics) > 1) {
+        size_t n = 0;
+        g_autofree SvGroupSummary *groups =
+            sv_metrics_summarize_groups(metrics, SV_GROUP_TENANT, &n);
+        for (size_t i = 0; i < n; i++)
+            g_string_append_printf(out,
+                                   "tenant %-12s %" G_GINT64_FORMAT " completed, %" G_GINT64_FORMAT
+                                   " rejected   TTFT p90 %.4f s   TPOT p90 %.4f s   SLO "
+                                   "attainment %.1f %%\n",
+                                   sv_metrics_tenant_name(metrics, (int)i), groups[i].completed,
+                                   groups[i].rejected, groups[i].ttft_s.p90, groups[i].tpot_s.p90,
+                                   100.0 * groups[i].slo_attainment);
+    }
 
     g_string_append_printf(
         out, "KV use       mean %.1f %%   preemptions %" G_GINT64_FORMAT "   MFU %.1f %%\n",
         100.0 * totals->kv_utilization_mean, s.preemptions, 100.0 * totals->mfu_mean);
+    if (totals->prefix_caching)
+        g_string_append_printf(
+            out,
+            "prefix cache hit rate %.1f %% of prompt tokens (%.1f %% of blocks)   "
+            "%" G_GINT64_FORMAT " blocks evicted\n",
+            100.0 * ratio(totals->prefix_hits_tokens, totals->prefix_queries_tokens),
+            100.0 * ratio(totals->prefix_hits_blocks, totals->prefix_queries_blocks),
+            totals->prefix_evicted_blocks);
+    if (totals->swap_outs > 0 || totals->swap_fallbacks > 0)
+        g_string_append_printf(
+            out,
+            "swaps        %" G_GINT64_FORMAT " out, %" G_GINT64_FORMAT
+            " in, %.3f s of copies   %" G_GINT64_FORMAT " recomputed (CPU tier full)\n",
+            totals->swap_outs, totals->swap_ins, totals->swap_copy_s, totals->swap_fallbacks);
     if (totals->energy_j > 0) {
         int64_t tokens = completed_output_tokens(metrics);
         g_string_append_printf(out,

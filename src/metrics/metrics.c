@@ -34,6 +34,11 @@ struct SvMetrics {
     int64_t itl_min_ns;              /* smallest gap, ns */
     int64_t itl_max_ns;              /* largest gap, ns */
     int64_t itl_counts[ITL_BUCKETS]; /* gaps per bucket */
+    SvSloClass *classes;             /* n_classes, names owned; [0] = "default" */
+    int n_classes;
+    char **tenants; /* n_tenants names, owned */
+    int n_tenants;
+    GPtrArray *kv_chunks; /* SvRequestKv[CHUNK_RECORDS] each by request id; NULL until one is set */
 };
 
 const char *sv_reject_reason_name(SvRejectReason reason)
@@ -45,6 +50,12 @@ const char *sv_reject_reason_name(SvRejectReason reason)
         return "too_long";
     case SV_REJECT_KV_CAPACITY:
         return "kv_capacity";
+    case SV_REJECT_QUEUE_FULL:
+        return "queue_full";
+    case SV_REJECT_RATE_LIMITED:
+        return "rate_limited";
+    case SV_REJECT_SLO_PREDICTED_MISS:
+        return "slo_predicted_miss";
     }
     return "unknown";
 }
@@ -57,7 +68,78 @@ SvMetrics *sv_metrics_new(const SvSloConfig *slo)
     metrics->chunks = g_ptr_array_new_with_free_func(g_free);
     metrics->samples = g_array_new(FALSE, FALSE, sizeof(SvSample));
     metrics->itl_min_ns = INT64_MAX;
+    SvSloClass def = {.name = (char *)"default",
+                      .ttft_s = metrics->slo.ttft_s,
+                      .tpot_s = metrics->slo.tpot_s,
+                      .e2e_s = metrics->slo.e2e_s};
+    sv_metrics_set_slo_classes(metrics, &def, 1);
+    const char *const one[] = {"default"};
+    sv_metrics_set_tenants(metrics, one, 1);
     return metrics;
+}
+
+static void free_classes(SvMetrics *metrics)
+{
+    for (int i = 0; i < metrics->n_classes; i++)
+        g_free(metrics->classes[i].name);
+    g_free(metrics->classes);
+    metrics->classes = NULL;
+    metrics->n_classes = 0;
+}
+
+static void free_tenants(SvMetrics *metrics)
+{
+    for (int i = 0; i < metrics->n_tenants; i++)
+        g_free(metrics->tenants[i]);
+    g_free(metrics->tenants);
+    metrics->tenants = NULL;
+    metrics->n_tenants = 0;
+}
+
+void sv_metrics_set_slo_classes(SvMetrics *metrics, const SvSloClass *classes, int n)
+{
+    g_return_if_fail(metrics != NULL && classes != NULL && n >= 1 && n <= 256);
+    free_classes(metrics);
+    metrics->classes = g_new0(SvSloClass, n);
+    for (int i = 0; i < n; i++) {
+        metrics->classes[i] = classes[i];
+        metrics->classes[i].name = g_strdup(classes[i].name);
+    }
+    metrics->n_classes = n;
+}
+
+int sv_metrics_num_slo_classes(const SvMetrics *metrics)
+{
+    g_return_val_if_fail(metrics != NULL, 0);
+    return metrics->n_classes;
+}
+
+const SvSloClass *sv_metrics_slo_class(const SvMetrics *metrics, int index)
+{
+    g_return_val_if_fail(metrics != NULL && index >= 0 && index < metrics->n_classes, NULL);
+    return &metrics->classes[index];
+}
+
+void sv_metrics_set_tenants(SvMetrics *metrics, const char *const *names, int n)
+{
+    g_return_if_fail(metrics != NULL && names != NULL && n >= 1 && n <= 65536);
+    free_tenants(metrics);
+    metrics->tenants = g_new0(char *, n);
+    for (int i = 0; i < n; i++)
+        metrics->tenants[i] = g_strdup(names[i]);
+    metrics->n_tenants = n;
+}
+
+int sv_metrics_num_tenants(const SvMetrics *metrics)
+{
+    g_return_val_if_fail(metrics != NULL, 0);
+    return metrics->n_tenants;
+}
+
+const char *sv_metrics_tenant_name(const SvMetrics *metrics, int index)
+{
+    g_return_val_if_fail(metrics != NULL && index >= 0 && index < metrics->n_tenants, NULL);
+    return metrics->tenants[index];
 }
 
 void sv_metrics_free(SvMetrics *metrics)
@@ -66,12 +148,19 @@ void sv_metrics_free(SvMetrics *metrics)
         return;
     g_ptr_array_free(metrics->chunks, TRUE);
     g_array_free(metrics->samples, TRUE);
+    free_classes(metrics);
+    free_tenants(metrics);
+    if (metrics->kv_chunks != NULL)
+        g_ptr_array_free(metrics->kv_chunks, TRUE);
     g_free(metrics);
 }
 
 void sv_metrics_add_request(SvMetrics *metrics, const SvRequestRecord *record)
 {
     g_return_if_fail(metrics != NULL && record != NULL);
+    SV_ASSERT(record->slo_class < metrics->n_classes && record->tenant < metrics->n_tenants,
+              "request %d: class %d of %d, tenant %d of %d", (int)record->id,
+              (int)record->slo_class, metrics->n_classes, (int)record->tenant, metrics->n_tenants);
     size_t chunk = metrics->n_records >> CHUNK_BITS;
     if (chunk == metrics->chunks->len)
         g_ptr_array_add(metrics->chunks, g_new(SvRequestRecord, CHUNK_RECORDS));
@@ -255,6 +344,32 @@ static double queue_s(const SvRequestRecord *r)
 /* Fill @buf with @metric over completed requests, sort it, and summarise;
  * *slo_value_out gets the SLO percentile. One buffer is reused for the four
  * metrics so a 1 M-request run needs 8 MB here, not 32. */
+/* @metric of completed @r into *@v; FALSE when @r has none (TPOT of a
+ * one-token output). */
+static gboolean metric_value(Metric metric, const SvRequestRecord *r, double *v)
+{
+    switch (metric) {
+    case M_TTFT:
+        *v = ttft_s(r);
+        return TRUE;
+    case M_TPOT:
+        if (r->output_tokens <= 1)
+            return FALSE;
+        *v = tpot_s(r);
+        return TRUE;
+    case M_E2E:
+        *v = e2e_s(r);
+        return TRUE;
+    case M_QUEUE:
+        *v = queue_s(r);
+        return TRUE;
+    }
+    return FALSE;
+}
+
+static void dist_from(double *buf, size_t n, SvDist *out, double slo_percentile,
+                      double *slo_value_out);
+
 static void summarize_metric(const SvMetrics *metrics, Metric metric, double *buf, SvDist *out,
                              double slo_percentile, double *slo_value_out)
 {
@@ -263,22 +378,17 @@ static void summarize_metric(const SvMetrics *metrics, Metric metric, double *bu
         const SvRequestRecord *r = sv_metrics_request(metrics, i);
         if (r->outcome != SV_REQ_COMPLETED)
             continue;
-        switch (metric) {
-        case M_TTFT:
-            buf[n++] = ttft_s(r);
-            break;
-        case M_TPOT:
-            if (r->output_tokens > 1)
-                buf[n++] = tpot_s(r);
-            break;
-        case M_E2E:
-            buf[n++] = e2e_s(r);
-            break;
-        case M_QUEUE:
-            buf[n++] = queue_s(r);
-            break;
-        }
+        if (metric_value(metric, r, &buf[n]))
+            n++;
     }
+    dist_from(buf, n, out, slo_percentile, slo_value_out);
+}
+
+/* Sort @buf (@n values) and summarise it; *@slo_value_out gets its
+ * @slo_percentile. */
+static void dist_from(double *buf, size_t n, SvDist *out, double slo_percentile,
+                      double *slo_value_out)
+{
     memset(out, 0, sizeof(*out));
     *slo_value_out = 0.0;
     if (n == 0)
@@ -296,7 +406,7 @@ static void summarize_metric(const SvMetrics *metrics, Metric metric, double *bu
     *slo_value_out = sv_percentile_sorted(buf, n, slo_percentile);
 }
 
-static gboolean meets_slo(const SvSloConfig *slo, const SvRequestRecord *r)
+static gboolean meets_slo(const SvSloClass *slo, const SvRequestRecord *r)
 {
     if (slo->ttft_s > 0 && ttft_s(r) > slo->ttft_s)
         return FALSE;
@@ -328,7 +438,7 @@ void sv_metrics_summarize(SvMetrics *metrics, const SvRunTotals *totals, SvSumma
         out->completed++;
         input_tokens += r->input_tokens;
         output_tokens += r->output_tokens;
-        if (meets_slo(slo, r))
+        if (meets_slo(&metrics->classes[r->slo_class], r))
             meeting++;
     }
     /* Duration spans every record, rejected ones included (their finish is
@@ -363,7 +473,228 @@ void sv_metrics_summarize(SvMetrics *metrics, const SvRunTotals *totals, SvSumma
     if (out->completed > 0)
         out->slo_attainment = (double)meeting / (double)out->completed;
     /* With no request with output > 1 there is no TPOT to miss: slo_tpot is 0. */
-    out->slo_met = out->completed > 0 && !(slo->ttft_s > 0 && slo_ttft > slo->ttft_s) &&
-                   !(slo->tpot_s > 0 && slo_tpot > slo->tpot_s) &&
-                   !(slo->e2e_s > 0 && slo_e2e > slo->e2e_s);
+    const SvSloClass *def = &metrics->classes[0];
+    out->slo_met = out->completed > 0 && !(def->ttft_s > 0 && slo_ttft > def->ttft_s) &&
+                   !(def->tpot_s > 0 && slo_tpot > def->tpot_s) &&
+                   !(def->e2e_s > 0 && slo_e2e > def->e2e_s);
+    if (metrics->n_classes > 1) {
+        /* Several classes: each is judged at the percentile against its own
+         * targets, and the run meets its SLO when every class with requests
+         * does. */
+        size_t n = 0;
+        g_autofree SvGroupSummary *classes =
+            sv_metrics_summarize_groups(metrics, SV_GROUP_SLO_CLASS, &n);
+        gboolean met = out->completed > 0;
+        for (size_t c = 0; c < n; c++)
+            if (classes[c].completed + classes[c].rejected > 0)
+                met = met && classes[c].slo_met;
+        out->slo_met = met;
+    }
+}
+
+/* ---- per tenant and per SLO class ---- */
+
+static size_t group_of(SvGroupBy by, const SvRequestRecord *r)
+{
+    return by == SV_GROUP_TENANT ? r->tenant : r->slo_class;
+}
+
+/* Whether completed requests @idx[0..n) of one class @c meet it at the SLO
+ * percentile @pct (each set target; a TPOT target holds trivially when none
+ * has a TPOT). */
+static gboolean class_met(const SvMetrics *metrics, const size_t *idx, size_t n,
+                          const SvSloClass *c, double pct, double *buf)
+{
+    if (n == 0)
+        return FALSE;
+    const Metric metrics_with_targets[3] = {M_TTFT, M_TPOT, M_E2E};
+    const double targets[3] = {c->ttft_s, c->tpot_s, c->e2e_s};
+    for (int m = 0; m < 3; m++) {
+        if (targets[m] <= 0)
+            continue;
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++)
+            if (metric_value(metrics_with_targets[m], sv_metrics_request(metrics, idx[i]), &buf[k]))
+                k++;
+        if (k == 0)
+            continue;
+        qsort(buf, k, sizeof(double), cmp_double);
+        if (sv_percentile_sorted(buf, k, pct) > targets[m])
+            return FALSE;
+    }
+    return TRUE;
+}
+
+typedef struct {
+    size_t cls; /* SLO class */
+    size_t idx; /* record index */
+} ClassIdx;
+
+static int cmp_class_idx(const void *a, const void *b)
+{
+    const ClassIdx *x = a, *y = b;
+    if (x->cls != y->cls)
+        return (x->cls > y->cls) - (x->cls < y->cls);
+    return (x->idx > y->idx) - (x->idx < y->idx);
+}
+
+SvGroupSummary *sv_metrics_summarize_groups(SvMetrics *metrics, SvGroupBy by, size_t *n_out)
+{
+    g_return_val_if_fail(metrics != NULL && n_out != NULL, NULL);
+    size_t groups = by == SV_GROUP_TENANT ? (size_t)metrics->n_tenants : (size_t)metrics->n_classes;
+    SvGroupSummary *out = g_new0(SvGroupSummary, MAX(groups, 1));
+    *n_out = groups;
+
+    /* Counts, the run's span, and each group's completed requests bucketed
+     * by a counting sort (record indices, in record order within a group). */
+    size_t *start = g_new0(size_t, groups + 1);
+    int64_t *meeting = g_new0(int64_t, MAX(groups, 1));
+    SvTimeNs first_arrival = SV_TIME_NEVER, last_finish = 0;
+    for (size_t i = 0; i < metrics->n_records; i++) {
+        const SvRequestRecord *r = sv_metrics_request(metrics, i);
+        size_t g = group_of(by, r);
+        first_arrival = MIN(first_arrival, r->arrival_ns);
+        last_finish = MAX(last_finish, r->finish_ns);
+        if (r->outcome != SV_REQ_COMPLETED) {
+            out[g].rejected++;
+            continue;
+        }
+        out[g].completed++;
+        start[g + 1]++;
+        if (meets_slo(&metrics->classes[r->slo_class], r))
+            meeting[g]++;
+    }
+    double duration_s = 0;
+    if (metrics->n_records > 0 && last_finish > first_arrival)
+        duration_s = ns_to_s(last_finish - first_arrival);
+    for (size_t g = 0; g < groups; g++)
+        start[g + 1] += start[g];
+    size_t completed = start[groups];
+    size_t *idx = g_new(size_t, MAX(completed, 1));
+    size_t *fill = g_new(size_t, MAX(groups, 1));
+    memcpy(fill, start, groups * sizeof(size_t));
+    for (size_t i = 0; i < metrics->n_records; i++) {
+        const SvRequestRecord *r = sv_metrics_request(metrics, i);
+        if (r->outcome == SV_REQ_COMPLETED)
+            idx[fill[group_of(by, r)]++] = i;
+    }
+
+    double pct = metrics->slo.percentile > 0 ? MIN(metrics->slo.percentile, 100.0) : 90.0;
+    double *buf = g_new(double, MAX(completed, 1));
+    ClassIdx *pairs = by == SV_GROUP_TENANT ? g_new(ClassIdx, MAX(completed, 1)) : NULL;
+    for (size_t g = 0; g < groups; g++) {
+        SvGroupSummary *s = &out[g];
+        size_t *gi = idx + start[g];
+        size_t n = start[g + 1] - start[g];
+        const Metric which[3] = {M_TTFT, M_TPOT, M_E2E};
+        SvDist *dists[3] = {&s->ttft_s, &s->tpot_s, &s->e2e_s};
+        for (int m = 0; m < 3; m++) {
+            size_t k = 0;
+            for (size_t i = 0; i < n; i++)
+                if (metric_value(which[m], sv_metrics_request(metrics, gi[i]), &buf[k]))
+                    k++;
+            double unused;
+            dist_from(buf, k, dists[m], pct, &unused);
+        }
+        if (s->completed > 0)
+            s->slo_attainment = (double)meeting[g] / (double)s->completed;
+        if (duration_s > 0)
+            s->goodput_requests_per_s = (double)meeting[g] / duration_s;
+        if (by == SV_GROUP_SLO_CLASS) {
+            s->slo_met = class_met(metrics, gi, n, &metrics->classes[g], pct, buf);
+            continue;
+        }
+        /* A tenant: each class among its requests against its own targets. */
+        for (size_t i = 0; i < n; i++)
+            pairs[i] = (ClassIdx){sv_metrics_request(metrics, gi[i])->slo_class, gi[i]};
+        qsort(pairs, n, sizeof(ClassIdx), cmp_class_idx);
+        for (size_t i = 0; i < n; i++)
+            gi[i] = pairs[i].idx;
+        s->slo_met = n > 0;
+        for (size_t a = 0; a < n && s->slo_met;) {
+            int c = sv_metrics_request(metrics, gi[a])->slo_class;
+            size_t b = a;
+            while (b < n && sv_metrics_request(metrics, gi[b])->slo_class == c)
+                b++;
+            s->slo_met = class_met(metrics, gi + a, b - a, &metrics->classes[c], pct, buf);
+            a = b;
+        }
+    }
+    g_free(buf);
+    g_free(pairs);
+    g_free(idx);
+    g_free(fill);
+    g_free(start);
+    g_free(meeting);
+    return out;
+}
+
+/* ---- per-request KV figures ---- */
+
+void sv_metrics_set_request_kv(SvMetrics *metrics, int64_t id, const SvRequestKv *kv)
+{
+    g_return_if_fail(metrics != NULL && id >= 0 && kv != NULL);
+    if (metrics->kv_chunks == NULL)
+        metrics->kv_chunks = g_ptr_array_new_with_free_func(g_free);
+    size_t chunk = (size_t)id >> CHUNK_BITS;
+    while (metrics->kv_chunks->len <= chunk)
+        g_ptr_array_add(metrics->kv_chunks, NULL);
+    if (metrics->kv_chunks->pdata[chunk] == NULL)
+        metrics->kv_chunks->pdata[chunk] = g_new0(SvRequestKv, CHUNK_RECORDS);
+    SvRequestKv *slot = metrics->kv_chunks->pdata[chunk];
+    slot[(size_t)id & (CHUNK_RECORDS - 1)] = *kv;
+}
+
+void sv_metrics_request_kv(const SvMetrics *metrics, int64_t id, SvRequestKv *out)
+{
+    g_return_if_fail(metrics != NULL && out != NULL);
+    *out = (SvRequestKv){0};
+    size_t chunk = (size_t)id >> CHUNK_BITS;
+    if (id < 0 || metrics->kv_chunks == NULL || chunk >= metrics->kv_chunks->len ||
+        metrics->kv_chunks->pdata[chunk] == NULL)
+        return;
+    *out =
+        ((const SvRequestKv *)metrics->kv_chunks->pdata[chunk])[(size_t)id & (CHUNK_RECORDS - 1)];
+}
+
+void sv_metrics_kv_summary(const SvMetrics *metrics, SvKvSummary *out)
+{
+    g_return_if_fail(metrics != NULL && out != NULL);
+    memset(out, 0, sizeof(*out));
+    double *buf = g_new(double, MAX(metrics->n_records, 1));
+    size_t n = 0;
+    for (size_t i = 0; i < metrics->n_records; i++) {
+        const SvRequestRecord *r = sv_metrics_request(metrics, i);
+        if (r->outcome != SV_REQ_COMPLETED)
+            continue;
+        SvRequestKv kv;
+        sv_metrics_request_kv(metrics, r->id, &kv);
+        buf[n++] = sv_ns_to_s(kv.preempted_ns);
+        out->requests_preempted += r->preemptions > 0;
+        out->requests_with_hits += kv.cached_tokens > 0;
+    }
+    double unused;
+    dist_from(buf, n, &out->preempted_s, 50.0, &unused);
+    g_free(buf);
+
+    /* Queue growth while requests still arrive: after the last arrival the
+     * queue can only drain, which would hide an overload. */
+    size_t ns = 0;
+    const SvSample *s = sv_metrics_samples(metrics, &ns);
+    int64_t last_arrived = ns > 0 ? s[ns - 1].arrived : 0;
+    double st = 0, sw = 0, stt = 0, stw = 0;
+    size_t m = 0;
+    for (size_t i = 0; i < ns; i++) {
+        out->waiting_peak = MAX(out->waiting_peak, s[i].waiting);
+        if (i > 0 && s[i - 1].arrived >= last_arrived)
+            continue; /* only samples up to the one that saw the last arrival */
+        double t = sv_ns_to_s(s[i].t_ns), w = s[i].waiting;
+        st += t;
+        sw += w;
+        stt += t * t;
+        stw += t * w;
+        m++;
+    }
+    double den = (double)m * stt - st * st;
+    out->waiting_growth_per_s = m >= 2 && den > 0 ? ((double)m * stw - st * sw) / den : 0.0;
 }

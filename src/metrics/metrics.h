@@ -20,24 +20,33 @@ typedef enum {
     SV_REJECT_NONE,
     SV_REJECT_TOO_LONG,    /* input + output above max_model_len */
     SV_REJECT_KV_CAPACITY, /* needs more KV blocks than the replica has */
+    /* Admission control (admission:), decided at arrival. */
+    SV_REJECT_QUEUE_FULL,         /* the replica's or the cluster's waiting queue is full */
+    SV_REJECT_RATE_LIMITED,       /* the token bucket had no token */
+    SV_REJECT_SLO_PREDICTED_MISS, /* predicted TTFT above the request's class target */
 } SvRejectReason;
 const char *sv_reject_reason_name(SvRejectReason reason);
 
-/* One request's outcome (48-64 bytes; a 1 M-request run keeps them all). */
+/* One request's outcome (64 bytes; a 1 M-request run keeps them all). */
 typedef struct {
-    int64_t id; /* request index in arrival order, from 0 */
     SvTimeNs arrival_ns;
     SvTimeNs first_scheduled_ns; /* first time it entered a batch (queue delay end) */
     SvTimeNs first_token_ns;     /* end of the iteration that emitted token 1 */
     SvTimeNs finish_ns;          /* last token (or rejection time) */
     SvTimeNs max_itl_ns;         /* largest inter-token gap */
+    /* Request index in arrival order, from 0. 32 bits: 2^31 records would
+     * take 128 GiB, so no run gets near it. */
+    int32_t id;
     int32_t input_tokens;
     int32_t output_tokens;
     int32_t replica;       /* global replica index, -1 when rejected before routing */
     int16_t preemptions;   /* times preempted */
+    uint16_t tenant;       /* tenant index (sv_metrics_set_tenants), 0 with one tenant */
+    uint8_t slo_class;     /* SLO class index (sv_metrics_set_slo_classes), 0 = the study's slo: */
     uint8_t outcome;       /* SvRequestOutcome */
     uint8_t reject_reason; /* SvRejectReason */
 } SvRequestRecord;
+_Static_assert(sizeof(SvRequestRecord) <= 64, "request records must stay within 64 bytes");
 
 /* One time-series row: cluster totals at time t. */
 typedef struct {
@@ -51,6 +60,8 @@ typedef struct {
     int64_t output_tokens; /* cumulative tokens generated */
     int64_t iterations;    /* cumulative iterations */
     double power_w;        /* cluster power (0 until the power model lands) */
+    double batch_seqs;     /* mean requests per iteration started since the last row */
+    double batch_tokens;   /* mean tokens (prefill + decode) per such iteration */
 } SvSample;
 
 /* Whole-run figures that the engine accumulates (not derivable from records). */
@@ -69,6 +80,21 @@ typedef struct {
     int64_t iterations; /* iterations, all replicas */
     int num_replicas;
     int num_devices;
+    /* Prefix cache, all replicas (zeros when engine.enable_prefix_caching is off). */
+    gboolean prefix_caching;       /* engine.enable_prefix_caching */
+    int64_t prefix_queries_tokens; /* known tokens of the requests looked up, per (re)admission */
+    int64_t prefix_hits_tokens;    /* of those, found cached */
+    int64_t prefix_queries_blocks; /* blocks those tokens fill */
+    int64_t prefix_hits_blocks;    /* blocks found cached */
+    int64_t prefix_evicted_blocks; /* cached blocks evicted to make room */
+    /* Swap preemption (engine.preemption_mode swap). */
+    int64_t swap_outs;       /* requests swapped out to the CPU tier */
+    int64_t swap_ins;        /* requests swapped back in */
+    int64_t swap_out_blocks; /* blocks copied GPU -> CPU */
+    int64_t swap_in_blocks;  /* blocks copied CPU -> GPU */
+    int64_t swap_fallbacks;  /* swap preemptions recomputed: CPU tier full */
+    double swap_copy_s;      /* host-link copy time charged to iterations, s */
+    int64_t cpu_kv_blocks;   /* CPU-tier blocks per replica (first replica) */
 } SvRunTotals;
 
 typedef struct SvMetrics SvMetrics;
@@ -150,6 +176,68 @@ double sv_percentile_sorted(const double *sorted, size_t n, double percentile);
 
 /* Requests rejected for @reason among the records. */
 int64_t sv_metrics_count_rejected(const SvMetrics *metrics, SvRejectReason reason);
+
+/* Per-request KV figures, kept beside the 64-byte records and indexed by
+ * request id: most requests have none, and a run that sets none allocates
+ * nothing. */
+typedef struct {
+    int32_t cached_tokens; /* prefix-cache hit when first scheduled, tokens */
+    SvTimeNs preempted_ns; /* total time from preemption to resumption */
+} SvRequestKv;
+/* Set request @id's figures (copied). */
+void sv_metrics_set_request_kv(SvMetrics *metrics, int64_t id, const SvRequestKv *kv);
+/* Request @id's figures; zeros when none were set. */
+void sv_metrics_request_kv(const SvMetrics *metrics, int64_t id, SvRequestKv *out);
+
+/* Preemption, prefix-hit and queue-growth figures of a run. */
+typedef struct {
+    int64_t requests_preempted;  /* completed requests preempted at least once */
+    int64_t requests_with_hits;  /* completed requests with a prefix-cache hit */
+    SvDist preempted_s;          /* time preempted per completed request, s (zeros included) */
+    int32_t waiting_peak;        /* most requests waiting in one sample, all replicas */
+    double waiting_growth_per_s; /* least-squares slope of the waiting count over the
+                                    samples up to the last arrival, requests/s: > 0
+                                    under sustained overload */
+} SvKvSummary;
+void sv_metrics_kv_summary(const SvMetrics *metrics, SvKvSummary *out);
+
+/* ---- SLO classes and tenants ---- */
+
+/* The run's SLO classes, @n of them (copied, names too): a record's
+ * slo_class indexes this table, and each request is judged against its own
+ * class's targets (attainment, goodput, slo_met). Entry 0 is the study's
+ * slo: under the name "default". Without this call the table is that one
+ * class, built from the SLO given at creation. */
+void sv_metrics_set_slo_classes(SvMetrics *metrics, const SvSloClass *classes, int n);
+int sv_metrics_num_slo_classes(const SvMetrics *metrics);
+/* (transfer none) */
+const SvSloClass *sv_metrics_slo_class(const SvMetrics *metrics, int index);
+
+/* The run's tenant names, @n of them (copied): a record's tenant indexes
+ * them. Without this call there is one tenant, "default". */
+void sv_metrics_set_tenants(SvMetrics *metrics, const char *const *names, int n);
+int sv_metrics_num_tenants(const SvMetrics *metrics);
+/* (transfer none) */
+const char *sv_metrics_tenant_name(const SvMetrics *metrics, int index);
+
+/* The summary of one tenant's or one SLO class's records, by the rules of
+ * SvSummary; goodput divides by the whole run's duration_s, so the groups'
+ * goodputs add up to the run's. slo_met: the SLO percentile of each metric
+ * meets the class's targets; a tenant's requests may span several classes,
+ * each judged against its own (met when every class's share is). */
+typedef struct {
+    int64_t completed, rejected;
+    SvDist ttft_s, tpot_s, e2e_s;
+    double slo_attainment;         /* 0..1, over the group's completed requests */
+    double goodput_requests_per_s; /* requests meeting their class's SLO per second of the run */
+    gboolean slo_met;
+} SvGroupSummary;
+
+typedef enum { SV_GROUP_TENANT, SV_GROUP_SLO_CLASS } SvGroupBy;
+
+/* One SvGroupSummary per tenant (index = tenant) or per SLO class (index =
+ * class), *@n_out of them. O(records log records). (transfer full) g_free */
+SvGroupSummary *sv_metrics_summarize_groups(SvMetrics *metrics, SvGroupBy by, size_t *n_out);
 
 G_END_DECLS
 

@@ -5,8 +5,12 @@
  * running request, preempting the most recently admitted request by
  * recomputation when blocks run out. A prompt longer than the whole token
  * budget runs alone (vLLM would refuse it; servesim rejects prompts above
- * max_model_len instead). Swapped-out requests and the v0 chunked-prefill
- * mode are not modelled here. */
+ * max_model_len instead). With preemption_mode swap the victim's KV goes to
+ * the CPU tier (kv-replica.c) and it waits at the head of the queue, which
+ * holds back new prompts as v0's swapped queue does; it is swapped back in
+ * when this loop admits it, so it rejoins in a prefill-type step where vLLM
+ * v0 swaps in during a decode step (a simplification). The v0
+ * chunked-prefill mode is not modelled here. */
 #include "serve/serve-private.h"
 
 static int schedule_v0(SvReplica *rep, SvTimeNs now_ns)
@@ -57,4 +61,9 @@ static int schedule_v0(SvReplica *rep, SvTimeNs now_ns)
     return rep->batch_len;
 }
 
-const SvSchedulerVtable sv__sched_vllm_v0 = {"vllm-v0", schedule_v0};
+const SvSchedulerVtable sv__sched_vllm_v0 = {
+    .name = "vllm-v0",
+    .description = "vLLM v0 default: prefill-first; whole prompts in prefill-only steps, "
+                   "decode-only steps otherwise, 1 % KV watermark",
+    .schedule = schedule_v0,
+};

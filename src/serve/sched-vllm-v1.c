@@ -9,27 +9,73 @@
  * putting decodes strictly first (the two agree unless a long prefill is in
  * progress); long_prefill_token_threshold and async scheduling are not
  * modelled. With enable_chunked_prefill off a prompt must fit the remaining
- * budget whole. */
+ * budget whole.
+ * The step is written once, with policy hooks (SvBudgetPolicy), because
+ * sarathi, orca, lightllm and edf differ from it only in whom they preempt,
+ * what they reserve at admission and whether they chunk. */
 #include "serve/serve-private.h"
 
-/* Schedule @n tokens of running @r, preempting from the tail until the blocks
- * fit. Returns FALSE when @r itself had to be preempted. */
-static gboolean schedule_running(SvReplica *rep, SvRequest *r, int32_t n, SvTimeNs now_ns)
+static SvRequest *pick_victim(SvReplica *rep, const SvBudgetPolicy *policy)
 {
-    while (!sv__replica_try_schedule(rep, r, n, 0, now_ns)) {
-        SvRequest *victim = rep->running.tail;
+    return policy->victim != NULL ? policy->victim(rep) : rep->running.tail;
+}
+
+/* Slow path of schedule_running: preempt victims until @r's blocks fit. */
+static gboolean make_room(SvReplica *rep, SvRequest *r, int32_t n, const SvBudgetPolicy *policy,
+                          SvRequest **next, SvTimeNs now_ns)
+{
+    do {
+        SvRequest *victim = pick_victim(rep, policy);
         SV_ASSERT(victim != NULL, "running set empty while scheduling request %" G_GINT64_FORMAT,
                   r->id);
+        if (victim == *next)
+            *next = victim->next;
         sv__replica_preempt(rep, victim, now_ns);
         if (victim == r)
             return FALSE;
-    }
+    } while (!sv__replica_try_schedule(rep, r, n, 0, now_ns));
+    *next = r->next;
     return TRUE;
 }
 
-static int schedule_v1(SvReplica *rep, SvTimeNs now_ns)
+/* Schedule @n tokens of running @r, preempting victims until the blocks fit.
+ * *@next is the request the caller visits after @r; it is kept valid when
+ * victims leave the running list. Returns FALSE when @r itself had to be
+ * preempted: the caller goes on with *@next. With vLLM's tail victim that
+ * happens only once every later request is gone, so it ends the pass as
+ * vLLM's break does; with another victim rule (edf) the requests after @r
+ * still get their turn, which matters in a simulator: an empty batch with
+ * requests running would leave the replica idle with no event to wake it.
+ * Inline, with the preemption loop out of line: this is the engine's hottest
+ * path and almost always succeeds at once. */
+static inline gboolean schedule_running(SvReplica *rep, SvRequest *r, int32_t n,
+                                        const SvBudgetPolicy *policy, SvRequest **next,
+                                        SvTimeNs now_ns)
+{
+    if (G_LIKELY(sv__replica_try_schedule(rep, r, n, 0, now_ns))) {
+        *next = r->next;
+        return TRUE;
+    }
+    return make_room(rep, r, n, policy, next, now_ns);
+}
+
+/* Undo the admission of @r (not scheduled): back to the head of the waiting
+ * queue, returning any blocks the policy reserved for it. */
+static void unadmit(SvReplica *rep, SvRequest *r, SvTimeNs now_ns)
+{
+    sv_req_list_remove(&rep->running, r);
+    if (r->blocks > 0) {
+        sv_kv_pool_free(&rep->kv, r->blocks, now_ns);
+        r->blocks = 0;
+    }
+    r->state = SV_RS_WAITING;
+    sv_req_list_push_head(&rep->waiting, r);
+}
+
+int sv__sched_budget_step(SvReplica *rep, SvTimeNs now_ns, const SvBudgetPolicy *policy)
 {
     const SvEngineConfig *eng = rep->engine;
+    gboolean chunk = policy->always_chunk || (eng->enable_chunked_prefill && !policy->never_chunk);
     rep->budget = eng->max_num_batched_tokens;
     rep->preempted_this_step = FALSE;
 
@@ -41,10 +87,9 @@ static int schedule_v1(SvReplica *rep, SvTimeNs now_ns)
         int32_t remaining = sv_request_known_tokens(r) - r->num_computed;
         if (remaining != 1 || r->generated == 0)
             continue;
-        if (!schedule_running(rep, r, 1, now_ns))
-            break;
+        if (!schedule_running(rep, r, 1, policy, &next, now_ns))
+            continue;
         rep->budget -= 1;
-        next = r->next; /* preemption may have removed the old successor */
     }
     /* Pass 2: running requests still prefilling (chunks). */
     for (SvRequest *r = rep->running.head, *next; r != NULL && rep->budget > 0; r = next) {
@@ -55,32 +100,32 @@ static int schedule_v1(SvReplica *rep, SvTimeNs now_ns)
         if (remaining <= 0)
             continue;
         int32_t n = (int32_t)MIN((int64_t)remaining, rep->budget);
-        if (!eng->enable_chunked_prefill && n < remaining)
+        if (!chunk && n < remaining)
             break;
-        if (!schedule_running(rep, r, n, now_ns))
-            break;
+        if (!schedule_running(rep, r, n, policy, &next, now_ns))
+            continue;
         rep->budget -= n;
-        next = r->next;
     }
-    /* Pass 3: new (or preempted) requests, FCFS, only if nothing was preempted. */
+    /* Pass 3: new (or preempted) requests in queue order, only if nothing
+     * was preempted. */
     while (!rep->preempted_this_step && rep->budget > 0 && rep->waiting.head != NULL &&
            rep->running.len < eng->max_num_seqs) {
         SvRequest *r = rep->waiting.head;
         int32_t remaining = sv_request_known_tokens(r) - r->num_computed;
         int32_t n = (int32_t)MIN((int64_t)remaining, rep->budget);
-        if (!eng->enable_chunked_prefill && n < remaining) {
+        if (!chunk && n < remaining) {
             /* Progress guarantee: a prompt longer than the whole budget runs
              * alone rather than blocking the queue forever. */
             if (!(rep->batch_len == 0 && remaining > eng->max_num_batched_tokens))
                 break;
             n = remaining;
         }
+        if (policy->admit != NULL && !policy->admit(rep, r, now_ns))
+            break;
         sv__replica_admit(rep, r);
         if (!sv__replica_try_schedule(rep, r, n, 0, now_ns)) {
             /* Not enough blocks: put it back at the head and stop admitting. */
-            sv_req_list_remove(&rep->running, r);
-            r->state = SV_RS_WAITING;
-            sv_req_list_push_head(&rep->waiting, r);
+            unadmit(rep, r, now_ns);
             break;
         }
         rep->budget -= n;
@@ -88,4 +133,15 @@ static int schedule_v1(SvReplica *rep, SvTimeNs now_ns)
     return rep->batch_len;
 }
 
-const SvSchedulerVtable sv__sched_vllm_v1 = {"vllm-v1", schedule_v1};
+static int schedule_v1(SvReplica *rep, SvTimeNs now_ns)
+{
+    static const SvBudgetPolicy v1 = {0};
+    return sv__sched_budget_step(rep, now_ns, &v1);
+}
+
+const SvSchedulerVtable sv__sched_vllm_v1 = {
+    .name = "vllm-v1",
+    .description = "vLLM v1: one token budget per step, running decodes first, then partial "
+                   "prefills, then new requests (chunked prefill)",
+    .schedule = schedule_v1,
+};

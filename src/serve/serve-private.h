@@ -38,9 +38,23 @@ struct SvRequest {
     int32_t num_computed; /* tokens whose KV is in the cache */
     int32_t scheduled;    /* tokens in the current iteration (0 = not in batch) */
     int32_t replica;      /* index of the replica serving it */
+    int32_t priority;     /* scheduling priority, higher first (edf); 0 by default */
+    SvTimeNs deadline_ns; /* first-token deadline (edf); INT64_MAX when none */
     int64_t blocks;       /* KV blocks held */
     int16_t preemptions;
-    uint8_t state; /* SvRequestState */
+    uint16_t tenant;     /* run-level tenant index (workload/tenants.h) */
+    uint8_t slo_class;   /* run-level SLO class index, 0 = the study's slo: */
+    uint8_t state;       /* SvRequestState */
+    uint8_t trace_phase; /* SvRequestPhase; kept only while an observer is set */
+    uint8_t kv_flags;    /* SV_KV_*: what the KV fast paths must not skip */
+    int32_t kv_cache_at; /* num_computed at which its next prefix unit fills; INT32_MAX: never */
+    /* Prefix cache and preemption (kv-pool.h), read only when kv_flags or
+     * the first scheduling ask for it, so they stay off the hot cache line. */
+    SvKvSeq kv;               /* its handle on the prefix cache */
+    int64_t swapped_blocks;   /* CPU-tier blocks holding its KV while swapped out, else 0 */
+    SvTimeNs preempted_at_ns; /* when it was last preempted (while SV_KV_PREEMPTED) */
+    SvTimeNs preempted_ns;    /* total time from preemption to resumption */
+    int32_t cached_tokens;    /* prefix-cache hit when first scheduled, tokens */
 };
 
 static inline int32_t sv_request_known_tokens(const SvRequest *r)
@@ -95,20 +109,55 @@ typedef struct SvReplica SvReplica;
 
 /* A replica scheduler: forms the next batch into replica->batch. It may
  * preempt (sv__replica_preempt) and admit waiting requests
- * (sv__replica_admit). Returns the number of requests in the batch. */
+ * (sv__replica_admit). Returns the number of requests in the batch.
+ * The hooks after schedule are optional (NULL: nothing to do / the default). */
 typedef struct {
     const char *name;
+    const char *description; /* one line for `servesim list schedulers` */
     int (*schedule)(SvReplica *replica, SvTimeNs now_ns);
+    /* Set up / tear down replica->sched_state. */
+    void (*init)(SvReplica *replica);
+    void (*free)(SvReplica *replica);
+    /* Queue a new arrival in replica->waiting (default: at the tail). */
+    void (*enqueue)(SvReplica *replica, SvRequest *r);
+    /* @r has emitted its last token and is about to leave the replica. */
+    void (*finished)(SvReplica *replica, const SvRequest *r);
 } SvSchedulerVtable;
 
 extern const SvSchedulerVtable sv__sched_vllm_v0;
 extern const SvSchedulerVtable sv__sched_vllm_v1;
+extern const SvSchedulerVtable sv__sched_sarathi;
+extern const SvSchedulerVtable sv__sched_orca;
+extern const SvSchedulerVtable sv__sched_static;
+extern const SvSchedulerVtable sv__sched_lightllm;
+extern const SvSchedulerVtable sv__sched_edf;
+
+/* Policy hooks of the token-budget step (sched-vllm-v1.c), which vllm-v1,
+ * sarathi, orca, lightllm and edf share. NULL hooks give vLLM v1's choices. */
+typedef struct {
+    /* The running request to preempt when blocks run out (default: the
+     * running tail, the most recently admitted). */
+    SvRequest *(*victim)(SvReplica *replica);
+    /* Called for the waiting head before it is admitted; may reserve KV
+     * blocks for it (r->blocks). FALSE keeps it (and everything behind it)
+     * waiting this step. */
+    gboolean (*admit)(SvReplica *replica, SvRequest *r, SvTimeNs now_ns);
+    gboolean always_chunk; /* chunk prefills whatever enable_chunked_prefill says */
+    gboolean never_chunk;  /* run whole prompts whatever enable_chunked_prefill says */
+} SvBudgetPolicy;
+
+/* One step of vLLM v1's scheduler under @policy: running decodes first, then
+ * running partial prefills, then waiting requests in queue order while
+ * max_num_seqs, the token budget, KV blocks and policy->admit allow.
+ * Returns the batch size. */
+int sv__sched_budget_step(SvReplica *replica, SvTimeNs now_ns, const SvBudgetPolicy *policy);
 
 struct SvReplica {
     int index;                    /* global replica index */
     const SvPoolConfig *pool;     /* its pool (not owned) */
     const SvEngineConfig *engine; /* engine settings (not owned) */
     const SvSchedulerVtable *sched;
+    void *sched_state;      /* the scheduler's own state (owned by it), or NULL */
     SvPredictor *predictor; /* (shared by the pool) NULL with a test time function */
     SvReqList waiting;      /* FCFS queue */
     SvReqList running;      /* admission order; tail is the preemption victim */
@@ -119,6 +168,7 @@ struct SvReplica {
     int32_t batch_len;
     int32_t batch_cap;
     gboolean busy;                /* an iteration is in flight */
+    SvTimeNs iter_end_ns;         /* when the in-flight iteration ends (valid while busy) */
     gboolean preempted_this_step; /* set by preempt during schedule */
     int64_t budget;               /* tokens left in the step being formed */
     int32_t outstanding;          /* routed and not finished */
@@ -127,25 +177,89 @@ struct SvReplica {
     int64_t preemptions;
     double flops;    /* model FLOPs executed */
     int num_devices; /* tp x pp */
+    /* Swap preemption: copies over the host link are charged to the step
+     * that makes them (vLLM v0 copies before the model runs, on its stream). */
+    int64_t swap_blocks_step; /* blocks swapped in or out while forming this step */
+    double swap_ns_per_block; /* host-link time to copy one block, ns */
+    SvTimeNs swap_copy_ns;    /* total copy time charged, ns */
+    /* The sim's timeline hooks (--trace-events), or NULL. Not owned. */
+    const SvSimObserver *observer;
 };
 
 /* Put @r in the batch with @n tokens, allocating the KV blocks it needs.
  * Returns FALSE (and changes nothing) when the blocks are not free, or when
- * fewer than @reserve blocks would remain free. */
+ * fewer than @reserve blocks would remain free.
+ * With prefix caching, a request that has computed nothing yet first takes
+ * the longest cached prefix of its prompt (never its last token): the @n
+ * tokens then start after the hit, fewer when the hit leaves fewer to do,
+ * and the tokens not needed go back to replica->budget. A swapped-out
+ * request is swapped back in. */
 gboolean sv__replica_try_schedule(SvReplica *replica, SvRequest *r, int32_t n, int64_t reserve,
                                   SvTimeNs now_ns);
-/* Preempt @r by recomputation: free its blocks, drop it from the batch if it
- * is there (returning its tokens to replica->budget), move it to the head of
- * the waiting queue. */
+/* Preempt @r: free its blocks, drop it from the batch if it is there
+ * (returning its tokens to replica->budget), move it to the head of the
+ * waiting queue. With preemption_mode swap its computed KV moves to the CPU
+ * tier (falling back to recomputation when the tier is full) and comes back
+ * when the request is next scheduled; otherwise it is recomputed, reusing
+ * whatever of it the prefix cache still holds. */
 void sv__replica_preempt(SvReplica *replica, SvRequest *r, SvTimeNs now_ns);
 /* Move waiting @r to the tail of the running set. */
 void sv__replica_admit(SvReplica *replica, SvRequest *r);
 
-/* Routers pick a replica for a new request. */
+/* KV mechanics behind the three calls above (kv-replica.c). */
+enum {
+    SV_KV_SWAPPED = 1,   /* swapped out: swap in when next scheduled */
+    SV_KV_PREEMPTED = 2, /* preempted and not yet resumed: count the time */
+};
+/* The uncommon cases of sv__replica_kv_grow. */
+gboolean sv__replica_kv_grow_slow(SvReplica *replica, SvRequest *r, int32_t *n, int64_t reserve,
+                                  SvTimeNs now_ns);
+/* Give @r the blocks for @*n more tokens (see sv__replica_try_schedule;
+ * may lower @*n after a prefix hit); FALSE changes nothing. Inline: a decode
+ * step calls it for every request of the batch. */
+static inline gboolean sv__replica_kv_grow(SvReplica *replica, SvRequest *r, int32_t *n,
+                                           int64_t reserve, SvTimeNs now_ns)
+{
+    if (G_UNLIKELY(r->kv_flags & (SV_KV_SWAPPED | SV_KV_PREEMPTED)) ||
+        (r->num_computed == 0 && replica->kv.cache != NULL))
+        return sv__replica_kv_grow_slow(replica, r, n, reserve, now_ns);
+    int64_t need = sv_kv_blocks_for(&replica->kv, (int64_t)r->num_computed + *n) - r->blocks;
+    if (need > 0) {
+        if (replica->kv.free_blocks - need < reserve)
+            return FALSE;
+        sv_kv_pool_alloc(&replica->kv, need, now_ns);
+        r->blocks += need;
+    }
+    return TRUE;
+}
+/* Free @r's blocks at preemption: swap out or drop them for recomputation. */
+void sv__replica_kv_preempt(SvReplica *replica, SvRequest *r, SvTimeNs now_ns);
+/* Free everything @r holds (it finished). */
+void sv__replica_kv_release(SvReplica *replica, SvRequest *r, SvTimeNs now_ns);
+/* Host-link time of the swaps made while forming this step (added to the
+ * step's duration), resetting the step's count. */
+SvTimeNs sv__replica_swap_charge(SvReplica *replica);
+/* Add @replica's prefix-cache and swap counts to @totals. */
+void sv__replica_kv_totals(const SvReplica *replica, SvRunTotals *totals);
+/* @r's KV now covers r->num_computed tokens: cache its newly full units. */
+static inline void sv__replica_kv_computed(SvReplica *replica, SvRequest *r, SvTimeNs now_ns)
+{
+    /* One comparison on the request's hot cache line per step. */
+    if (G_UNLIKELY(r->num_computed >= r->kv_cache_at)) {
+        sv_kv_pool_cache_computed(&replica->kv, &r->kv, r->num_computed, now_ns);
+        r->kv_cache_at = sv_kv_seq_cache_at(&r->kv);
+    }
+}
+
+/* Routers pick a replica for a new request (router.c). The router reads
+ * config->router, ->seed (its RNG stream) and ->router_staleness_s.
+ * (transfer full) */
 typedef struct SvRouter SvRouter;
-SvRouter *sv__router_new(SvRouterKind kind, uint64_t seed);
+SvRouter *sv__router_new(const SvConfig *config, int num_replicas);
 void sv__router_free(SvRouter *router);
-int sv__router_pick(SvRouter *router, SvReplica **replicas, int n);
+/* The index in @replicas (of @n) where @req, arriving at @now_ns, goes. */
+int sv__router_pick(SvRouter *router, SvReplica **replicas, int n, const SvRequest *req,
+                    SvTimeNs now_ns);
 
 G_END_DECLS
 

@@ -18,6 +18,9 @@ typedef struct {
     SvIterTimeFn iter_time_fn; /* NULL: the roofline/calibrated predictor */
     void *iter_time_ctx;
     int64_t kv_blocks; /* > 0: blocks per replica instead of the memory formula */
+    /* Test hooks for swap preemption (0: from the config, model and hwprofile). */
+    int64_t cpu_kv_blocks; /* > 0: CPU-tier blocks per replica instead of swap_space */
+    double kv_block_bytes; /* > 0: bytes of one KV block on one device */
 } SvSimOptions;
 
 typedef struct SvSim SvSim;
@@ -29,6 +32,10 @@ SvSim *sv_sim_new(const SvConfig *config, const SvTrace *trace, const SvSimOptio
                   GError **error);
 void sv_sim_free(SvSim *sim);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(SvSim, sv_sim_free)
+
+/* One line on what scheduler @kind does (`servesim list schedulers`), or NULL
+ * when the engine does not run it. (transfer none) */
+const char *sv_scheduler_description(SvSchedulerKind kind);
 
 /* Run to completion: every arrival is served or rejected. */
 void sv_sim_run(SvSim *sim);
@@ -50,6 +57,71 @@ void sv_sim_balance(const SvSim *sim, SvSimBalance *out);
  * by how much memory falls short. */
 gboolean sv_sim_kv_blocks(const SvModel *model, const SvPoolConfig *pool,
                           const SvEngineConfig *engine, int64_t *blocks_out, GError **error);
+
+/* ---- observers: timeline (--trace-events) and progress ----
+ * Optional hooks set before sv_sim_run. With none set the engine pays one
+ * well-predicted branch per hook site and allocates nothing. */
+
+/* A request's phase on the timeline. */
+typedef enum {
+    SV_PHASE_NONE,      /* not yet arrived */
+    SV_PHASE_QUEUED,    /* routed; waits for its first batch */
+    SV_PHASE_PREFILL,   /* its prompt (or the recomputation after a preemption) runs */
+    SV_PHASE_DECODE,    /* has emitted a token since its last prefill; generating */
+    SV_PHASE_PREEMPTED, /* evicted from the KV cache; waits to be recomputed */
+    SV_PHASE_FINISHED,  /* emitted its last token */
+    SV_PHASE_REJECTED,  /* refused at arrival (reject_reason says why) */
+} SvRequestPhase;
+
+/* A request entering @phase at @t_ns. */
+typedef struct {
+    int64_t id; /* arrival index, as in requests.csv */
+    SvTimeNs t_ns;
+    int32_t replica;       /* replica it was routed to */
+    int32_t input_tokens;  /* tokens */
+    int32_t output_tokens; /* tokens */
+    int32_t generated;     /* tokens emitted so far */
+    uint8_t phase;         /* SvRequestPhase entered */
+    uint8_t prev_phase;    /* SvRequestPhase left */
+    uint8_t reject_reason; /* SvRejectReason when phase is REJECTED */
+} SvRequestEvent;
+
+/* One engine iteration, reported when it starts (its duration is known then). */
+typedef struct {
+    int32_t replica;
+    SvTimeNs start_ns;
+    SvTimeNs duration_ns;
+    SvBatchShape shape;      /* the batch's composition */
+    int32_t running;         /* requests in the replica's running set */
+    int32_t waiting;         /* requests in its queue */
+    int64_t kv_used_blocks;  /* blocks held after scheduling */
+    int64_t kv_total_blocks; /* blocks of the replica */
+    int64_t swap_blocks;     /* blocks copied to or from the CPU tier by this step */
+} SvIterationEvent;
+
+typedef struct {
+    void (*iteration)(void *user_data, const SvIterationEvent *event); /* NULL: not wanted */
+    void (*request)(void *user_data, const SvRequestEvent *event);     /* NULL: not wanted */
+    void (*sample)(void *user_data, const SvSample *sample); /* each timeseries row; or NULL */
+    void *user_data;
+} SvSimObserver;
+
+/* Report to @observer (not copied: it must outlive the run) or NULL for none. */
+void sv_sim_set_observer(SvSim *sim, const SvSimObserver *observer);
+
+typedef struct {
+    SvTimeNs now_ns;   /* simulated time */
+    int64_t arrived;   /* requests so far */
+    int64_t completed; /* requests so far */
+    int64_t rejected;  /* requests so far */
+    int64_t iterations;
+    uint64_t events; /* processed so far */
+} SvSimProgress;
+typedef void (*SvSimProgressFn)(void *user_data, const SvSimProgress *progress);
+
+/* Call @fn every 65,536 events during sv_sim_run (about every 10 ms of wall
+ * time here); it decides itself whether to draw anything. NULL: none. */
+void sv_sim_set_progress(SvSim *sim, SvSimProgressFn fn, void *user_data);
 
 G_END_DECLS
 

@@ -3,7 +3,7 @@
  * lengths and trace sampling each draw from their own RNG stream, so changing
  * how one is drawn never shifts the numbers another sees. */
 #include "core/rng.h"
-#include "workload/workload.h"
+#include "workload/workload-private.h"
 
 #include <gsl/gsl_randist.h>
 #include <math.h>
@@ -21,6 +21,7 @@ struct SvWorkload {
     SvTimeNs trace_t0_ns;    /* trace replay: the first row's arrival */
     SvTimeNs duration_ns;    /* arrivals stop at this time; SV_TIME_NEVER = unbounded */
     gboolean exhausted;      /* once FALSE, always FALSE */
+    SvSharing *sharing;      /* (owned) shared prompts and sessions, or NULL */
 };
 
 static gboolean length_spec_ok(const SvLengthSpec *spec, const char *what, const SvTrace *trace,
@@ -137,6 +138,7 @@ SvWorkload *sv_workload_new(const SvWorkloadConfig *config, const SvTrace *trace
     w->sample_rng = sv_rng_new(seed, SV_STREAM_TRACE_SAMPLE);
     w->trace_t0_ns = trace != NULL ? sv_trace_row(trace, 0)->arrival_ns : 0;
     w->duration_ns = c->duration_s > 0 ? sv_s_to_ns(c->duration_s) : SV_TIME_NEVER;
+    w->sharing = sv__sharing_new(c, seed);
     return w;
 }
 
@@ -148,6 +150,7 @@ void sv_workload_free(SvWorkload *workload)
     gsl_rng_free(workload->input_rng);
     gsl_rng_free(workload->output_rng);
     gsl_rng_free(workload->sample_rng);
+    sv__sharing_free(workload->sharing);
     g_free(workload);
 }
 
@@ -210,7 +213,85 @@ static void take_row_attrs(SvRequestSpec *out, const SvRequestSpec *row)
     out->trace_row = row->trace_row;
 }
 
+/* The prompt content of trace row @row (its hash ids), for the request whose
+ * input length it gave. */
+static void take_row_prefix(const SvWorkload *w, SvRequestSpec *out, const SvRequestSpec *row)
+{
+    size_t n = 0;
+    const int64_t *ids = sv_trace_hash_ids(w->trace, (size_t)row->trace_row, &n);
+    out->prefix = (SvPrefixSource){0};
+    if (ids != NULL && n > 0) {
+        out->prefix.hash_ids = ids;
+        out->prefix.num_hash_ids = (int32_t)MIN(n, (size_t)INT32_MAX);
+        out->prefix.hash_block_tokens = w->config.hash_block_tokens;
+    }
+}
+
+/* Input and output lengths of @out: from @arrival_row on a trace replay, else
+ * from the workload's length rules. */
+static void draw_lengths(SvWorkload *w, const SvRequestSpec *arrival_row, SvRequestSpec *out)
+{
+    const SvWorkloadConfig *c = &w->config;
+    if (!c->has_lengths) {
+        /* The trace's rows in file order: the arrival row itself on replay,
+         * else the next row, wrapping around at the end. */
+        const SvRequestSpec *row = arrival_row;
+        if (row == NULL) {
+            row = sv_trace_row(w->trace, w->next_row % sv_trace_len(w->trace));
+            w->next_row = (w->next_row + 1) % sv_trace_len(w->trace);
+            take_row_attrs(out, row);
+        }
+        out->input_tokens = row->input_tokens;
+        out->output_tokens = row->output_tokens;
+        take_row_prefix(w, out, row);
+    } else if (c->input.dist == SV_LEN_TRACE && c->output.dist == SV_LEN_TRACE) {
+        /* Both from the trace: one row for both keeps their correlation. */
+        const SvRequestSpec *row = sample_row(w);
+        out->input_tokens = row->input_tokens;
+        out->output_tokens = row->output_tokens;
+        take_row_prefix(w, out, row);
+        if (arrival_row == NULL)
+            take_row_attrs(out, row);
+    } else {
+        if (c->input.dist == SV_LEN_TRACE) {
+            const SvRequestSpec *row = sample_row(w);
+            out->input_tokens = row->input_tokens;
+            take_row_prefix(w, out, row);
+        } else {
+            out->input_tokens = draw_length(&c->input, w->input_rng);
+        }
+        out->output_tokens = c->output.dist == SV_LEN_TRACE
+                                 ? sample_row(w)->output_tokens
+                                 : draw_length(&c->output, w->output_rng);
+    }
+    SV_ASSERT(out->input_tokens >= 1 && out->output_tokens >= 1, "lengths %d %d", out->input_tokens,
+              out->output_tokens);
+}
+
+void sv__workload_draw_lengths(SvWorkload *w, SvRequestSpec *out)
+{
+    draw_lengths(w, NULL, out);
+}
+
+SvTimeNs sv__workload_duration_ns(const SvWorkload *w)
+{
+    return w->duration_ns;
+}
+
+int64_t sv__workload_num_requests(const SvWorkload *w)
+{
+    return w->config.num_requests;
+}
+
 gboolean sv_workload_next(SvWorkload *w, SvRequestSpec *out)
+{
+    g_return_val_if_fail(w != NULL && out != NULL, FALSE);
+    if (w->sharing != NULL)
+        return sv__sharing_next(w->sharing, w, out);
+    return sv__workload_next_base(w, out);
+}
+
+gboolean sv__workload_next_base(SvWorkload *w, SvRequestSpec *out)
 {
     g_return_val_if_fail(w != NULL && out != NULL, FALSE);
     const SvWorkloadConfig *c = &w->config;
@@ -260,34 +341,7 @@ gboolean sv_workload_next(SvWorkload *w, SvRequestSpec *out)
     out->arrival_ns = t_ns;
     if (arrival_row != NULL)
         take_row_attrs(out, arrival_row);
-
-    if (!c->has_lengths) {
-        /* The trace's rows in file order: the arrival row itself on replay,
-         * else the next row, wrapping around at the end. */
-        const SvRequestSpec *row = arrival_row;
-        if (row == NULL) {
-            row = sv_trace_row(w->trace, w->next_row % sv_trace_len(w->trace));
-            w->next_row = (w->next_row + 1) % sv_trace_len(w->trace);
-            take_row_attrs(out, row);
-        }
-        out->input_tokens = row->input_tokens;
-        out->output_tokens = row->output_tokens;
-    } else if (c->input.dist == SV_LEN_TRACE && c->output.dist == SV_LEN_TRACE) {
-        /* Both from the trace: one row for both keeps their correlation. */
-        const SvRequestSpec *row = sample_row(w);
-        out->input_tokens = row->input_tokens;
-        out->output_tokens = row->output_tokens;
-        if (arrival_row == NULL)
-            take_row_attrs(out, row);
-    } else {
-        out->input_tokens = c->input.dist == SV_LEN_TRACE ? sample_row(w)->input_tokens
-                                                          : draw_length(&c->input, w->input_rng);
-        out->output_tokens = c->output.dist == SV_LEN_TRACE
-                                 ? sample_row(w)->output_tokens
-                                 : draw_length(&c->output, w->output_rng);
-    }
-    SV_ASSERT(out->input_tokens >= 1 && out->output_tokens >= 1, "lengths %d %d", out->input_tokens,
-              out->output_tokens);
+    draw_lengths(w, arrival_row, out);
     w->produced++;
     return TRUE;
 }
@@ -305,4 +359,11 @@ gboolean sv_workload_next_at(SvWorkload *w, SvTimeNs now_ns, SvRequestSpec *out)
         return FALSE;
     out->arrival_ns = now_ns;
     return TRUE;
+}
+
+void sv_workload_set_key_space(SvWorkload *w, uint32_t key_space)
+{
+    g_return_if_fail(w != NULL);
+    if (w->sharing != NULL)
+        sv__sharing_set_key_space(w->sharing, key_space);
 }

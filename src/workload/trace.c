@@ -3,7 +3,7 @@
  * exact file:line:col of the offending field. Parsing is a single pass over
  * the file held in memory, so a 20k-row trace loads in a few milliseconds.
  * traces/README.md documents the formats. */
-#include "workload/workload.h"
+#include "workload/trace-private.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -509,11 +509,13 @@ SvTrace *sv_trace_load(const char *path, GError **error)
             continue;
 
         if (!have_header) {
-            if (*q == '{' || *q == '[') {
+            /* JSON Lines: Mooncake's format (trace-mooncake.c). */
+            if (*q == '{')
+                return sv__trace_load_mooncake(path, data, size, error);
+            if (*q == '[') {
                 set_error(error, &cur, q,
-                          "this looks like JSON (a Mooncake JSONL trace?), which servesim "
-                          "does not read yet; convert it to the CSV format of "
-                          "traces/README.md");
+                          "this looks like a JSON array; servesim reads JSON Lines (one "
+                          "Mooncake request object per line) or CSV (traces/README.md)");
                 return NULL;
             }
             if (!parse_header(&cur, end, &format, map, &ncols, present, error))
@@ -709,4 +711,34 @@ const char *sv_trace_path(const SvTrace *trace)
 {
     g_return_val_if_fail(trace != NULL, NULL);
     return trace->path;
+}
+
+SvTrace *sv__trace_new(const char *path, gboolean with_hash_ids)
+{
+    SvTrace *trace = g_new0(SvTrace, 1);
+    trace->path = g_strdup(path);
+    trace->rows = g_array_new(FALSE, FALSE, sizeof(SvRequestSpec));
+    trace->hash_offsets = g_array_new(FALSE, FALSE, sizeof(size_t));
+    trace->hash_ids = g_array_new(FALSE, FALSE, sizeof(int64_t));
+    if (with_hash_ids) {
+        size_t zero = 0;
+        g_array_append_val(trace->hash_offsets, zero);
+    }
+    return trace;
+}
+
+void sv__trace_add_row(SvTrace *trace, SvRequestSpec *row, const int64_t *hash_ids, size_t n)
+{
+    row->trace_row = (int32_t)trace->rows->len;
+    g_array_append_val(trace->rows, *row);
+    if (trace->hash_offsets->len > 0) {
+        g_array_append_vals(trace->hash_ids, hash_ids, (guint)n);
+        size_t off = trace->hash_ids->len;
+        g_array_append_val(trace->hash_offsets, off);
+    }
+}
+
+size_t sv__trace_rows(const SvTrace *trace)
+{
+    return trace->rows->len;
 }

@@ -12,6 +12,25 @@
 
 G_BEGIN_DECLS
 
+/* What a request's prompt is made of, for the prefix cache. servesim has no
+ * token ids, so two requests share KV blocks exactly when their contents are
+ * named alike here. Two sources, both optional:
+ *  - a trace's hash ids (Mooncake's hash_ids): content id k names tokens
+ *    [k x hash_block_tokens, (k+1) x hash_block_tokens) of the prompt;
+ *  - the synthetic generator (prefix-gen.c): the first prefix_tokens tokens
+ *    are shared system prompt prefix_key, and every later token belongs to
+ *    context_key (a session, whose next turn extends the same context, or a
+ *    single request).
+ * All zero: no information, the request shares nothing. */
+typedef struct {
+    const int64_t *hash_ids;   /* (transfer none) the trace's, or NULL */
+    int32_t num_hash_ids;      /* entries of hash_ids */
+    int32_t hash_block_tokens; /* tokens per hash id */
+    uint64_t prefix_key;       /* shared system prompt, 0 = none */
+    uint64_t context_key;      /* owner of the tokens after it, 0 = none */
+    int32_t prefix_tokens;     /* tokens of the system prompt */
+} SvPrefixSource;
+
 /* One request as the workload produces it. */
 typedef struct {
     SvTimeNs arrival_ns;   /* simulated arrival time (closed-loop: 0, the engine sets it) */
@@ -21,6 +40,7 @@ typedef struct {
     int32_t tenant;        /* tenant index, 0 when none */
     int32_t slo_class;     /* SLO class index, 0 when none */
     int32_t trace_row;     /* 0-based trace row it came from (hash_ids, names), -1 when none */
+    SvPrefixSource prefix; /* prompt content for the prefix cache (zero: none) */
 } SvRequestSpec;
 
 /* A trace loaded in memory, rows sorted by arrival as in the file. */
@@ -69,6 +89,12 @@ SvWorkload *sv_workload_new(const SvWorkloadConfig *config, const SvTrace *trace
                             GError **error);
 void sv_workload_free(SvWorkload *workload);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(SvWorkload, sv_workload_free)
+
+/* Synthetic shared prompts and sessions name their content by keys counted
+ * from 1 in each stream; streams that run side by side (tenants) give each a
+ * distinct @key_space (0 by default) so that their contents never match by
+ * accident. */
+void sv_workload_set_key_space(SvWorkload *workload, uint32_t key_space);
 
 /* Closed loop: the number of requests to keep in flight; 0 for open loop. */
 int sv_workload_concurrency(const SvWorkload *workload);
