@@ -39,7 +39,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_predict: %s\n", error->message);
         return 2;
     }
-    SvPlan plan = {tp, 1, 1, SV_DTYPE_BF16, SV_DTYPE_BF16, SV_DTYPE_BF16};
+    SvPlan plan = {.tp = tp,
+                   .pp = 1,
+                   .ep = 1,
+                   .act_dtype = SV_DTYPE_BF16,
+                   .weight_dtype = SV_DTYPE_BF16,
+                   .kv_dtype = SV_DTYPE_BF16};
     g_autoptr(SvPredictor) p = sv_predictor_new(model, hw, &plan, &error);
     if (p == NULL) {
         fprintf(stderr, "bench_predict: %s\n", error->message);

@@ -2,6 +2,7 @@
  * reported at its file:line:col, --set overrides, and resolution of model,
  * hardware and trace paths relative to the study. */
 #include "config/config.h"
+#include "perf/topology.h"
 
 #include <glib/gstdio.h>
 #include <string.h>
@@ -151,6 +152,8 @@ START_TEST(test_full)
                        "      replicas: 2\n"
                        "      tensor_parallel_size: 2\n"
                        "      expert_parallel_size: 8\n"
+                       "      data_parallel_size: 4\n"
+                       "      placement: stage-per-node\n"
                        "      role: mixed\n"
                        "    - name: dec\n"
                        "      hardware: a100-sxm-80g\n"
@@ -188,6 +191,10 @@ START_TEST(test_full)
     SvPoolConfig *p0 = g_ptr_array_index(c->pools, 0), *p1 = g_ptr_array_index(c->pools, 1);
     ck_assert_str_eq(p0->name, "pre");
     ck_assert_int_eq(p0->expert_parallel_size, 8);
+    ck_assert_int_eq(p0->data_parallel_size, 4);
+    ck_assert_int_eq(p0->placement, SV_PLACEMENT_STAGE_PER_NODE);
+    ck_assert_int_eq(p1->data_parallel_size, 1);
+    ck_assert_int_eq(p1->placement, SV_PLACEMENT_PACKED);
     ck_assert_int_eq(p0->role, SV_ROLE_MIXED);
     ck_assert_str_eq(p1->hardware_name, "a100-sxm-80g");
     ck_assert_int_eq(p1->replicas, 3);
@@ -346,7 +353,20 @@ static const Bad bad_cases[] = {
     {"cluster:\n  pools:\n    - hardware: h100-sxm\n      role: both\n", NULL,
      "unknown cluster.pools[0].role 'both'"},
     {"cluster:\n  pools:\n    - {hardware: h100-sxm, role: prefill}\n", NULL,
-     "@:3:34: role 'prefill' (disaggregated prefill/decode) is not implemented yet"},
+     "@:3:34: a prefill pool needs a decode pool to hand requests to"},
+    {"cluster:\n  pools:\n    - {hardware: h100-sxm, role: prefill}\n    - {hardware: "
+     "a100-sxm-80g, role: decode, node_group: n}\n    - {hardware: h100-sxm, role: decode, "
+     "node_group: n}\n",
+     NULL,
+     "@:5:54: pools 'pool1' (a100-sxm-80g) and 'pool2' (h100-sxm) share node_group 'n', but one "
+     "node holds one kind of accelerator"},
+    {"cluster:\n  kv_transfer: {layerwise: true}\n  pools: [{hardware: h100-sxm}]\n", NULL,
+     "@:2:16: cluster.kv_transfer applies only to a cluster with prefill and decode pools"},
+    {"cluster:\n  pools:\n    - {hardware: h100-sxm, role: prefill}\n    - {hardware: "
+     "h100-sxm, role: decode, site: b}\n",
+     NULL,
+     "@:4:48: pool 'pool1' is in site 'b' and pool 'main' in 'default': give the link between "
+     "them as cluster.kv_transfer.inter_site_bandwidth_gb_s"},
     {"engine: {preemption_mode: swap, swap_space: 0}\n", NULL,
      "@:1:45: engine.preemption_mode swap needs engine.swap_space > 0"},
     {"engine: {swap_space: 8}\n", NULL,

@@ -158,6 +158,25 @@ START_TEST(test_other_numbers)
     g_autoptr(SvHw) v5e = load_ok("tpu-v5e");
     ck_assert_int_eq(v5e->scaleup_domain_devices, 256);
     ck_assert_rel(v5e->mem_capacity_bytes, 16e9);
+    /* Topology: NVLink SHARP on Hopper and Blackwell, not Ampere; meshes;
+     * NICs per node (and the per-device share they give). */
+    g_autoptr(SvHw) h100 = load_ok("h100-sxm");
+    ck_assert(h100->scaleup_nvls);
+    ck_assert_rel(h100->eff_link_nvls, 0.60);
+    ck_assert_int_eq(h100->scaleup_topology, SV_FABRIC_SWITCH);
+    ck_assert_int_eq(h100->scaleout_nics_per_node, 8);
+    ck_assert_rel(h100->scaleout_nic_bw_bytes_per_s, 50e9);
+    ck_assert(b200->scaleup_nvls && h200->scaleup_nvls && !a80->scaleup_nvls);
+    ck_assert_int_eq(mi->scaleup_topology, SV_FABRIC_MESH);
+    ck_assert_rel(mi->scaleup_peer_bw_bytes_per_s, 64e9);
+    ck_assert_int_eq(g3->scaleup_topology, SV_FABRIC_MESH);
+    ck_assert_rel(g3->scaleup_peer_bw_bytes_per_s, 525e9 / 7);
+    ck_assert_int_eq(l40s->scaleup_topology, SV_FABRIC_SWITCH);
+    ck_assert_int_eq(l40s->scaleout_nics_per_node, 4);
+    ck_assert_rel(l40s->scaleout_nic_bw_bytes_per_s, 25e9);
+    ck_assert_rel(l40s->scaleout_bw_bytes_per_s, 12.5e9);
+    ck_assert_int_eq(v5e->scaleout_nics_per_node, 2);
+    ck_assert_rel(v5e->scaleout_bw_bytes_per_s, 3.125e9);
 }
 END_TEST
 
@@ -235,6 +254,21 @@ START_TEST(test_load_by_path_and_defaults)
     ck_assert_rel(hw2->idle_power_w, 40);
     g_unlink(p2);
 
+    /* Scale-out NICs: one per device by default; nics_per_node alone
+     * shares the per-device bandwidth over that many NICs. */
+    ck_assert_int_eq(hw->scaleout_nics_per_node, 8);
+    ck_assert_rel(hw->scaleout_nic_bw_bytes_per_s, 25e9);
+    ck_assert_int_eq(hw->scaleup_topology, SV_FABRIC_SWITCH);
+    ck_assert(!hw->scaleup_nvls && hw->eff_link_nvls == 0);
+    g_autofree char *p4 =
+        write_profile(NULL, "scaleout: {bandwidth_gb_s: 12.5, nics_per_node: 2}\n"
+                            "scaleup: {kind: xgmi, bandwidth_gb_s: 448, topology: mesh}\n");
+    g_autoptr(SvHw) hw4 = sv_hw_load(p4, &error);
+    ck_assert_msg(hw4 != NULL, "%s", error ? error->message : "");
+    ck_assert_rel(hw4->scaleout_nic_bw_bytes_per_s, 50e9);
+    ck_assert_rel(hw4->scaleup_peer_bw_bytes_per_s, 64e9); /* 448 / 7 peers */
+    g_unlink(p4);
+
     /* kind: none means no fabric and zero bandwidth. */
     g_autofree char *p3 = write_profile(NULL, "scaleup: {kind: none}\n");
     g_autoptr(SvHw) hw3 = sv_hw_load(p3, &error);
@@ -304,6 +338,27 @@ static const BadCase bad_cases[] = {
     /* A unit slip (bytes written where GB belong) is out of range. */
     {"memory_gb", "memory_gb: 8e10\n", 5, 12, "memory_gb must be at most 100000, got 8e10"},
     {"memory_gb", "memory_gb: .nan\n", 5, 12, "memory_gb must be a finite number"},
+    /* Topology keys. */
+    {NULL, "scaleup: {kind: nvlink, bandwidth_gb_s: 450, peer_bandwidth_gb_s: 10}\n", 6, 67,
+     "scaleup.peer_bandwidth_gb_s applies to a mesh only"},
+    {NULL, "scaleup: {kind: xgmi, bandwidth_gb_s: 448, peer_bandwidth_gb_s: 500}\n", 6, 65,
+     "scaleup.peer_bandwidth_gb_s (500) exceeds the device's scaleup.bandwidth_gb_s (448)"},
+    {NULL, "scaleup: {kind: xgmi, bandwidth_gb_s: 448, topology: ring}\n", 6, 54,
+     "unknown scaleup.topology 'ring'"},
+    {NULL, "scaleup: {kind: pcie, bandwidth_gb_s: 32, nvls: true}\n", 6, 49,
+     "scaleup.nvls needs an NVLink switch"},
+    {NULL, "scaleup: {kind: nvlink, bandwidth_gb_s: 450, nvls: true}\n", 2, 1,
+     "scaleup.nvls needs efficiency.link_nvls"},
+    {NULL, "efficiency: {link_nvls: 0.6}\n", 6, 25,
+     "efficiency.link_nvls needs scaleup.nvls: true"},
+    {NULL,
+     "scaleup: {kind: nvlink, bandwidth_gb_s: 450, nvls: true}\nefficiency: {link_nvls: 1.5}\n", 7,
+     25, "efficiency.link_nvls must be at most 1, got 1.5"},
+    {NULL, "scaleout: {bandwidth_gb_s: 50, nic_gb_s: 50, nics_per_node: 8}\n", 6, 42,
+     "give scaleout.bandwidth_gb_s (per device) or scaleout.nic_gb_s (per NIC), not both"},
+    {NULL, "scaleout: {nic_gb_s: 50}\n", 6, 22, "scaleout.nic_gb_s needs scaleout.nics_per_node"},
+    {NULL, "scaleout: {nics_per_node: 0}\n", 6, 27,
+     "scaleout.nics_per_node must be between 1 and 1024"},
 };
 
 START_TEST(test_bad_profile)

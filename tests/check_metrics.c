@@ -387,6 +387,8 @@ START_TEST(test_writers)
     SvRunTotals totals = hand_totals();
     /* Request 1 (preempted twice) hit 64 cached tokens and spent 0.25 s preempted. */
     sv_metrics_set_request_kv(m, 1, &(SvRequestKv){64, 250000000});
+    /* Request 0 was handed over to decode replica 3 (disaggregation). */
+    sv_metrics_set_request_transfer(m, 0, &(SvRequestTransfer){3, 1000000, 2000000, 5000000});
     g_autofree char *base = g_dir_make_tmp("sv-metrics-XXXXXX", NULL);
     ck_assert(base != NULL);
     g_autofree char *dir1 = g_build_filename(base, "a", "b", NULL); /* created on demand */
@@ -409,17 +411,21 @@ START_TEST(test_writers)
     g_autofree char *req = read_text(dir1, "requests.csv");
     const char *want_req =
         "id,arrival_s,input_tokens,output_tokens,outcome,reject_reason,replica,queue_s,ttft_s,"
-        "tpot_s,e2e_s,max_itl_s,preemptions,tenant,slo_class,cached_tokens,preempted_s\n"
+        "tpot_s,e2e_s,max_itl_s,preemptions,tenant,slo_class,cached_tokens,preempted_s,"
+        "energy_j,decode_replica,kv_block_wait_s,kv_link_wait_s,kv_transfer_s\n"
         "0,0.000000000,100,11,completed,,0,0.500000000,0.500000000,0.095000000,1.450000000,"
-        "0.200000000,0,default,default,0,0.000000000\n"
+        "0.200000000,0,default,default,0,0.000000000,0.000000,3,0.001000000,0.002000000,"
+        "0.005000000\n"
         "1,1.000000000,200,2,completed,,1,0.200000000,2.000000000,0.050000000,2.050000000,"
-        "0.050000000,2,default,default,64,0.250000000\n"
+        "0.050000000,2,default,default,64,0.250000000,0.000000,,,,\n"
         "2,2.000000000,300,1,completed,,0,0.100000000,0.400000000,,0.400000000,,0,default,"
-        "default,0,0.000000000\n"
+        "default,0,0.000000000,0.000000,,,,\n"
         "3,3.000000000,400,5,completed,,0,0.000000000,0.200000000,0.250000000,1.200000000,"
-        "0.400000000,0,default,default,0,0.000000000\n"
-        "4,4.000000000,100000,10,rejected,too_long,,,,,,,0,default,default,0,0.000000000\n"
-        "5,5.000000000,50,20,rejected,kv_capacity,1,,,,,,0,default,default,0,0.000000000\n";
+        "0.400000000,0,default,default,0,0.000000000,0.000000,,,,\n"
+        "4,4.000000000,100000,10,rejected,too_long,,,,,,,0,default,default,0,0.000000000,0.000000,"
+        ",,,\n"
+        "5,5.000000000,50,20,rejected,kv_capacity,1,,,,,,0,default,default,0,0.000000000,0.000000,"
+        ",,,\n";
     ck_assert_str_eq(req, want_req);
 
     g_autofree char *ts = read_text(dir1, "timeseries.csv");

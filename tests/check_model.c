@@ -25,6 +25,12 @@ static const struct {
     {"mixtral-8x7b", 46.7, 12.9}, {"qwen3-235b-a22b", 235.1, 22.0},
     {"deepseek-v3", 671.0, 37.0}, /* main model; HF's 685B adds the MTP module */
     {"gpt-oss-120b", 116.8, 5.1}, /* OpenAI model card */
+    {"llama-3.1-8b", 8.03, 0},    {"llama-3.1-70b", 70.6, 0},
+    {"qwen3-14b", 14.8, 0},       {"mistral-7b", 7.25, 0},
+    {"opt-13b", 12.85, 0}, /* the OPT paper says "13B"; its shapes count 12.85B */
+    {"opt-66b", 66.0, 0},         {"bloom-176b", 176.247, 0},
+    {"qwen3-30b-a3b", 30.5, 3.0}, /* Qwen: "3.3B activated", with the 0.31B input embedding */
+    {"gpt-oss-20b", 20.91, 3.61}, /* OpenAI model card */
 };
 
 static SvModel *load_ok(const char *name)
@@ -214,6 +220,17 @@ START_TEST(test_weight_bytes_moe)
     /* ep 4 over tp 2: one whole expert per device (6144). */
     ck_assert_double_eq(sv_model_weight_bytes_per_device(m, 2, 1, 4, SV_DTYPE_FP8),
                         18560 + 3 * (384 + 4096 + 2048 + 6144.0) + 64064);
+    /* Attention data parallelism: 2 ranks of tp 2 each hold the attention,
+     * embedding and head split over 2, and ep 4 = tp x dp spreads one whole
+     * expert per device: the bytes of ep 4 over tp 2 above. dp 1 is the
+     * plain function. */
+    ck_assert_double_eq(sv_model_weight_bytes_per_device_dp(m, 2, 1, 4, 2, SV_DTYPE_FP8),
+                        18560 + 3 * (384 + 4096 + 2048 + 6144.0) + 64064);
+    ck_assert_double_eq(sv_model_weight_bytes_per_device_dp(m, 2, 1, 2, 1, SV_DTYPE_FP8), want);
+    /* tp 1, dp 4, ep 4: each device holds the whole attention (q and o
+     * 8192, the 4 KV heads 4096) and one expert. */
+    ck_assert_double_eq(sv_model_weight_bytes_per_device_dp(m, 1, 1, 4, 4, SV_DTYPE_FP8),
+                        36992 + 3 * (384 + 8192 + 4096 + 6144.0) + 128064);
     /* ep 3 does not divide 4 experts: the busiest device holds 2. */
     ck_assert_double_eq(sv_model_weight_bytes_per_device(m, 1, 1, 3, SV_DTYPE_FP8),
                         36992 + 3 * (384 + 8192 + 4096 + 2 * 6144.0) + 128064);
@@ -232,6 +249,11 @@ START_TEST(test_shipped_weight_bytes)
     g_autoptr(SvModel) ds = load_ok("deepseek-v3");
     double ds_per = sv_model_weight_bytes_per_device(ds, 8, 1, 8, SV_DTYPE_FP8);
     ck_assert_msg(ds_per > 84e9 && ds_per < 88e9, "deepseek-v3 per device %.4g", ds_per);
+    /* With attention DP (dp 8, tp 1) every device holds the whole
+     * attention, dense layers, shared experts, embedding and head (about
+     * 15B of the 671B) and 1/8 of the routed experts. */
+    double ds_dp = sv_model_weight_bytes_per_device_dp(ds, 1, 1, 8, 8, SV_DTYPE_FP8);
+    ck_assert_msg(ds_dp > ds_per + 10e9 && ds_dp < ds_per + 16e9, "dp 8: %.4g", ds_dp);
 }
 END_TEST
 

@@ -90,7 +90,12 @@ static SvHw h100(void)
 
 static SvPlan plan_of(int tp, int pp, int ep)
 {
-    SvPlan p = {tp, pp, ep, SV_DTYPE_BF16, SV_DTYPE_BF16, SV_DTYPE_BF16};
+    SvPlan p = {.tp = tp,
+                .pp = pp,
+                .ep = ep,
+                .act_dtype = SV_DTYPE_BF16,
+                .weight_dtype = SV_DTYPE_BF16,
+                .kv_dtype = SV_DTYPE_BF16};
     return p;
 }
 
@@ -398,16 +403,25 @@ START_TEST(test_tp_all_reduce)
     const SvOpTime *ar = find_op(o2, "all_reduce");
     ck_assert_ptr_nonnull(ar);
     ck_assert_int_eq(ar->count, 4);
-    /* Ring on 2 devices: 2 x 1/2 x 2 MB / (100 GB/s x 0.5) + 2 x 5 us. */
+    /* Ring on 2 NVLink devices with the Simple protocol, NCCL's latency
+     * 8.4 us + 2 steps x 3.4 us, then 2 x 1/2 x 2 MB at 100 GB/s x 0.5
+     * (LL128 and the tree lose at 2 MB). */
     double bytes = 1000.0 * 1024 * 2;
-    ck_assert_rel(ar->time_s, bytes / 50e9 + 10e-6, 1e-9);
-    /* Wider than a node: the scale-out link. */
+    ck_assert_rel(ar->time_s, bytes / 50e9 + 15.2e-6, 1e-9);
+    ck_assert_str_eq(ar->algo, "ring/Simple");
+    ck_assert_str_eq(ar->link, "nvlink");
+    ck_assert_int_eq(ar->group, 2);
+    /* Wider than a node (2 devices each): 2 nodes, the ring's bandwidth is
+     * the 2 NICs of a node's two devices, 2 x 10 GB/s x 0.5, and its
+     * latency 8.4 + 4 intra-node steps x 3.4 + 2 network steps x 14 us. */
     SvModel wide = tiny_model();
     hw.devices_per_node = 2;
     g_autoptr(SvPredictor) p4 = make(&wide, &hw, 4, 1, 1);
     g_autoptr(GArray) o4 = sv_predictor_ops(p4, &s, NULL);
     ar = find_op(o4, "all_reduce");
-    ck_assert_rel(ar->time_s, 2.0 * 3 / 4 * bytes / 5e9 + 6 * 20e-6, 1e-9);
+    ck_assert_rel(ar->time_s, 2.0 * 3 / 4 * bytes / 10e9 + 50e-6, 1e-9);
+    ck_assert_str_eq(ar->link, "scaleout");
+    ck_assert_int_eq(ar->domains, 2);
     /* The GEMMs are split: qkv per device has 8 q + 2 kv heads at tp 2. */
     const SvOpTime *q2 = find_op(o2, "qkv_proj");
     ck_assert_rel(q2->flops, 2.0 * 1000 * 1024 * (8 + 4) * 64, 1e-12);
@@ -448,7 +462,10 @@ START_TEST(test_pp_stages)
     const SvOpTime *sr = find_op(ops, "send_recv");
     ck_assert_ptr_nonnull(sr);
     ck_assert_int_eq(sr->count, 1);
-    ck_assert_rel(sr->time_s, 300.0 * 1024 * 2 / 50e9 + 5e-6, 1e-9);
+    /* The hidden states and the residual, over the node's fabric. */
+    ck_assert_rel(sr->bytes, 2.0 * 300 * 1024 * 2, 1e-12);
+    ck_assert_rel(sr->time_s, sr->bytes / 50e9 + 5e-6, 1e-9);
+    ck_assert_str_eq(sr->algo, "direct");
     ck_assert_int_eq(find_op(ops, "embed")->count, 1);
     ck_assert_int_eq(find_op(ops, "lm_head")->count, 1);
     /* Layer ops of both stages merge into one row; norms include the final. */
@@ -505,14 +522,18 @@ START_TEST(test_moe)
     double flops = 2.0 * 4096 * 2 * 3 * 1024 * 512;
     ck_assert_rel(ex->flops, flops, 1e-12);
 
-    /* EP 2: four local experts per device and an all-to-all pair per layer. */
+    /* EP 2 inside TP 2 (vLLM's enable_expert_parallel without data
+     * parallelism): four local experts per device; every device holds
+     * every token, so the output is all-reduced as a dense MLP's and there
+     * is no all-to-all. The busiest of the two EP ranks gets the expected
+     * maximum of two Binomial(8192, 1/2) counts, taken as normals:
+     * 4096 + sqrt(2 x 2048) x phi(0) (Clark, two equal means). */
     g_autoptr(SvPredictor) pe = make(&m, &hw, 2, 1, 2);
     g_autoptr(GArray) ops_ep = sv_predictor_ops(pe, &big, NULL);
-    const SvOpTime *a2a = find_op(ops_ep, "all_to_all");
-    ck_assert_ptr_nonnull(a2a);
-    ck_assert_int_eq(a2a->count, 4);
-    ck_assert_rel(a2a->time_s, 0.5 * 4096.0 * 2 * 1024 * 2 / 50e9 + 5e-6, 1e-9);
-    ck_assert_rel(find_op(ops_ep, "moe_experts")->flops, flops / 2, 1e-12);
+    ck_assert_ptr_null(find_op(ops_ep, "all_to_all"));
+    ck_assert_int_eq(find_op(ops_ep, "all_reduce")->count, 4);
+    double hot = 4096.0 + sqrt(4096.0) / sqrt(2.0 * G_PI);
+    ck_assert_rel(find_op(ops_ep, "moe_experts")->flops, 2.0 * hot * 3 * 1024 * 512, 1e-9);
 }
 END_TEST
 
@@ -535,6 +556,15 @@ START_TEST(test_mla_and_window)
     const SvOpTime *attn = find_op(ops, "attn_decode");
     /* Latent cache: 1000 x (128 + 32) x 2 bytes on every rank. */
     ck_assert_rel(attn->bytes, 1000.0 * 160 * 2 + 8.0 * (160 + 128) * 2, 1e-12);
+    /* Absorbed decode: each of the 8 local heads dots q (latent 128 + rope
+     * 32) with every cached latent and sums the latents (128): 2 x (160 +
+     * 128) FLOPs per head and cached token. */
+    ck_assert_rel(attn->flops, 1000.0 * 2 * (160 + 128) * 8, 1e-12);
+    /* Prefill in the naive form: q.k over 64 + 32, v of 64. */
+    SvBatchShape pf = {0};
+    sv_batch_add_prefill(&pf, 100, 0);
+    g_autoptr(GArray) pops = sv_predictor_ops(p, &pf, NULL);
+    ck_assert_rel(find_op(pops, "attn_prefill")->flops, 100.0 * 101 / 2 * 2 * (96 + 64) * 8, 1e-12);
     const SvOpTime *qkv = find_op(ops, "qkv_proj");
     double w = 1024.0 * 256 + 256.0 * 8 * 96 + 1024.0 * 160 + 128.0 * 8 * 128;
     ck_assert(qkv->bytes > w * 2 && qkv->bytes < w * 2 * 1.01);
@@ -557,6 +587,213 @@ START_TEST(test_mla_and_window)
         }
     }
     ck_assert_rel(smallest, 4.0 * 128 * 1024 + 4.0 * 16 * 128 * 2, 1e-12);
+}
+END_TEST
+
+/* Attention data parallelism: 5 decodes over 2 attention ranks, the busiest
+ * rank runs 3; the MoE layers see all 10 token slots over EP 2 and every
+ * device sends its 3 x 2 slots (all-to-all, dispatch and combine). */
+START_TEST(test_dp_attention)
+{
+    SvModel m = tiny_moe();
+    m.num_shared_experts = 0;
+    SvHw hw = tiny_hw();
+    SvPlan plan = plan_of(1, 1, 2);
+    plan.dp = 2;
+    ck_assert_int_eq(sv_plan_devices(&plan), 2);
+    g_autoptr(GError) error = NULL;
+    g_autoptr(SvPredictor) p = sv_predictor_new(&m, &hw, &plan, &error);
+    ck_assert_msg(p != NULL, "%s", error ? error->message : "");
+    SvBatchShape s = {0};
+    sv_batch_add_decode(&s, 5, 1000);
+    g_autoptr(GArray) ops = sv_predictor_ops(p, &s, NULL);
+    /* KV of 3 sequences: 1000 x 2 x 4 heads x 64 x 2 bytes each. */
+    const SvOpTime *attn = find_op(ops, "attn_decode");
+    ck_assert_rel(attn->bytes, 3.0 * 1000 * 1024 + 3.0 * 16 * 128 * 2, 1e-12);
+    ck_assert_rel(find_op(ops, "qkv_proj")->flops, 2.0 * 3 * 1024 * (16 + 8) * 64, 1e-12);
+    /* The busiest EP rank of two equal ones: 5 + sqrt(5) phi(0) slots. */
+    double hot = 5.0 + sqrt(5.0) / sqrt(2.0 * G_PI);
+    double max_slots, touched, share;
+    ck_assert(sv_predictor_moe_load(p, 5, &max_slots, &touched, &share));
+    ck_assert_rel(max_slots, hot, 1e-9);
+    ck_assert_rel(share, 0.5, 1e-12);
+    ck_assert_rel(touched, 4.0 * (1.0 - pow(7.0 / 8.0, 10)), 1e-9);
+    const SvOpTime *ex = find_op(ops, "moe_experts");
+    ck_assert_rel(ex->flops, 2.0 * hot * 3 * 1024 * 512, 1e-9);
+    /* All-to-all over the stage's 2 devices, one node: 5 us + 0.6 us, half
+     * of max(6 sent, 5.89 received) slots x 1024 x 2 bytes at 50 GB/s. */
+    const SvOpTime *a2a = find_op(ops, "all_to_all");
+    ck_assert_ptr_nonnull(a2a);
+    ck_assert_int_eq(a2a->count, 4);
+    ck_assert_int_eq(a2a->group, 2);
+    ck_assert_rel(a2a->bytes, 6.0 * 1024 * 2, 1e-12);
+    ck_assert_rel(a2a->time_s, 5.6e-6 + 0.5 * a2a->bytes / 50e9, 1e-9);
+    ck_assert_ptr_nonnull(find_op(ops, "moe_dispatch"));
+    ck_assert_ptr_null(find_op(ops, "all_reduce")); /* tp 1 */
+    /* FLOPs count every rank: the busiest rank's dense ops x 5/3. */
+    double flops = 0;
+    sv_predictor_iteration_ns(p, &s, &flops);
+    ck_assert(flops > 0);
+    /* A dense model has no use for it. */
+    SvModel dense = tiny_model();
+    SvPlan dd = plan_of(1, 1, 1);
+    dd.dp = 2;
+    g_autoptr(GError) e2 = NULL;
+    ck_assert_ptr_null(sv_predictor_new(&dense, &hw, &dd, &e2));
+    ck_assert(strstr(e2->message, "serve more replicas") != NULL);
+}
+END_TEST
+
+/* Zipf expert load on a tiny case: 4 experts, top-1, skew 1, so shares
+ * 12/25, 6/25, 4/25, 3/25; EP 2 inside TP 2. Linear placement puts experts
+ * 0-1 on rank 0 (18/25), round-robin 0 and 2 (16/25). With 4 tokens the
+ * expected maximum of the two ranks' loads (normals of means 4 s and 4 (1 -
+ * s), variances 4 s (1 - s)), and the hot rank's experts touched at least
+ * once, 1 - (1 - p)^4 each, computed by hand (Python, math.erfc). */
+START_TEST(test_moe_zipf)
+{
+    SvModel m = tiny_moe();
+    m.num_experts = 4;
+    m.experts_per_token = 1;
+    SvHw hw = tiny_hw();
+    SvMoeLoad load = {.dist = SV_MOE_ZIPF, .skew = 1.0};
+    ck_assert_rel(sv_moe_load_share(&load, 4, 0), 12.0 / 25, 1e-12);
+    ck_assert_rel(sv_moe_load_share(&load, 4, 3), 3.0 / 25, 1e-12);
+    ck_assert_rel(sv_moe_load_share(NULL, 4, 1), 0.25, 1e-12);
+    const struct {
+        SvExpertPlacement placement;
+        double share, max4, touched4;
+    } cases[] = {
+        {SV_EXPERT_PLACE_LINEAR, 18.0 / 25, 2.9280353746, 1.59326208},
+        {SV_EXPERT_PLACE_ROUND_ROBIN, 16.0 / 25, 2.7161419223, 1.42901248},
+    };
+    for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+        load.placement = cases[i].placement;
+        SvPlan plan = plan_of(2, 1, 2);
+        plan.moe_load = &load;
+        g_autoptr(SvPredictor) p = sv_predictor_new(&m, &hw, &plan, NULL);
+        ck_assert_ptr_nonnull(p);
+        double max_slots, touched, share;
+        sv_predictor_moe_load(p, 4, &max_slots, &touched, &share);
+        ck_assert_rel(share, cases[i].share, 1e-12);
+        ck_assert_rel(max_slots, cases[i].max4, 1e-9);
+        ck_assert_rel(touched, cases[i].touched4, 1e-9);
+        /* Many tokens: the hot rank's share, the noise negligible. */
+        sv_predictor_moe_load(p, 1e6, &max_slots, NULL, NULL);
+        ck_assert_rel(max_slots, 1e6 * cases[i].share, 1e-6);
+        /* The expert GEMMs run the hot rank's slots (one expert per rank
+         * slice: expert width 512 over tp/ep = 1). */
+        SvBatchShape s = {0};
+        sv_batch_add_prefill(&s, 1000, 0);
+        g_autoptr(GArray) ops = sv_predictor_ops(p, &s, NULL);
+        sv_predictor_moe_load(p, 1000, &max_slots, NULL, NULL);
+        ck_assert_rel(find_op(ops, "moe_experts")->flops, 2.0 * max_slots * 3 * 1024 * 512, 1e-9);
+    }
+    /* Measured frequencies: 3, 1, 1, 3 balance the linear ranks. */
+    double freq[] = {3, 1, 1, 3};
+    SvMoeLoad measured = {.dist = SV_MOE_MEASURED, .frequencies = freq, .num_frequencies = 4};
+    SvPlan plan = plan_of(2, 1, 2);
+    plan.moe_load = &measured;
+    g_autoptr(SvPredictor) pm = sv_predictor_new(&m, &hw, &plan, NULL);
+    double share;
+    sv_predictor_moe_load(pm, 4, NULL, NULL, &share);
+    ck_assert_rel(share, 0.5, 1e-12);
+    /* A list of another length is refused. */
+    measured.num_frequencies = 3;
+    g_autoptr(GError) error = NULL;
+    ck_assert_ptr_null(sv_predictor_new(&m, &hw, &plan, &error));
+    ck_assert(strstr(error->message, "lists 3 expert frequencies") != NULL);
+    /* Zipf's hot experts sit together on linear placement: slower. */
+    SvMoeLoad zl = {.dist = SV_MOE_ZIPF, .skew = 1.2};
+    SvMoeLoad zr = {.dist = SV_MOE_ZIPF, .skew = 1.2, .placement = SV_EXPERT_PLACE_ROUND_ROBIN};
+    SvPlan pl = plan_of(2, 1, 2), pr = plan_of(2, 1, 2), pu = plan_of(2, 1, 2);
+    pl.moe_load = &zl;
+    pr.moe_load = &zr;
+    g_autoptr(SvPredictor) a = sv_predictor_new(&m, &hw, &pl, NULL);
+    g_autoptr(SvPredictor) b = sv_predictor_new(&m, &hw, &pr, NULL);
+    g_autoptr(SvPredictor) u = sv_predictor_new(&m, &hw, &pu, NULL);
+    SvBatchShape big = {0};
+    sv_batch_add_prefill(&big, 8192, 0);
+    SvTimeNs ta = sv_predictor_iteration_ns(a, &big, NULL);
+    SvTimeNs tb = sv_predictor_iteration_ns(b, &big, NULL);
+    SvTimeNs tu = sv_predictor_iteration_ns(u, &big, NULL);
+    ck_assert(ta > tb && tb > tu);
+}
+END_TEST
+
+/* PP with TP: each TP device sends its half of the hidden states and the
+ * residual; the next stage all-gathers them. */
+START_TEST(test_pp_tp_send_gather)
+{
+    SvModel m = tiny_model();
+    m.num_layers = 4;
+    SvHw hw = tiny_hw();
+    g_autoptr(SvPredictor) p = make(&m, &hw, 2, 2, 1);
+    SvBatchShape s = {0};
+    sv_batch_add_prefill(&s, 500, 0);
+    double t0, t1, stages[2];
+    g_autoptr(GArray) s0 = sv_predictor_stage_ops(p, &s, 0, &t0);
+    g_autoptr(GArray) s1 = sv_predictor_stage_ops(p, &s, 1, &t1);
+    sv_predictor_stage_times(p, &s, stages, NULL);
+    ck_assert_rel(t0, stages[0], 1e-12);
+    ck_assert_rel(t1, stages[1], 1e-12);
+    const SvOpTime *sr = find_op(s0, "send_recv");
+    ck_assert_rel(sr->bytes, 2.0 * 500 * 1024 * 2 / 2, 1e-12);
+    ck_assert_rel(sr->time_s, 5e-6 + sr->bytes / 50e9, 1e-9);
+    ck_assert_ptr_null(find_op(s1, "send_recv"));
+    ck_assert_ptr_null(find_op(s0, "all_gather"));
+    const SvOpTime *ag = find_op(s1, "all_gather");
+    ck_assert_ptr_nonnull(ag);
+    ck_assert_rel(ag->bytes, 2.0 * 500 * 1024 * 2, 1e-12);
+    /* Ring Simple over 2: 8.4 + 3.4 us and 1/2 of it at 50 GB/s. */
+    ck_assert_rel(ag->time_s, 11.8e-6 + 0.5 * ag->bytes / 50e9, 1e-9);
+    ck_assert_str_eq(ag->algo, "ring/Simple");
+    int first, n;
+    sv_predictor_stage_layers(p, 1, &first, &n);
+    ck_assert_int_eq(first, 2);
+    ck_assert_int_eq(n, 2);
+    ck_assert_int_eq(sv_predictor_nodes(p), 1);
+    /* Each stage on its own node: the send crosses the network, 2 senders
+     * sharing their 2 NICs (10 GB/s each, x 0.5). */
+    SvPlan spread = plan_of(2, 2, 1);
+    spread.placement = SV_PLACEMENT_STAGE_PER_NODE;
+    g_autoptr(SvPredictor) q = sv_predictor_new(&m, &hw, &spread, NULL);
+    g_autoptr(GArray) q0 = sv_predictor_stage_ops(q, &s, 0, NULL);
+    sr = find_op(q0, "send_recv");
+    ck_assert_str_eq(sr->link, "scaleout");
+    ck_assert_rel(sr->time_s, 20e-6 + sr->bytes / (20e9 * 0.5 / 2), 1e-9);
+    ck_assert_int_eq(sv_predictor_nodes(q), 2);
+}
+END_TEST
+
+/* Which link each plan's all-reduce uses. */
+START_TEST(test_links_by_plan)
+{
+    SvModel m = tiny_model();
+    m.num_heads = 32;
+    m.num_kv_heads = 8;
+    SvBatchShape s = {0};
+    sv_batch_add_decode(&s, 8, 100);
+    SvHw hw = tiny_hw();
+    hw.scaleup_kind = (char *)"nvlink";
+    g_autoptr(SvPredictor) p8 = make(&m, &hw, 8, 1, 1);
+    g_autoptr(GArray) o8 = sv_predictor_ops(p8, &s, NULL);
+    ck_assert_str_eq(find_op(o8, "all_reduce")->link, "nvlink");
+    ck_assert_int_eq(find_op(o8, "all_reduce")->domains, 1);
+    g_autoptr(SvPredictor) p16 = make(&m, &hw, 16, 1, 1);
+    g_autoptr(GArray) o16 = sv_predictor_ops(p16, &s, NULL);
+    ck_assert_str_eq(find_op(o16, "all_reduce")->link, "scaleout");
+    ck_assert_int_eq(find_op(o16, "all_reduce")->domains, 2);
+    ck_assert_int_eq(find_op(o16, "all_reduce")->group, 16);
+    ck_assert_int_eq(sv_predictor_nodes(p16), 2);
+    SvHw l40s = tiny_hw();
+    l40s.scaleup_kind = (char *)"pcie";
+    l40s.scaleup_bw_bytes_per_s = 32e9;
+    g_autoptr(SvPredictor) pl = make(&m, &l40s, 2, 1, 1);
+    g_autoptr(GArray) ol = sv_predictor_ops(pl, &s, NULL);
+    ck_assert_str_eq(find_op(ol, "all_reduce")->link, "pcie");
+    /* 8 x 1024 x 2 bytes, ring LL: 6.6 + 2 x 1.0 us (NCCL's PCIe step). */
+    ck_assert_rel(find_op(ol, "all_reduce")->time_s, 8.6e-6 + 8.0 * 1024 * 2 / (16e9 * 0.5), 1e-9);
 }
 END_TEST
 
@@ -587,6 +824,14 @@ START_TEST(test_plan_errors)
     SvHw none = tiny_hw();
     memset(none.peak_flops, 0, sizeof none.peak_flops);
     expect_plan_error(&m, &none, plan_of(1, 1, 1), "runs no matmul");
+    /* EP inside TP must divide it; with attention DP it spans the stage. */
+    expect_plan_error(&moe, &hw, plan_of(1, 1, 2), "must divide tensor_parallel_size 1");
+    SvPlan dp2 = plan_of(2, 1, 2);
+    dp2.dp = 2;
+    expect_plan_error(&moe, &hw, dp2, "must be tensor_parallel_size x data_parallel_size = 4");
+    SvPlan dense_dp = plan_of(1, 1, 1);
+    dense_dp.dp = 4;
+    expect_plan_error(&m, &hw, dense_dp, "is dense");
     SvHw lonely = tiny_hw();
     lonely.scaleup_bw_bytes_per_s = lonely.scaleout_bw_bytes_per_s = 0;
     expect_plan_error(&m, &lonely, plan_of(2, 1, 1), "no link");
@@ -968,6 +1213,10 @@ Suite *perf_suite(void)
     tcase_add_test(tc, test_pp_stages);
     tcase_add_test(tc, test_moe);
     tcase_add_test(tc, test_mla_and_window);
+    tcase_add_test(tc, test_dp_attention);
+    tcase_add_test(tc, test_moe_zipf);
+    tcase_add_test(tc, test_pp_tp_send_gather);
+    tcase_add_test(tc, test_links_by_plan);
     tcase_add_test(tc, test_plan_errors);
     tcase_add_test(tc, test_quantized_decode_faster);
     suite_add_tcase(s, tc);

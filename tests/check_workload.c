@@ -196,7 +196,7 @@ static const struct {
     {"azure-unsorted.csv", ":3:1: arrival goes backwards"},
     {"azure-zero-output.csv", ":2:33: GeneratedTokens is 0"},
     {"mooncake.jsonl", ":2:34: input_length is 0; lengths are >= 1 token"},
-    {"vidur.csv", ":1:1: this looks like a Vidur processed trace"},
+    {"vidur.csv", ":2:9: num_decode_tokens is 0; lengths are >= 1 token"},
     {"bad-hash-ids.csv", ":3:14: hash_ids entry is not an integer: 'x'"},
     {"bad-session.csv", ":3:12: session is not a non-negative integer: '-2'"},
     {"empty-tenant.csv", ":3:12: tenant is empty"},

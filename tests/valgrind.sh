@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Memory check of the CLI under valgrind (memcheck): a full `run` of the
-# quickstart study (cut to 300 requests so it takes seconds, not minutes) and
-# one `predict`. Fails (exit 1) on any memory error or on a definite leak;
+# quickstart study (cut to 300 requests so it takes seconds, not minutes), one
+# `predict` and one small plan search (`plan`). Fails (exit 1) on any memory error or on a definite leak;
 # "possibly" and "still reachable" blocks (GLib's type system and caches) are
 # reported but not counted. Skips with exit 0 when valgrind is not installed.
 # Usage: tests/valgrind.sh SERVESIM_BINARY [REPO_ROOT]
@@ -39,4 +39,6 @@ check() { # check NAME ARGS... : run servesim ARGS under memcheck
 }
 check run run configs/quickstart.yaml --set workload.num_requests=300 -o "$tmp/run" --quiet
 check predict predict --model llama-3-8b --hw h100-sxm --batch prefill=512x2,decode=64@2048 --json
+# One small plan search (8 simulations of 300 requests) on two worker threads.
+check plan plan tests/data/search/small.yaml -o "$tmp/plan" --jobs 2 --quiet
 exit $fail

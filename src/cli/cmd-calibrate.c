@@ -8,6 +8,7 @@
 #include "cli/commands.h"
 #include "hw/hw.h"
 #include "perf/calib.h"
+#include "power/power-fit.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -25,8 +26,13 @@ static const char calibrate_help[] =
     "all_reduce.csv, send_recv.csv, cpu_overheads.csv) and probe CSVs\n"
     "(docs/probe-csv.md). The output is --hw's profile with a new `calibration:`\n"
     "section. --validate prints leave-one-model-out and leave-one-size-out\n"
-    "errors instead (validation/ops/run.sh). Exit status: 0 success, 2 bad input,\n"
-    "1 internal error.";
+    "errors instead (validation/ops/run.sh).\n"
+    "\n"
+    "--power POINTS.csv fits the profile's power model instead (power.active_w,\n"
+    "compute_w, memory_w) to measured configurations: columns util_flops,\n"
+    "util_mem, power_w (per device), optional weight and split (only 'train'\n"
+    "rows are used); validation/power/fit.sh makes them. Exit status: 0\n"
+    "success, 2 bad input, 1 internal error.";
 
 static int fail_msg(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
 static int fail_msg(const char *fmt, ...)
@@ -57,11 +63,76 @@ static void print_summary(const SvCalibSet *set, const SvCalib *c, const char *o
     printf("wrote %s\n", out);
 }
 
+/* Write @text to @out through a temporary file that must load back as a
+ * profile first, so that a failure leaves nothing half-written. */
+static int write_profile(const char *text, const char *out)
+{
+    g_autoptr(GError) error = NULL;
+    g_autofree char *tmp = g_strdup_printf("%s.tmp.yaml", out);
+    if (!g_file_set_contents(tmp, text, -1, &error)) {
+        g_autoptr(GError) io =
+            g_error_new(SV_HW_ERROR, SV_ERROR_IO, "%s: cannot write: %s", out, error->message);
+        return sv_cli_fail(io);
+    }
+    g_autoptr(SvHw) check = sv_hw_load(tmp, &error);
+    if (check == NULL) {
+        g_unlink(tmp);
+        fprintf(stderr, "servesim: internal error: the calibrated profile does not load back: %s\n",
+                error->message);
+        return 1;
+    }
+    if (g_rename(tmp, out) != 0) {
+        int e = errno;
+        g_unlink(tmp);
+        g_autoptr(GError) io =
+            g_error_new(SV_HW_ERROR, SV_ERROR_IO, "%s: cannot write: %s", out, g_strerror(e));
+        return sv_cli_fail(io);
+    }
+    return 0;
+}
+
+/* --power: fit the power model of @hw_name to @points, write @out. */
+static int calibrate_power(const char *points, const char *hw_name, const char *out)
+{
+    if (hw_name == NULL)
+        return fail_msg("calibrate: --hw is required (see servesim calibrate --help)");
+    if (out == NULL)
+        return fail_msg("calibrate: -o FILE is required (see servesim calibrate --help)");
+    g_autoptr(GError) error = NULL;
+    g_autoptr(SvHw) hw = sv_hw_load(hw_name, &error);
+    if (hw == NULL)
+        return sv_cli_fail(error);
+    g_autofree char *base = NULL;
+    if (!g_file_get_contents(hw->source, &base, NULL, &error))
+        return sv_cli_fail(error);
+    g_autoptr(GArray) pts = sv_power_fit_read_points(points, &error);
+    if (pts == NULL)
+        return sv_cli_fail(error);
+    SvPowerFit fit;
+    if (!sv_power_fit((const SvPowerFitPoint *)(void *)pts->data, (int)pts->len,
+                      hw->idle_power_w, &fit, &error))
+        return sv_cli_fail(error);
+    g_autofree char *source = sv_power_fit_source(&fit, points);
+    g_autofree char *text = sv_power_fit_profile(base, &fit, source, &error);
+    if (text == NULL)
+        return sv_cli_fail(error);
+    int rc = write_profile(text, out);
+    if (rc != 0)
+        return rc;
+    printf("power fit of %s: active %.1f W, compute %.1f W, memory %.1f W above idle %.1f W\n",
+           hw->name, fit.active_w, fit.compute_w, fit.memory_w, hw->idle_power_w);
+    printf("%d points, rms residual %.1f W, mean |error| %.1f %%\n", fit.points, fit.rms_w,
+           100 * fit.mape);
+    printf("wrote %s\n", out);
+    return 0;
+}
+
 int sv_cmd_calibrate(int argc, char **argv)
 {
     g_autofree char *input = NULL, *hw_name = NULL, *out = NULL, *label = NULL;
     double tolerance_pct = 2.0;
     gboolean validate = FALSE;
+    g_autofree char *power = NULL;
     GOptionEntry entries[] = {
         {"input", 0, 0, G_OPTION_ARG_FILENAME, &input, "Directory tree of measured CSVs (required)",
          "DIR"},
@@ -75,6 +146,8 @@ int sv_cmd_calibrate(int argc, char **argv)
          "Print leave-one-out error rows (Markdown) instead of writing a profile", NULL},
         {"label", 0, 0, G_OPTION_ARG_STRING, &label,
          "Device name in --validate rows (default: the profile's name)", "NAME"},
+        {"power", 0, 0, G_OPTION_ARG_FILENAME, &power,
+         "Fit the power model to the points in FILE instead of building tables", "FILE"},
         {NULL, 0, 0, 0, NULL, NULL, NULL},
     };
     g_autoptr(GOptionContext) ctx = g_option_context_new("");
@@ -85,6 +158,8 @@ int sv_cmd_calibrate(int argc, char **argv)
     if (argc > 1)
         return fail_msg("calibrate: unexpected argument '%s' (see servesim calibrate --help)",
                         argv[1]);
+    if (power != NULL)
+        return calibrate_power(power, hw_name, out);
     if (input == NULL)
         return fail_msg("calibrate: --input is required (see servesim calibrate --help)");
     if (hw_name == NULL)

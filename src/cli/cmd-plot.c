@@ -26,7 +26,9 @@ static const char plot_help[] =
     "timeseries (queue, batch size and KV use over time) and power (power over\n"
     "time). Several run directories, or one directory whose subdirectories are\n"
     "runs, give throughput-latency (throughput and TTFT/TPOT/E2E percentiles\n"
-    "against the offered request rate) and sweep.csv (its numbers). Each\n"
+    "against the offered request rate) and sweep.csv (its numbers). A plan\n"
+    "search's directory (plan or capacity -o) gives pareto (each simulated\n"
+    "plan's objective against its devices, and the Pareto front). Each\n"
     "figure is written as NAME.png and NAME.svg into OUT_DIR (default: the\n"
     "run's or sweep's directory + /plots). Needs gnuplot (scripts/deps.sh\n"
     "installs it); the scripts are in plots/.";
@@ -514,12 +516,15 @@ static gboolean render(const char *gnuplot, const char *plots_dir, const char *t
     for (int i = 0; i < 2; i++) {
         g_autofree char *file = g_strdup_printf("%s.%s", job->name, formats[i]);
         g_autofree char *out = g_build_filename(out_dir, file, NULL);
+        /* gnuplot writes a temporary name, renamed once complete, so an
+         * interrupted or failed plot never leaves a truncated image. */
+        g_autofree char *out_tmp = g_strconcat(out, ".tmp", NULL);
         g_autofree char *common = g_build_filename(plots_dir, "common.gp", NULL);
         g_autofree char *script_name = g_strdup_printf("%s.gp", job->name);
         g_autofree char *script = g_build_filename(plots_dir, script_name, NULL);
         g_autoptr(GString) driver = g_string_new("# written by servesim plot\n");
         put_gp_string(driver, "fmt", formats[i]);
-        put_gp_string(driver, "out", out);
+        put_gp_string(driver, "out", out_tmp);
         put_gp_number(driver, "width", job->width);
         put_gp_number(driver, "height", job->height);
         g_string_append(driver, job->vars->str);
@@ -541,10 +546,16 @@ static gboolean render(const char *gnuplot, const char *plots_dir, const char *t
             return FALSE;
         }
         if (!g_spawn_check_wait_status(status, &error)) {
-            g_unlink(out);
+            g_unlink(out_tmp);
             /* gnuplot's own message, on one line. */
             g_strdelimit(err_text, "\n", ' ');
             fprintf(stderr, "servesim: gnuplot failed on %s: %s\n", script, g_strstrip(err_text));
+            return FALSE;
+        }
+        if (g_rename(out_tmp, out) != 0) {
+            int errsv = errno;
+            g_unlink(out_tmp);
+            fprintf(stderr, "servesim: %s: %s\n", out, g_strerror(errsv));
             return FALSE;
         }
     }
@@ -674,6 +685,107 @@ static gboolean plan_run(Plan *plan, const char *dir, GError **error)
         series_clear(&ser);
     }
     return ok;
+}
+
+/* A plan search (plans.csv from servesim plan or capacity): the objective
+ * of every simulated plan against its devices (a capacity fleet's), SLO
+ * met or missed, and the Pareto front of pareto.csv joined by a line. */
+static gboolean plan_search(Plan *plan, const char *dir, GError **error)
+{
+    g_autofree char *path = g_build_filename(dir, "plans.csv", NULL);
+    g_autofree char *front_path = g_build_filename(dir, "pareto.csv", NULL);
+    g_autoptr(GHashTable) front = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    Csv c;
+    int col = 0;
+    if (g_file_test(front_path, G_FILE_TEST_EXISTS)) {
+        if (!csv_open(&c, front_path, error))
+            return FALSE;
+        int r = 0;
+        gboolean ok = csv_require(&c, "plan", &col, error);
+        while (ok && (r = csv_next(&c, error)) > 0)
+            g_hash_table_add(front, g_strdup(c.fields[col]));
+        csv_close(&c);
+        if (!ok || r < 0)
+            return FALSE;
+    }
+    if (!csv_open(&c, path, error))
+        return FALSE;
+    int c_dev, c_status, c_meets, c_obj, c_fleet;
+    gboolean ok = csv_require(&c, "plan", &col, error) &&
+                  csv_require(&c, "devices", &c_dev, error) &&
+                  csv_require(&c, "status", &c_status, error) &&
+                  csv_require(&c, "meets_slo", &c_meets, error) &&
+                  csv_require(&c, "objective", &c_obj, error) &&
+                  csv_require(&c, "fleet_replicas", &c_fleet, error);
+    g_autoptr(GString) all = g_string_new("# x objective meets\n");
+    g_autoptr(GArray) fx = g_array_new(FALSE, FALSE, sizeof(double) * 2);
+    gboolean capacity = FALSE;
+    int r = 0, rows = 0;
+    while (ok && (r = csv_next(&c, error)) > 0) {
+        if (strcmp(c.fields[c_status], "simulated") != 0)
+            continue;
+        double dev, obj, fleet;
+        ok = csv_double(&c, c_dev, FALSE, &dev, error) &&
+             csv_double(&c, c_obj, FALSE, &obj, error) &&
+             csv_double(&c, c_fleet, FALSE, &fleet, error);
+        if (!ok)
+            break;
+        /* capacity: the fleet's devices (replicas x the plan's) */
+        if (fleet > 0) {
+            capacity = TRUE;
+            dev *= fleet;
+        }
+        gboolean meets = strcmp(c.fields[c_meets], "yes") == 0;
+        char b1[G_ASCII_DTOSTR_BUF_SIZE], b2[G_ASCII_DTOSTR_BUF_SIZE];
+        g_string_append_printf(all, "%s %s %d\n", g_ascii_formatd(b1, sizeof b1, "%.10g", dev),
+                               g_ascii_formatd(b2, sizeof b2, "%.10g", obj), meets ? 1 : 0);
+        if (meets && g_hash_table_contains(front, c.fields[col])) {
+            double xy[2] = {dev, obj};
+            g_array_append_vals(fx, xy, 1);
+        }
+        rows++;
+    }
+    csv_close(&c);
+    if (!ok || r < 0)
+        return FALSE;
+    if (rows == 0) {
+        bad_file(error, path, 1, 1, "no simulated plan to plot");
+        return FALSE;
+    }
+    g_autoptr(GString) fr = g_string_new("# x objective (the Pareto front, by devices)\n");
+    for (guint i = 0; i < fx->len; i++)
+        for (guint j = i + 1; j < fx->len; j++) {
+            double *a = (double *)(void *)(fx->data + i * 2 * sizeof(double));
+            double *b = (double *)(void *)(fx->data + j * 2 * sizeof(double));
+            if (b[0] < a[0]) {
+                double t[2] = {a[0], a[1]};
+                a[0] = b[0], a[1] = b[1], b[0] = t[0], b[1] = t[1];
+            }
+        }
+    for (guint i = 0; i < fx->len; i++) {
+        const double *a = (const double *)(void *)(fx->data + i * 2 * sizeof(double));
+        char b1[G_ASCII_DTOSTR_BUF_SIZE], b2[G_ASCII_DTOSTR_BUF_SIZE];
+        g_string_append_printf(fr, "%s %s\n", g_ascii_formatd(b1, sizeof b1, "%.10g", a[0]),
+                               g_ascii_formatd(b2, sizeof b2, "%.10g", a[1]));
+    }
+    if (fx->len == 0)
+        g_string_append(fr, "? ?\n"); /* gnuplot wants a point; "?" is missing */
+    g_autofree char *data = g_build_filename(plan->tmp_dir, "plans.dat", NULL);
+    g_autofree char *fdata = g_build_filename(plan->tmp_dir, "front.dat", NULL);
+    if (!g_file_set_contents(data, all->str, -1, error) ||
+        !g_file_set_contents(fdata, fr->str, -1, error))
+        return FALSE;
+    g_autofree char *base = g_path_get_basename(dir);
+    g_autofree char *title = g_strdup_printf("%s: %d simulated plans", base, rows);
+    GString *vars = add_job(plan, "pareto", 1000, 620)->vars;
+    put_gp_string(vars, "data", data);
+    put_gp_string(vars, "front", fdata);
+    put_gp_string(vars, "title", title);
+    put_gp_string(vars, "xlabel", capacity ? "fleet devices" : "devices");
+    put_gp_string(vars, "ylabel",
+                  capacity ? "fleet cost ($/h, or devices when cost is not modelled)"
+                           : "objective (plans.csv column 'objective')");
+    return TRUE;
 }
 
 /* One sweep point. */
@@ -847,15 +959,20 @@ int sv_cmd_plot(int argc, char **argv)
     /* What to draw: one run, or a sweep (several runs, or a directory of runs). */
     g_autoptr(GPtrArray) runs = g_ptr_array_new_with_free_func(g_free);
     gboolean sweep = argc > 2;
+    const char *search_dir = NULL; /* a plan search's output directory */
     for (int i = 1; i < argc; i++) {
         const char *dir = argv[i];
         if (!g_file_test(dir, G_FILE_TEST_IS_DIR))
             return input_error(g_file_test(dir, G_FILE_TEST_EXISTS) ? "%s: not a directory"
                                                                     : "%s: no such directory",
                                dir);
-        if (has_file(dir, "plans.csv") && !is_run_dir(dir))
-            return input_error("%s: plots of a plan search (plans.csv) are not implemented yet",
-                               dir);
+        if (has_file(dir, "plans.csv") && !is_run_dir(dir)) {
+            if (argc > 2)
+                return input_error("%s: a plan search is plotted on its own", dir);
+            search_dir = dir;
+            g_ptr_array_add(runs, g_strdup(dir));
+            continue;
+        }
         if (is_run_dir(dir)) {
             if (sweep && !has_file(dir, "summary.json"))
                 return input_error("%s: no summary.json, so it cannot be a point of a sweep", dir);
@@ -889,8 +1006,9 @@ int sv_cmd_plot(int argc, char **argv)
     g_array_set_clear_func(plan.jobs, job_clear);
     plan.tmp_dir = g_dir_make_tmp("servesim-plot-XXXXXX", &error);
     gboolean ok =
-        plan.tmp_dir != NULL && (sweep ? plan_sweep(&plan, runs, &error)
-                                       : plan_run(&plan, g_ptr_array_index(runs, 0), &error));
+        plan.tmp_dir != NULL && (search_dir != NULL ? plan_search(&plan, search_dir, &error)
+                                 : sweep            ? plan_sweep(&plan, runs, &error)
+                                         : plan_run(&plan, g_ptr_array_index(runs, 0), &error));
     if (!ok) {
         plan_clear(&plan);
         return sv_cli_fail(error);

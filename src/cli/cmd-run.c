@@ -3,6 +3,7 @@
  * config, the model and hardware, the trace, the plan's memory) before a
  * single file is written, so bad input leaves no partial output. */
 #include "cli/commands.h"
+#include "cli/interrupt.h"
 #include "cli/progress.h"
 #include "config/config.h"
 #include "metrics/metrics.h"
@@ -86,13 +87,19 @@ int sv_cmd_run(int argc, char **argv)
         return sv_cli_fail(error);
     g_autoptr(SvTrace) trace = NULL;
     if (config->workload.trace_path != NULL) {
-        trace = sv_trace_load(config->workload.trace_path, &error);
+        /* Streamed row by row unless the workload needs the rows at hand. */
+        trace = sv_trace_load_for(config->workload.trace_path, &config->workload,
+                                  config->engine.enable_prefix_caching, &error);
         if (trace == NULL)
             return sv_cli_fail(error);
     }
     g_autoptr(SvSim) sim = sv_sim_new(config, trace, NULL, &error);
     if (sim == NULL)
         return sv_cli_fail(error);
+    /* From here on Ctrl-C or a TERM stops the run after the current event
+     * and nothing is written (the timeline's temporary file goes with it);
+     * before, nothing exists that could be left half-written. */
+    sv_cli_catch_signals();
     g_autoptr(SvTraceEvents) timeline = NULL;
     if (trace_events != NULL) {
         int64_t limit = trace_limit == -1 ? TRACE_EVENTS_DEFAULT_LIMIT : trace_limit;
@@ -104,8 +111,17 @@ int sv_cmd_run(int argc, char **argv)
     g_autoptr(SvProgressBar) bar = sv_progress_bar_new(stderr, quiet, config, trace);
     if (bar != NULL)
         sv_sim_set_progress(sim, sv_progress_bar_update, bar);
+    sv_sim_set_stop(sim, sv_cli_stop_requested, NULL);
+    /* Records go to a temporary file, not memory: long runs stay small. */
+    sv_metrics_spill(sv_sim_metrics(sim), NULL);
     sv_sim_run(sim);
     g_clear_pointer(&bar, sv_progress_bar_free); /* erase the bar before printing */
+    if (sv_sim_interrupted(sim) || sv_cli_caught_signal() != 0)
+        return sv_cli_interrupted();
+    if (sv_sim_input_error(sim) != NULL)
+        return sv_cli_fail(sv_sim_input_error(sim));
+    if (sv_sim_arrivals_note(sim) != NULL)
+        fprintf(stderr, "servesim: warning: %s\n", sv_sim_arrivals_note(sim));
 
     SvMetrics *metrics = sv_sim_metrics(sim);
     const SvRunTotals *totals = sv_sim_totals(sim);
@@ -129,5 +145,8 @@ int sv_cmd_run(int argc, char **argv)
             printf("\n");
         }
     }
+    /* A signal that came while the files were written: they are complete. */
+    if (sv_cli_caught_signal() != 0)
+        return sv_cli_interrupted();
     return 0;
 }

@@ -12,6 +12,13 @@ int sv_cmd_predict(int argc, char **argv);
 int sv_cmd_calibrate(int argc, char **argv);
 int sv_cmd_list(int argc, char **argv);
 int sv_cmd_plot(int argc, char **argv);
+int sv_cmd_plan(int argc, char **argv);
+int sv_cmd_capacity(int argc, char **argv);
+int sv_cmd_collect(int argc, char **argv);
+
+/* plan and capacity share their command line (cmd-plan.c); @mode is an
+ * SvSearchMode (search/space.h). */
+int sv_cli_search(int argc, char **argv, int mode);
 
 /* Print "servesim: MESSAGE" for @error and return the exit status it maps to
  * (2 for bad input, 1 otherwise). */

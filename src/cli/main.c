@@ -18,6 +18,9 @@ static const SvCommand commands[] = {
     {"calibrate", sv_cmd_calibrate, "build a hardware profile's tables from measured kernels"},
     {"list", sv_cmd_list, "list models, hardware profiles, schedulers or routers"},
     {"plot", sv_cmd_plot, "render a run's or a sweep's results as PNG and SVG (gnuplot)"},
+    {"plan", sv_cmd_plan, "search the plans of a study's search: block by full simulation"},
+    {"capacity", sv_cmd_capacity, "the highest rate per plan, and the cheapest fleet for a load"},
+    {"collect", sv_cmd_collect, "merge the shard results of a search emitted for Slurm"},
     {NULL, NULL, NULL},
 };
 

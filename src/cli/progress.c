@@ -134,3 +134,61 @@ void sv_progress_bar_free(SvProgressBar *bar)
     }
     g_free(bar);
 }
+
+/* ---- counting bar (plan search): items done out of a known total ---- */
+
+SvProgressBar *sv_progress_bar_new_count(FILE *out, gboolean quiet, int64_t total)
+{
+    if (quiet || out == NULL || !isatty(fileno(out)))
+        return NULL;
+    SvProgressBar *bar = g_new0(SvProgressBar, 1);
+    bar->out = out;
+    bar->total_requests = total;
+    bar->start_us = g_get_monotonic_time();
+    const char *delay = g_getenv("SERVESIM_PROGRESS_DELAY_S");
+    char *end = NULL;
+    double delay_s = delay != NULL ? g_ascii_strtod(delay, &end) : -1;
+    bar->first_draw_us =
+        delay != NULL && end != delay && *end == '\0' && delay_s >= 0 && delay_s < 3600
+            ? (gint64)(delay_s * 1e6)
+            : FIRST_DRAW_US;
+    return bar;
+}
+
+void sv_progress_bar_count(SvProgressBar *bar, int64_t done, int64_t total, const char *unit,
+                           const char *detail)
+{
+    if (bar == NULL)
+        return;
+    gint64 now_us = g_get_monotonic_time();
+    gint64 elapsed_us = now_us - bar->start_us;
+    if (elapsed_us < bar->first_draw_us || now_us - bar->last_draw_us < REDRAW_US)
+        return;
+    bar->last_draw_us = now_us;
+    bar->total_requests = total;
+    double elapsed_s = (double)elapsed_us * 1e-6;
+    double fraction = bar->total_requests > 0 ? (double)done / (double)bar->total_requests : 0;
+    fraction = MIN(fraction, FRACTION_CAP);
+    g_autoptr(GString) line = g_string_new("\r");
+    int filled = (int)(fraction * BAR_WIDTH);
+    g_string_append_c(line, '[');
+    for (int i = 0; i < BAR_WIDTH; i++)
+        g_string_append_c(line, i < filled ? '#' : '.');
+    g_string_append_printf(line, "] %3d %%  ", (int)(fraction * 100));
+    append_si(line, (double)done);
+    g_string_append_c(line, '/');
+    append_si(line, (double)bar->total_requests);
+    g_string_append_printf(line, " %s", unit);
+    if (detail != NULL && *detail != '\0')
+        g_string_append_printf(line, "   %s", detail);
+    if (fraction > 0) {
+        g_string_append(line, "   ETA ");
+        append_duration(line, elapsed_s * (1 - fraction) / fraction);
+    }
+    int len = (int)line->len - 1;
+    for (int i = len; i < bar->last_len; i++)
+        g_string_append_c(line, ' ');
+    bar->last_len = len;
+    fputs(line->str, bar->out);
+    fflush(bar->out);
+}

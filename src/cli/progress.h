@@ -23,6 +23,14 @@ SvProgressBar *sv_progress_bar_new(FILE *out, gboolean quiet, const SvConfig *co
  * environment variable SERVESIM_PROGRESS_DELAY_S changes that delay; the
  * tests set it to 0). */
 void sv_progress_bar_update(void *bar, const SvSimProgress *progress);
+/* A bar that counts items (the plans of a search) towards a total, with the
+ * same drawing rules; feed it with sv_progress_bar_count. NULL when @out is
+ * not a terminal or @quiet is set. (transfer full) */
+SvProgressBar *sv_progress_bar_new_count(FILE *out, gboolean quiet, int64_t total);
+/* @done of @total, then @unit ("plans") and an optional @detail text.
+ * A NULL bar is a no-op. */
+void sv_progress_bar_count(SvProgressBar *bar, int64_t done, int64_t total, const char *unit,
+                           const char *detail);
 /* Erase the line (if anything was drawn) and free. NULL is a no-op. */
 void sv_progress_bar_free(SvProgressBar *bar);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(SvProgressBar, sv_progress_bar_free)

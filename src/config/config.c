@@ -10,6 +10,8 @@
 #include <string.h>
 
 #include "config/ynode.h"
+#include "perf/plan.h"
+#include "power/power.h"
 
 const char *const sv_router_names[] = {"round-robin", "random",       "least-outstanding",
                                        "least-kv",    "power-of-two", "prefix-affinity",
@@ -17,6 +19,7 @@ const char *const sv_router_names[] = {"round-robin", "random",       "least-out
 const char *const sv_scheduler_names[] = {"vllm-v0", "vllm-v1",  "sarathi", "orca",
                                           "static",  "lightllm", "edf",     NULL};
 const char *const sv_role_names[] = {"mixed", "prefill", "decode", NULL};
+const char *const sv_decode_router_names[] = {"least-kv", "least-outstanding", "round-robin", NULL};
 
 /* What the engine implements today. The config accepts every name of the
  * enums above as valid syntax but refuses, at the key's mark, to start a run
@@ -60,17 +63,27 @@ static const char *const dist_names[] = {"fixed", "uniform", "lognormal", "trace
 static const char *const process_names[] = {"trace",    "poisson",     "gamma",
                                             "constant", "closed-loop", NULL};
 
-static const char *const top_keys[] = {"seed", "model",  "cluster",     "engine",    "workload",
-                                       "slo",  "output", "slo_classes", "admission", NULL};
-static const char *const cluster_keys[] = {"router", "pools", "router_staleness_s",
-                                           "prefix_affinity_load_factor", NULL};
+/* "search" is the plan-search space (src/search/space.c reads it for
+ * `servesim plan` and `capacity`); `run` accepts it and ignores it. */
+static const char *const top_keys[] = {"seed",      "model",  "cluster", "engine",
+                                       "workload",  "slo",    "output",  "slo_classes",
+                                       "admission", "search", "power",   NULL};
+static const char *const cluster_keys[] = {
+    "router",      "pools", "router_staleness_s", "prefix_affinity_load_factor", "decode_router",
+    "kv_transfer", NULL};
+static const char *const kv_transfer_keys[] = {"layerwise", "inter_site_bandwidth_gb_s",
+                                               "inter_site_latency_us", NULL};
 static const char *const pool_keys[] = {"name",
                                         "hardware",
                                         "replicas",
                                         "tensor_parallel_size",
                                         "pipeline_parallel_size",
                                         "expert_parallel_size",
+                                        "data_parallel_size",
+                                        "placement",
                                         "role",
+                                        "node_group",
+                                        "site",
                                         NULL};
 static const char *const engine_keys[] = {"scheduler",
                                           "max_num_seqs",
@@ -85,6 +98,8 @@ static const char *const engine_keys[] = {"scheduler",
                                           "kv_cache_dtype",
                                           "preemption_mode",
                                           "swap_space",
+                                          "moe_load",
+                                          "expert_placement_strategy",
                                           NULL};
 static const char *const workload_keys[] = {
     "trace",   "lengths",           "arrival", "num_requests", "duration_s",
@@ -116,7 +131,15 @@ static const char *const key_paths[] = {
     "cluster.pools[].tensor_parallel_size",
     "cluster.pools[].pipeline_parallel_size",
     "cluster.pools[].expert_parallel_size",
+    "cluster.pools[].data_parallel_size",
+    "cluster.pools[].placement",
     "cluster.pools[].role",
+    "cluster.pools[].node_group",
+    "cluster.pools[].site",
+    "cluster.decode_router",
+    "cluster.kv_transfer.layerwise",
+    "cluster.kv_transfer.inter_site_bandwidth_gb_s",
+    "cluster.kv_transfer.inter_site_latency_us",
     "engine.scheduler",
     "engine.max_num_seqs",
     "engine.max_num_batched_tokens",
@@ -172,6 +195,10 @@ static const char *const key_paths[] = {
     "workload.tenants[].slo_class",
     "workload.tenants[].priority",
     "engine.swap_space",
+    "engine.moe_load.dist",
+    "engine.moe_load.skew",
+    "engine.moe_load.frequencies",
+    "engine.expert_placement_strategy",
     "cluster.prefix_affinity_load_factor",
     "workload.hash_block_tokens",
     "workload.prefix.prompts",
@@ -179,6 +206,20 @@ static const char *const key_paths[] = {
     "workload.prefix.probability",
     "workload.sessions.turns",
     "workload.sessions.think_time_s",
+    /* power: (power/power-config.c) */
+    "power.pools[].name",
+    "power.pools[].power_cap_w",
+    "power.pools[].sm_clock_mhz",
+    "power.pools[].priority",
+    "power.pools[].usd_per_device_hour",
+    "power.cluster.budget_w",
+    "power.cluster.oversubscription",
+    "power.cluster.policy",
+    "power.cluster.reaction_delay_s",
+    "power.cluster.release_fraction",
+    "power.cost.usd_per_kwh",
+    "power.cost.pue",
+    "power.cost.carbon_g_per_kwh",
     NULL,
 };
 
@@ -192,6 +233,7 @@ const char *const *sv_config_key_paths(void)
 #define MAX_PARALLEL    4096
 #define MAX_TOKENS      (1 << 24)    /* 16 M tokens per iteration or per request */
 #define MAX_REQUESTS    1000000000LL /* 1e9 requests */
+#define MIN_SAMPLE_INTERVAL_S 1e-3   /* timeseries.csv rows at most every millisecond */
 #define MAX_DURATION_S  1e8          /* ~3 years of simulated time */
 #define MAX_RATE_PER_S  1e7          /* requests per second */
 #define MAX_CONCURRENCY 10000000
@@ -218,6 +260,8 @@ static void pool_free(gpointer data)
         return;
     g_free(pool->name);
     g_free(pool->hardware_name);
+    g_free(pool->node_group);
+    g_free(pool->site);
     sv_hw_free(pool->hw);
     g_free(pool);
 }
@@ -255,6 +299,8 @@ void sv_config_free(SvConfig *config)
         g_ptr_array_free(config->slo_classes, TRUE);
     if (config->tenants != NULL)
         g_ptr_array_free(config->tenants, TRUE);
+    sv_power_config_clear(&config->power);
+    sv_moe_load_clear(&config->engine.moe_load);
     g_free(config);
 }
 
@@ -264,6 +310,7 @@ typedef struct {
     const SvYNode *tp;   /* its tensor_parallel_size value, or NULL */
     const SvYNode *pp;   /* pipeline_parallel_size, or NULL */
     const SvYNode *ep;   /* expert_parallel_size, or NULL */
+    const SvYNode *dp;   /* data_parallel_size, or NULL */
     const SvYNode *role; /* role, or NULL */
     const SvYNode *hw;   /* hardware value */
 } PoolMarks;
@@ -279,9 +326,10 @@ typedef struct {
     GPtrArray *tenant_inputs; /* each tenant's lengths.input.value mark (or NULL), owned */
     /* The workload stream being read: the study's workload, or one tenant. */
     SvWorkloadConfig *wl;
-    const char *wprefix;      /* its key path: "workload" or "workload.tenants[2]" */
-    const SvYNode *staleness; /* cluster.router_staleness_s, or NULL */
-    const SvYNode *slo_miss;  /* admission.reject_predicted_slo_miss, or NULL */
+    const char *wprefix;        /* its key path: "workload" or "workload.tenants[2]" */
+    const SvYNode *staleness;   /* cluster.router_staleness_s, or NULL */
+    const SvYNode *slo_miss;    /* admission.reject_predicted_slo_miss, or NULL */
+    const SvConfigHooks *hooks; /* sv_config_load_doc's, or NULL */
 } Loader;
 
 /* Read @key of @map with @fn when present; the full key path names it in messages. */
@@ -409,6 +457,8 @@ static gboolean read_pool(Loader *l, const SvYNode *node, int index, GError **er
     pool->tensor_parallel_size = 1;
     pool->pipeline_parallel_size = 1;
     pool->expert_parallel_size = 1;
+    pool->data_parallel_size = 1;
+    pool->placement = SV_PLACEMENT_PACKED;
     pool->role = SV_ROLE_MIXED;
 
     const char *s;
@@ -437,6 +487,7 @@ static gboolean read_pool(Loader *l, const SvYNode *node, int index, GError **er
     m->tp = sv_ynode_get(node, "tensor_parallel_size");
     m->pp = sv_ynode_get(node, "pipeline_parallel_size");
     m->ep = sv_ynode_get(node, "expert_parallel_size");
+    m->dp = sv_ynode_get(node, "data_parallel_size");
     m->role = sv_ynode_get(node, "role");
     int role = SV_ROLE_MIXED;
     if (!opt_int(l, node, where, "replicas", 1, MAX_REPLICAS, &pool->replicas, error) ||
@@ -446,17 +497,117 @@ static gboolean read_pool(Loader *l, const SvYNode *node, int index, GError **er
                  &pool->pipeline_parallel_size, error) ||
         !opt_int(l, node, where, "expert_parallel_size", 1, MAX_PARALLEL,
                  &pool->expert_parallel_size, error) ||
+        !opt_int(l, node, where, "data_parallel_size", 1, MAX_PARALLEL, &pool->data_parallel_size,
+                 error) ||
+        !opt_enum(l, node, where, "placement", sv_placement_names, &pool->placement, error) ||
         !opt_enum(l, node, where, "role", sv_role_names, &role, error))
         return FALSE;
     pool->role = (SvPoolRole)role;
-    if (pool->role != SV_ROLE_MIXED)
-        return sv_ydoc_error(l->doc, m->role, error, SV_ERROR_INVALID,
-                             "role '%s' (disaggregated prefill/decode) is not implemented yet "
-                             "(implemented: mixed)",
-                             sv_role_names[pool->role]);
+    /* Placement labels (serve/disagg.c): checked against each other once
+     * every pool is read. */
+    const char *const labels[] = {"node_group", "site"};
+    char **label_out[] = {&pool->node_group, &pool->site};
+    for (int i = 0; i < 2; i++) {
+        const SvYNode *ln = sv_ynode_get(node, labels[i]);
+        if (ln == NULL)
+            continue;
+        g_autofree char *k = full_key(where, labels[i]);
+        if (!sv_ynode_string(l->doc, ln, k, &s, error))
+            return FALSE;
+        if (*s == '\0')
+            return sv_ydoc_error(l->doc, ln, error, SV_ERROR_INVALID, "%s must not be empty", k);
+        *label_out[i] = g_strdup(s);
+    }
     return TRUE;
 }
 
+/* Placement labels and transfer settings of a disaggregated cluster: they
+ * mean something only when prefill pools hand requests to decode pools, and
+ * a shared node cannot hold two kinds of accelerator. */
+static gboolean check_disaggregation(Loader *l, const SvYNode *cluster, gboolean disaggregated,
+                                     GError **error)
+{
+    GPtrArray *pools = l->cfg->pools;
+    const char *const cluster_only[] = {"decode_router", "kv_transfer"};
+    for (int i = 0; i < 2; i++) {
+        const SvYNode *n = sv_ynode_get(cluster, cluster_only[i]);
+        if (n != NULL && !disaggregated)
+            return sv_ydoc_error(l->doc, n, error, SV_ERROR_INVALID,
+                                 "cluster.%s applies only to a cluster with prefill and decode "
+                                 "pools (role: prefill | decode)",
+                                 cluster_only[i]);
+    }
+    for (guint i = 0; i < pools->len; i++) {
+        const SvPoolConfig *p = g_ptr_array_index(pools, i);
+        const char *const labels[] = {"node_group", "site"};
+        for (int k = 0; k < 2; k++) {
+            const SvYNode *n = sv_ynode_get(l->pools[i].map, labels[k]);
+            if (n != NULL && !disaggregated)
+                return sv_ydoc_error(l->doc, n, error, SV_ERROR_INVALID,
+                                     "cluster.pools[%u].%s places a pool for the KV transfer of "
+                                     "disaggregated serving; it applies only to a cluster with "
+                                     "prefill and decode pools",
+                                     i, labels[k]);
+        }
+        if (p->node_group == NULL)
+            continue;
+        for (guint j = 0; j < i; j++) {
+            const SvPoolConfig *q = g_ptr_array_index(pools, j);
+            if (q->node_group == NULL || strcmp(q->node_group, p->node_group) != 0)
+                continue;
+            if (strcmp(q->hardware_name, p->hardware_name) != 0)
+                return sv_ydoc_error(
+                    l->doc, sv_ynode_get(l->pools[i].map, "node_group"), error, SV_ERROR_INVALID,
+                    "pools '%s' (%s) and '%s' (%s) share node_group '%s', but "
+                    "one node holds one kind of accelerator",
+                    q->name, q->hardware_name, p->name, p->hardware_name, p->node_group);
+            if (g_strcmp0(q->site, p->site) != 0)
+                return sv_ydoc_error(l->doc, sv_ynode_get(l->pools[i].map, "node_group"), error,
+                                     SV_ERROR_INVALID,
+                                     "pools '%s' and '%s' share node_group '%s' but name "
+                                     "different sites",
+                                     q->name, p->name, p->node_group);
+        }
+    }
+    if (!disaggregated)
+        return TRUE;
+    int router = SV_DECODE_LEAST_KV;
+    if (!opt_enum(l, cluster, "cluster", "decode_router", sv_decode_router_names, &router, error))
+        return FALSE;
+    l->cfg->decode_router = (SvDecodeRouterKind)router;
+    const SvYNode *kt;
+    SvKvTransferConfig *kv = &l->cfg->kv_transfer;
+    kv->inter_site_latency_s = 1e-3; /* assumption: about 100 km of fibre and switching */
+    if (!opt_map(l, cluster, "cluster", "kv_transfer", kv_transfer_keys, &kt, error))
+        return FALSE;
+    double bw_gb_s = 0, lat_us = kv->inter_site_latency_s * 1e6;
+    if (kt != NULL &&
+        (!opt_bool(l, kt, "cluster.kv_transfer", "layerwise", &kv->layerwise, error) ||
+         !opt_double(l, kt, "cluster.kv_transfer", "inter_site_bandwidth_gb_s", TRUE, 1e6, &bw_gb_s,
+                     error) ||
+         !opt_double(l, kt, "cluster.kv_transfer", "inter_site_latency_us", FALSE, 1e9, &lat_us,
+                     error)))
+        return FALSE;
+    kv->inter_site_bw_bytes_per_s = bw_gb_s * 1e9;
+    kv->inter_site_latency_s = lat_us * 1e-6;
+    /* Two sites need the link between them. */
+    for (guint i = 1; i < pools->len; i++) {
+        const SvPoolConfig *p = g_ptr_array_index(pools, i);
+        const SvPoolConfig *first = g_ptr_array_index(pools, 0);
+        if (g_strcmp0(p->site ? p->site : "default", first->site ? first->site : "default") != 0 &&
+            kv->inter_site_bw_bytes_per_s <= 0)
+            return sv_ydoc_error(l->doc,
+                                 sv_ynode_get(l->pools[i].map, "site")
+                                     ? sv_ynode_get(l->pools[i].map, "site")
+                                     : l->pools[i].map,
+                                 error, SV_ERROR_INVALID,
+                                 "pool '%s' is in site '%s' and pool '%s' in '%s': give the link "
+                                 "between them as cluster.kv_transfer.inter_site_bandwidth_gb_s",
+                                 p->name, p->site ? p->site : "default", first->name,
+                                 first->site ? first->site : "default");
+    }
+    return TRUE;
+}
 static gboolean read_cluster(Loader *l, const SvYNode *root, GError **error)
 {
     const SvYNode *cluster;
@@ -532,6 +683,68 @@ static gboolean read_cluster(Loader *l, const SvYNode *root, GError **error)
         return sv_ydoc_error(l->doc, l->pools[i].role, error, SV_ERROR_INVALID,
                              has_prefill ? "a prefill pool needs a decode pool to hand requests to"
                                          : "a decode pool needs a prefill pool to feed it");
+    }
+    return check_disaggregation(l, cluster, first_role[SV_ROLE_PREFILL] >= 0, error);
+}
+
+/* engine.moe_load and engine.expert_placement_strategy (model/model.h
+ * SvMoeLoad): how routed tokens spread over experts. Checked against the
+ * model's experts once it is loaded (perf/predictor.c). */
+static gboolean read_moe_load(Loader *l, const SvYNode *engine, GError **error)
+{
+    static const char *const moe_dist_names[] = {"uniform", "zipf", "measured", NULL};
+    static const char *const moe_keys[] = {"dist", "skew", "frequencies", NULL};
+    static const char *const placement_names[] = {"linear", "round_robin", NULL};
+    SvMoeLoad *ml = &l->cfg->engine.moe_load;
+    int place = SV_EXPERT_PLACE_LINEAR;
+    if (!opt_enum(l, engine, "engine", "expert_placement_strategy", placement_names, &place, error))
+        return FALSE;
+    ml->placement = (SvExpertPlacement)place;
+    const SvYNode *m;
+    if (!opt_map(l, engine, "engine", "moe_load", moe_keys, &m, error))
+        return FALSE;
+    if (m == NULL)
+        return TRUE;
+    const SvYNode *dn = sv_ynode_get(m, "dist");
+    if (dn == NULL)
+        return missing(l, m, error, "engine.moe_load needs 'dist' (uniform, zipf or measured)");
+    int dist = SV_MOE_UNIFORM;
+    if (!sv_ynode_enum(l->doc, dn, "engine.moe_load.dist", moe_dist_names, &dist, error))
+        return FALSE;
+    ml->dist = (SvMoeDist)dist;
+    const SvYNode *sk = sv_ynode_get(m, "skew"), *fq = sv_ynode_get(m, "frequencies");
+    if (sk != NULL && dist != SV_MOE_ZIPF)
+        return sv_ydoc_error(l->doc, sk, error, SV_ERROR_INVALID,
+                             "engine.moe_load.skew applies only to dist: zipf");
+    if (fq != NULL && dist != SV_MOE_MEASURED)
+        return sv_ydoc_error(l->doc, fq, error, SV_ERROR_INVALID,
+                             "engine.moe_load.frequencies applies only to dist: measured");
+    if (dist == SV_MOE_ZIPF) {
+        if (sk == NULL)
+            return missing(l, m, error, "engine.moe_load dist zipf needs 'skew' (e.g. 1.2)");
+        if (!opt_double(l, m, "engine.moe_load", "skew", TRUE, 100, &ml->skew, error))
+            return FALSE;
+    }
+    if (dist == SV_MOE_MEASURED) {
+        if (fq == NULL)
+            return missing(l, m, error,
+                           "engine.moe_load dist measured needs 'frequencies' (one weight per "
+                           "expert)");
+        if (!sv_ynode_expect_seq(l->doc, fq, "engine.moe_load.frequencies", error))
+            return FALSE;
+        ml->num_frequencies = (int)fq->items->len;
+        ml->frequencies = g_new0(double, MAX(ml->num_frequencies, 1));
+        double total = 0;
+        for (int i = 0; i < ml->num_frequencies; i++) {
+            g_autofree char *k = g_strdup_printf("engine.moe_load.frequencies[%d]", i);
+            if (!sv_ynode_double(l->doc, g_ptr_array_index(fq->items, i), k, 0, 1e15,
+                                 &ml->frequencies[i], error))
+                return FALSE;
+            total += ml->frequencies[i];
+        }
+        if (total <= 0)
+            return sv_ydoc_error(l->doc, fq, error, SV_ERROR_INVALID,
+                                 "engine.moe_load.frequencies must not be empty or all zero");
     }
     return TRUE;
 }
@@ -621,7 +834,7 @@ static gboolean read_engine(Loader *l, const SvYNode *root, GError **error)
     if (e->block_size & (e->block_size - 1))
         return sv_ydoc_error(l->doc, sv_ynode_get(engine, "block_size"), error, SV_ERROR_INVALID,
                              "engine.block_size must be a power of 2, got %d", e->block_size);
-    return TRUE;
+    return read_moe_load(l, engine, error);
 }
 
 static gboolean read_length(Loader *l, const SvYNode *lengths, const char *which,
@@ -695,7 +908,7 @@ static gboolean read_length(Loader *l, const SvYNode *lengths, const char *which
                              ")",
                              where, spec->min, spec->max);
     if (strcmp(which, "input") == 0)
-        l->input_value = sv_ynode_get(map, "value");
+        l->input_value = sv_ynode_get(map, "value") != NULL ? sv_ynode_get(map, "value") : map;
     return TRUE;
 }
 
@@ -866,6 +1079,16 @@ static gboolean read_stream(Loader *l, const SvYNode *work, GError **error)
                        "%s needs an end: 'num_requests' or 'duration_s' (only a trace's "
                        "own arrivals end by themselves)",
                        prefix);
+    /* An open loop ended by duration alone sends about rate x duration
+     * requests: past num_requests' limit that is a run that never ends. */
+    gboolean open = w->process == SV_ARRIVAL_POISSON || w->process == SV_ARRIVAL_GAMMA ||
+                    w->process == SV_ARRIVAL_CONSTANT;
+    if (open && w->num_requests == 0 && w->rate_per_s * w->duration_s > (double)MAX_REQUESTS)
+        return sv_ydoc_error(l->doc, sv_ynode_get(work, "duration_s"), error, SV_ERROR_INVALID,
+                             "%s: rate_per_s %g over duration_s %g is %.3g requests; at most %g "
+                             "(set num_requests, or a shorter duration_s)",
+                             prefix, w->rate_per_s, w->duration_s,
+                             w->rate_per_s * w->duration_s, (double)MAX_REQUESTS);
     return TRUE;
 }
 
@@ -1012,8 +1235,18 @@ static gboolean read_slo_output(Loader *l, const SvYNode *root, GError **error)
         return FALSE;
     if (!opt_map(l, root, NULL, "output", output_keys, &map, error))
         return FALSE;
-    return opt_double(l, map, "output", "sample_interval_s", TRUE, 1e6,
-                      &l->cfg->output.sample_interval_s, error);
+    if (!opt_double(l, map, "output", "sample_interval_s", TRUE, 1e6,
+                    &l->cfg->output.sample_interval_s, error))
+        return FALSE;
+    /* Finer than an engine iteration says nothing more, and a row per
+     * microsecond of a long run would not fit in memory. */
+    if (l->cfg->output.sample_interval_s < MIN_SAMPLE_INTERVAL_S)
+        return sv_ydoc_error(l->doc, sv_ynode_get(map, "sample_interval_s"), error,
+                             SV_ERROR_INVALID,
+                             "output.sample_interval_s must be at least %g s (an engine "
+                             "iteration lasts milliseconds), got %s",
+                             MIN_SAMPLE_INTERVAL_S, sv_ynode_get(map, "sample_interval_s")->value);
+    return TRUE;
 }
 
 /* Named classes fit the request record's one-byte class index, with class
@@ -1167,7 +1400,10 @@ static gboolean load_hardware(Loader *l, GError **error)
         SvPoolConfig *pool = g_ptr_array_index(l->cfg->pools, i);
         g_autofree char *path = resolve_path(l, "hwprofiles", pool->hardware_name);
         GError *inner = NULL;
-        pool->hw = sv_hw_load(path, &inner);
+        if (l->hooks != NULL && l->hooks->load_hw != NULL)
+            pool->hw = l->hooks->load_hw(l->hooks->user_data, path, &inner);
+        else
+            pool->hw = sv_hw_load(path, &inner);
         if (pool->hw == NULL)
             return rewrap(l, l->pools[i].hw, inner, error);
     }
@@ -1188,7 +1424,10 @@ static gboolean plan_error(Loader *l, const SvYNode *node, GError **error, const
     return FALSE;
 }
 
-/* Shapes of one pool's plan against the model, and whether its weights fit. */
+/* Shapes of one pool's plan against the model, and whether its weights and
+ * one max_model_len sequence fit its devices (perf/plan.h sizes memory as
+ * the serving engine does). The predictor's own checks (links, dtypes) run
+ * when the simulation is built. */
 static gboolean check_plan(Loader *l, int index, GError **error)
 {
     const SvPoolConfig *p = g_ptr_array_index(l->cfg->pools, index);
@@ -1196,7 +1435,7 @@ static gboolean check_plan(Loader *l, int index, GError **error)
     const SvModel *model = l->cfg->model;
     const SvEngineConfig *e = &l->cfg->engine;
     int tp = p->tensor_parallel_size, pp = p->pipeline_parallel_size;
-    int ep = p->expert_parallel_size;
+    int ep = p->expert_parallel_size, dp = p->data_parallel_size;
 
     /* Query heads are split over TP ranks; KV heads may be fewer than the
      * ranks (vLLM replicates them), so only num_heads must divide. */
@@ -1204,6 +1443,12 @@ static gboolean check_plan(Loader *l, int index, GError **error)
         return plan_error(l, m->tp ? m->tp : m->map, error,
                           "tensor_parallel_size %d does not divide the %d attention heads of %s",
                           tp, model->num_heads, model->name);
+    if (model->kv_lora_rank <= 0 && model->num_kv_heads > 0 && model->num_kv_heads % tp != 0 &&
+        tp % model->num_kv_heads != 0)
+        return plan_error(l, m->tp ? m->tp : m->map, error,
+                          "tensor_parallel_size %d and the %d KV heads of %s do not divide one "
+                          "another (KV heads can only be split or replicated evenly)",
+                          tp, model->num_kv_heads, model->name);
     if (pp > model->num_layers)
         return plan_error(l, m->pp ? m->pp : m->map, error,
                           "pipeline_parallel_size %d exceeds the %d layers of %s", pp,
@@ -1216,38 +1461,42 @@ static gboolean check_plan(Loader *l, int index, GError **error)
         return plan_error(l, m->ep ? m->ep : m->map, error,
                           "expert_parallel_size %d does not divide the %d experts of %s", ep,
                           model->num_experts, model->name);
+    if (dp > 1 && model->num_experts == 0)
+        return plan_error(l, m->dp, error,
+                          "data_parallel_size %d splits attention over ranks that share MoE "
+                          "layers, but %s is dense: serve more replicas instead",
+                          dp, model->name);
+    if (dp == 1 && tp % ep != 0)
+        return plan_error(l, m->ep ? m->ep : m->map, error,
+                          "expert_parallel_size %d must divide tensor_parallel_size %d: the "
+                          "experts are spread over the devices of a stage (add "
+                          "data_parallel_size for more expert-parallel ranks)",
+                          ep, tp);
+    if (dp > 1 && ep != tp * dp)
+        return plan_error(l, m->ep ? m->ep : m->dp, error,
+                          "with data_parallel_size %d, expert_parallel_size must be "
+                          "tensor_parallel_size x data_parallel_size = %d (every device of a "
+                          "stage holds its own experts), got %d",
+                          dp, tp * dp, ep);
+    const SvYNode *moe = sv_ynode_get(sv_ynode_get(l->doc->root, "engine"), "moe_load");
+    if (moe != NULL && model->num_experts == 0)
+        return sv_ydoc_error(l->doc, moe, error, SV_ERROR_INVALID,
+                             "engine.moe_load applies to mixture-of-experts models; %s is dense",
+                             model->name);
+    if (e->moe_load.dist == SV_MOE_MEASURED && e->moe_load.num_frequencies != model->num_experts)
+        return sv_ydoc_error(l->doc, sv_ynode_get(moe, "frequencies"), error, SV_ERROR_INVALID,
+                             "engine.moe_load.frequencies lists %d experts but %s has %d",
+                             e->moe_load.num_frequencies, model->name, model->num_experts);
 
-    const SvHw *hw = p->hw;
-    double weights = sv_model_weight_bytes_per_device(model, tp, pp, ep, e->weight_dtype);
-    double usable = hw->mem_capacity_bytes * e->gpu_memory_utilization;
-    if (weights > usable)
-        return plan_error(l, m->map, error,
-                          "weights need %.1f GB per device but %s offers %.1f GB at "
-                          "gpu_memory_utilization %g (short by %.1f GB); raise "
-                          "tensor_parallel_size or pipeline_parallel_size, or quantize",
-                          weights / 1e9, hw->name, usable / 1e9, e->gpu_memory_utilization,
-                          (weights - usable) / 1e9);
-    double kv_room = usable - weights - hw->activation_workspace_bytes - hw->runtime_reserve_bytes;
-    double kv_token = sv_model_kv_bytes_per_token_layer(model, tp, e->kv_cache_dtype) *
-                      sv_model_layers_per_stage(model, pp);
-    if (kv_room < kv_token * e->block_size)
-        return plan_error(l, m->map, error,
-                          "weights (%.1f GB per device) fit on %s but leave no room for the KV "
-                          "cache after activations and runtime reserve (%.1f GB usable at "
-                          "gpu_memory_utilization %g); raise tensor_parallel_size or "
-                          "pipeline_parallel_size",
-                          weights / 1e9, hw->name, usable / 1e9, e->gpu_memory_utilization);
-    /* vLLM refuses to start when one max_model_len sequence cannot fit the KV
-     * cache. Sliding-window layers keep less, so only full-attention models
-     * are checked exactly. */
-    if (model->sliding_window == 0 && kv_room < kv_token * (double)e->max_model_len)
-        return plan_error(l, l->mml ? l->mml : m->map, error,
-                          "max_model_len %d needs %.1f GB of KV cache per device but %s has "
-                          "%.1f GB left after weights; lower engine.max_model_len or raise "
-                          "gpu_memory_utilization or tensor_parallel_size",
-                          e->max_model_len, kv_token * e->max_model_len / 1e9, hw->name,
-                          kv_room / 1e9);
-    return TRUE;
+    SvPlan plan;
+    sv_pool_plan(l->cfg, p, &plan);
+    g_autoptr(GError) fit = NULL;
+    SvPlanFit why = sv_plan_check_fit(model, p->hw, &plan, e->gpu_memory_utilization, e->block_size,
+                                      e->max_model_len, NULL, &fit);
+    if (why == SV_FIT_OK)
+        return TRUE;
+    return plan_error(l, why == SV_FIT_MAX_LEN && l->mml ? l->mml : m->map, error, "%s",
+                      fit->message);
 }
 
 static gboolean resolve(Loader *l, GError **error)
@@ -1310,13 +1559,25 @@ static gboolean resolve(Loader *l, GError **error)
         for (int i = 0; i < 2; i++)
             if (specs[i]->dist == SV_LEN_LOGNORMAL && specs[i]->max == 0)
                 specs[i]->max = e->max_model_len > 0 ? e->max_model_len : MAX_TOKENS;
-        if (w->input.dist == SV_LEN_FIXED && w->output.dist == SV_LEN_FIXED &&
-            e->max_model_len > 0 && w->input.value + w->output.value > e->max_model_len)
+        /* The shortest request the lengths can draw: when even it is too
+         * long, every request would be rejected (and a closed loop would
+         * replace them at one instant). Trace lengths are checked later. */
+        int64_t shortest[2];
+        for (int i = 0; i < 2; i++)
+            shortest[i] = specs[i]->dist == SV_LEN_FIXED     ? specs[i]->value
+                          : specs[i]->dist == SV_LEN_UNIFORM ? specs[i]->min
+                                                             : MAX(specs[i]->min, 1);
+        gboolean synthetic = w->has_lengths && w->input.dist != SV_LEN_TRACE &&
+                             w->output.dist != SV_LEN_TRACE;
+        if (synthetic && e->max_model_len > 0 && shortest[0] + shortest[1] > e->max_model_len) {
+            const char *in_least = w->input.dist == SV_LEN_FIXED ? "" : "at least ";
+            const char *out_least = w->output.dist == SV_LEN_FIXED ? "" : "at least ";
             return sv_ydoc_error(l->doc, input_mark, error, SV_ERROR_INVALID,
-                                 "input (%" G_GINT64_FORMAT ") plus output (%" G_GINT64_FORMAT
+                                 "input (%s%" G_GINT64_FORMAT ") plus output (%s%" G_GINT64_FORMAT
                                  ") tokens exceed max_model_len %d: every request would be "
                                  "rejected",
-                                 w->input.value, w->output.value, e->max_model_len);
+                                 in_least, shortest[0], out_least, shortest[1], e->max_model_len);
+        }
     }
 
     for (guint i = 0; i < c->pools->len; i++)
@@ -1336,6 +1597,13 @@ SvConfig *sv_config_load(const char *path, const char *const *overrides, GError 
     for (const char *const *o = overrides; o != NULL && *o != NULL; o++)
         if (!sv_ydoc_set(doc, *o, error))
             return NULL;
+    return sv_config_load_doc(doc, path, NULL, error);
+}
+
+SvConfig *sv_config_load_doc(SvYDoc *doc, const char *path, const SvConfigHooks *hooks,
+                             GError **error)
+{
+    g_return_val_if_fail(doc != NULL && path != NULL, NULL);
     if (doc->root == NULL) {
         g_set_error(error, SV_CONFIG_ERROR, SV_ERROR_INVALID,
                     "%s: the study is empty (it needs model, cluster and workload)", path);
@@ -1350,10 +1618,13 @@ SvConfig *sv_config_load(const char *path, const char *const *overrides, GError 
     cfg->seed = 1;
     cfg->router = SV_ROUTER_ROUND_ROBIN;
     g_autofree char *dir = g_path_get_dirname(path);
-    Loader l = {.doc = doc, .dir = dir, .cfg = cfg};
+    Loader l = {.doc = doc, .dir = dir, .cfg = cfg, .hooks = hooks};
     g_autofree PoolMarks *marks = NULL;
 
     gboolean ok = sv_ynode_check_keys(doc, doc->root, "the study", top_keys, error);
+    /* search: is read by `plan` and `capacity` (search/space.c), not here. */
+    const SvYNode *search = sv_ynode_get(doc->root, "search");
+    ok = ok && (search == NULL || sv_ynode_expect_map(doc, search, "search", error));
     int64_t seed = 1;
     ok = ok && opt_int64(&l, doc->root, NULL, "seed", 0, G_MAXINT64, &seed, error);
     cfg->seed = (uint64_t)seed;
@@ -1364,6 +1635,8 @@ SvConfig *sv_config_load(const char *path, const char *const *overrides, GError 
          read_admission(&l, doc->root, error);
     /* Names last: a typo in a key is cheaper to report than loading files. */
     ok = ok && read_model(&l, doc->root, error) && load_hardware(&l, error) && resolve(&l, error);
+    /* power: checks caps and budgets against the loaded hardware. */
+    ok = ok && sv__power_config_read(doc, doc->root, cfg, error);
     if (l.tenant_inputs != NULL)
         g_ptr_array_unref(l.tenant_inputs);
     if (!ok)

@@ -8,6 +8,7 @@
 #include "core/common.h"
 #include "hw/hw.h"
 #include "model/model.h"
+#include "power/power-config.h"
 
 G_BEGIN_DECLS
 
@@ -37,6 +38,25 @@ extern const char *const sv_scheduler_names[]; /* NULL-terminated, index = SvSch
 typedef enum { SV_ROLE_MIXED, SV_ROLE_PREFILL, SV_ROLE_DECODE } SvPoolRole;
 extern const char *const sv_role_names[];
 
+/* Disaggregated prefill/decode: how a request whose prompt ran on a prefill
+ * replica picks its decode replica (serve/disagg.c says what each reads). */
+typedef enum {
+    SV_DECODE_LEAST_KV,          /* lowest share of KV blocks in use or promised */
+    SV_DECODE_LEAST_OUTSTANDING, /* fewest requests handed to it and not finished */
+    SV_DECODE_ROUND_ROBIN,
+    SV_DECODE_COUNT
+} SvDecodeRouterKind;
+extern const char *const sv_decode_router_names[]; /* NULL-terminated, index = kind */
+
+/* The KV transfer from prefill to decode replicas (cluster.kv_transfer). The
+ * links inside a site come from the pools' hwprofiles; only the link between
+ * sites is the study's to give. */
+typedef struct {
+    gboolean layerwise;               /* send each layer's KV as the prefill computes it */
+    double inter_site_bw_bytes_per_s; /* B/s per direction between two sites; 0 = not given */
+    double inter_site_latency_s;      /* s, one message between two sites */
+} SvKvTransferConfig;
+
 typedef enum { SV_PREEMPT_RECOMPUTE, SV_PREEMPT_SWAP } SvPreemptionMode;
 
 typedef struct {
@@ -47,7 +67,15 @@ typedef struct {
     int tensor_parallel_size;   /* devices per stage */
     int pipeline_parallel_size; /* stages */
     int expert_parallel_size;   /* expert-parallel group size */
+    int data_parallel_size;     /* attention data-parallel ranks per stage (MoE; perf/predictor.h) */
+    int placement;              /* SvPlacementKind (perf/topology.h): devices on nodes */
     SvPoolRole role;
+    /* Placement labels for the KV transfer of disaggregated pools: pools with
+     * the same node_group share nodes (KV moves over the scale-up fabric),
+     * pools in one site share a scale-out network, and sites are joined by
+     * cluster.kv_transfer's link. NULL: the pool's own name / "default". */
+    char *node_group; /* (owned) or NULL */
+    char *site;       /* (owned) or NULL */
 } SvPoolConfig;
 
 typedef struct {
@@ -64,6 +92,7 @@ typedef struct {
     SvDtype kv_cache_dtype;        /* auto = dtype */
     SvPreemptionMode preemption_mode;
     double swap_space_gib; /* CPU swap space per device, GiB (vLLM's swap_space; default 4) */
+    SvMoeLoad moe_load;    /* expert popularity and placement (moe_load, expert_placement_strategy) */
 } SvEngineConfig;
 
 typedef enum { SV_LEN_FIXED, SV_LEN_UNIFORM, SV_LEN_LOGNORMAL, SV_LEN_TRACE } SvLengthDist;
@@ -172,9 +201,12 @@ struct SvConfig {
      * the least loaded one when its outstanding requests exceed
      * factor x max(1, the least loaded replica's). */
     double prefix_affinity_load_factor;
+    SvDecodeRouterKind decode_router; /* disaggregation: picks the decode replica */
+    SvKvTransferConfig kv_transfer;   /* disaggregation: prefill-to-decode KV moves */
     SvAdmissionConfig admission;
     GPtrArray *slo_classes; /* SvSloClass*, owned, the named classes; NULL when none */
     GPtrArray *tenants;     /* SvTenantConfig*, owned; NULL = workload is one implicit tenant */
+    SvPowerConfig power;    /* power: caps, clocks, cluster budget, prices (power/power.h) */
 };
 
 /* Load and validate a study. @overrides: NULL-terminated "a.b=value" strings
@@ -183,6 +215,22 @@ struct SvConfig {
  * checks that the weights fit each pool's plan. Errors are bad input (see
  * sv_error_is_input) with "FILE:LINE:COL: message". (transfer full) */
 SvConfig *sv_config_load(const char *path, const char *const *overrides, GError **error);
+/* Ways for a caller that loads many configs to share work (the plan search).
+ * load_hw: return a hardware profile for a resolved path or name, as
+ * sv_hw_load does (transfer full; e.g. an sv_hw_copy of a cached one);
+ * NULL: sv_hw_load. It may be called from several threads at once. */
+typedef struct {
+    SvHw *(*load_hw)(void *user_data, const char *name_or_path, GError **error);
+    void *user_data;
+} SvConfigHooks;
+
+/* Same from a YAML tree already loaded (and possibly edited with
+ * sv_ydoc_set); @path names the study for relative paths (traces, models)
+ * and for SvConfig.path. The plan search builds one config per plan this
+ * way. @doc is only read; it is not kept. @hooks may be NULL. (transfer full) */
+struct SvYDoc;
+SvConfig *sv_config_load_doc(struct SvYDoc *doc, const char *path, const SvConfigHooks *hooks,
+                             GError **error);
 void sv_config_free(SvConfig *config);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(SvConfig, sv_config_free)
 

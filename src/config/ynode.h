@@ -98,6 +98,13 @@ gboolean sv_ynode_enum(const SvYDoc *doc, const SvYNode *node, const char *key,
  * end of a sequence. Nodes it creates report their origin as "--set TEXT". */
 gboolean sv_ydoc_set(SvYDoc *doc, const char *assignment, GError **error);
 
+/* Write @doc as block-style YAML that loads back into the same tree (config/
+ * yemit.c): quoted scalars stay quoted, plain ones plain unless YAML would
+ * read their text otherwise. Top-level keys named in @skip_keys
+ * (NULL-terminated, or NULL) are left out. Comments are not kept.
+ * (transfer full) */
+char *sv_ydoc_emit(const SvYDoc *doc, const char *const *skip_keys);
+
 G_END_DECLS
 
 #endif /* SV_YNODE_H */

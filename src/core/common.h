@@ -21,8 +21,12 @@ static inline double sv_ns_to_s(SvTimeNs t_ns)
 {
     return (double)t_ns * 1e-9;
 }
+/* Saturates outside +-9.2e9 s (converting an out-of-range double is
+ * undefined behaviour); NaN gives 0. */
 static inline SvTimeNs sv_s_to_ns(double t_s)
 {
+    if (!(t_s > -9.2e9 && t_s < 9.2e9))
+        return t_s >= 9.2e9 ? SV_TIME_NEVER : t_s <= -9.2e9 ? -SV_TIME_NEVER : 0;
     return (SvTimeNs)(t_s * 1e9 + (t_s >= 0 ? 0.5 : -0.5));
 }
 

@@ -8,6 +8,7 @@
 
 #include "config/ynode.h"
 #include "hw/calib.h"
+#include "hw/hw-private.h"
 
 #include <string.h>
 
@@ -54,17 +55,30 @@ static const char *const top_keys[] = {"name",
                                        "memory_reserve",
                                        "calibration",
                                        NULL};
-static const char *const scaleup_keys[] = {"kind", "bandwidth_gb_s", "latency_us", "domain_devices",
-                                           NULL};
-static const char *const scaleout_keys[] = {"bandwidth_gb_s", "latency_us", NULL};
-static const char *const power_keys[] = {"idle_w", "max_w", NULL};
-static const char *const efficiency_keys[] = {"matmul", "memory", "link", "attention", NULL};
+static const char *const scaleup_keys[] = {
+    "kind",     "bandwidth_gb_s",      "latency_us", "domain_devices",
+    "topology", "peer_bandwidth_gb_s", "nvls",       NULL};
+static const char *const scaleout_keys[] = {"bandwidth_gb_s", "latency_us", "nics_per_node",
+                                            "nic_gb_s", NULL};
+static const char *const power_keys[] = {"idle_w",
+                                         "max_w",
+                                         "active_w",
+                                         "compute_w",
+                                         "memory_w",
+                                         "sm_clock_mhz",
+                                         "clock_power_exponent",
+                                         "memory_clock_sensitivity",
+                                         NULL};
+static const char *const efficiency_keys[] = {"matmul",    "memory",    "link",
+                                              "attention", "link_nvls", NULL};
 static const char *const overhead_keys[] = {"iteration_us", "per_request_us", "kernel_launch_us",
                                             NULL};
 static const char *const reserve_keys[] = {"activation_gb", "runtime_gb", NULL};
 static const char *const vendors[] = {"nvidia", "amd", "intel", "huawei", "google", "other", NULL};
 static const char *const link_kinds[] = {"nvlink", "xgmi", "hccs", "ici",
                                          "roce",   "pcie", "none", NULL};
+/* Index = SvFabricTopology. */
+static const char *const topologies[] = {"switch", "mesh", NULL};
 
 void sv_hw_free(SvHw *hw)
 {
@@ -170,6 +184,89 @@ static gboolean read_peaks(const SvYDoc *doc, const SvYNode *root, SvHw *hw, GEr
     return TRUE;
 }
 
+/* The shape of the scale-up fabric (@up may be NULL: PCIe through the
+ * host, a switch). Point-to-point fabrics (XGMI, HCCS, Gaudi's RoCE ports)
+ * default to a mesh whose per-peer bandwidth is the device's bandwidth over
+ * its devices_per_node - 1 peers, as MI300X's 7 x 64 GB/s links are. */
+static gboolean read_fabric(const SvYDoc *doc, const SvYNode *up, const char *kind, SvHw *hw,
+                            GError **error)
+{
+    gboolean p2p =
+        strcmp(kind, "xgmi") == 0 || strcmp(kind, "hccs") == 0 || strcmp(kind, "roce") == 0;
+    int topo = p2p ? SV_FABRIC_MESH : SV_FABRIC_SWITCH;
+    const SvYNode *tn = up ? sv_ynode_get(up, "topology") : NULL;
+    if (tn != NULL && !sv_ynode_enum(doc, tn, "scaleup.topology", topologies, &topo, error))
+        return FALSE;
+    hw->scaleup_topology = (SvFabricTopology)topo;
+    const SvYNode *pn = up ? sv_ynode_get(up, "peer_bandwidth_gb_s") : NULL;
+    if (pn != NULL && topo != SV_FABRIC_MESH)
+        return sv_ydoc_error(
+            doc, pn, error, SV_ERROR_INVALID,
+            "scaleup.peer_bandwidth_gb_s applies to a mesh only (scaleup.topology: "
+            "mesh); a switch gives every device its full bandwidth");
+    double v = 0;
+    if (topo == SV_FABRIC_MESH) {
+        double def = hw->devices_per_node > 1
+                         ? hw->scaleup_bw_bytes_per_s / 1e9 / (hw->devices_per_node - 1)
+                         : hw->scaleup_bw_bytes_per_s / 1e9;
+        if (!opt_double(doc, up, "peer_bandwidth_gb_s", "scaleup.peer_bandwidth_gb_s", 0, MAX_GB_S,
+                        TRUE, def, &v, error))
+            return FALSE;
+        if (v * 1e9 > hw->scaleup_bw_bytes_per_s * (1 + 1e-9))
+            return sv_ydoc_error(doc, pn, error, SV_ERROR_INVALID,
+                                 "scaleup.peer_bandwidth_gb_s (%g) exceeds the device's "
+                                 "scaleup.bandwidth_gb_s (%g)",
+                                 v, hw->scaleup_bw_bytes_per_s / 1e9);
+    }
+    hw->scaleup_peer_bw_bytes_per_s = v * 1e9;
+    const SvYNode *nn = up ? sv_ynode_get(up, "nvls") : NULL;
+    hw->scaleup_nvls = FALSE;
+    if (nn != NULL && !sv_ynode_bool(doc, nn, "scaleup.nvls", &hw->scaleup_nvls, error))
+        return FALSE;
+    if (hw->scaleup_nvls && (strcmp(kind, "nvlink") != 0 || topo != SV_FABRIC_SWITCH))
+        return sv_ydoc_error(
+            doc, nn, error, SV_ERROR_INVALID,
+            "scaleup.nvls needs an NVLink switch (kind: nvlink, topology: switch)");
+    return TRUE;
+}
+
+/* Scale-out bandwidth: per device (bandwidth_gb_s, the share of each device
+ * when all of a node's devices talk at once) or as NICs (nics_per_node x
+ * nic_gb_s), one of the two; nics_per_node alone splits bandwidth_gb_s x
+ * devices_per_node over that many NICs. */
+static gboolean read_nics(const SvYDoc *doc, const SvYNode *out, SvHw *hw, GError **error)
+{
+    const SvYNode *bn = out ? sv_ynode_get(out, "bandwidth_gb_s") : NULL;
+    const SvYNode *nicn = out ? sv_ynode_get(out, "nic_gb_s") : NULL;
+    if (bn != NULL && nicn != NULL)
+        return sv_ydoc_error(doc, nicn, error, SV_ERROR_INVALID,
+                             "give scaleout.bandwidth_gb_s (per device) or scaleout.nic_gb_s "
+                             "(per NIC), not both");
+    hw->scaleout_nics_per_node = hw->devices_per_node;
+    const SvYNode *cn = out ? sv_ynode_get(out, "nics_per_node") : NULL;
+    if (cn != NULL && !sv_ynode_int(doc, cn, "scaleout.nics_per_node", 1, 1024,
+                                    &hw->scaleout_nics_per_node, error))
+        return FALSE;
+    if (nicn != NULL && cn == NULL)
+        return sv_ydoc_error(doc, nicn, error, SV_ERROR_INVALID,
+                             "scaleout.nic_gb_s needs scaleout.nics_per_node");
+    double v;
+    int nics = hw->scaleout_nics_per_node, dpn = hw->devices_per_node;
+    if (nicn != NULL) {
+        if (!opt_double(doc, out, "nic_gb_s", "scaleout.nic_gb_s", 0, MAX_GB_S, TRUE, 0, &v, error))
+            return FALSE;
+        hw->scaleout_nic_bw_bytes_per_s = v * 1e9;
+        hw->scaleout_bw_bytes_per_s = v * 1e9 * nics / dpn;
+        return TRUE;
+    }
+    if (!opt_double(doc, out, "bandwidth_gb_s", "scaleout.bandwidth_gb_s", 0, MAX_GB_S, TRUE,
+                    DEFAULT_SCALEOUT_GB_S, &v, error))
+        return FALSE;
+    hw->scaleout_bw_bytes_per_s = v * 1e9;
+    hw->scaleout_nic_bw_bytes_per_s = v * 1e9 * dpn / nics;
+    return TRUE;
+}
+
 static gboolean read_links(const SvYDoc *doc, const SvYNode *root, SvHw *hw, GError **error)
 {
     double v;
@@ -224,14 +321,14 @@ static gboolean read_links(const SvYDoc *doc, const SvYNode *root, SvHw *hw, GEr
     if (dn != NULL && !sv_ynode_int(doc, dn, "scaleup.domain_devices", hw->devices_per_node,
                                     1 << 20, &hw->scaleup_domain_devices, error))
         return FALSE;
+    if (!read_fabric(doc, up, kind, hw, error))
+        return FALSE;
 
     const SvYNode *out;
     if (!opt_map(doc, root, "scaleout", scaleout_keys, &out, error))
         return FALSE;
-    if (!opt_double(doc, out, "bandwidth_gb_s", "scaleout.bandwidth_gb_s", 0, MAX_GB_S, TRUE,
-                    DEFAULT_SCALEOUT_GB_S, &v, error))
+    if (!read_nics(doc, out, hw, error))
         return FALSE;
-    hw->scaleout_bw_bytes_per_s = v * 1e9;
     if (!opt_double(doc, out, "latency_us", "scaleout.latency_us", 0, MAX_US, FALSE,
                     DEFAULT_SCALEOUT_LATENCY_US, &v, error))
         return FALSE;
@@ -248,14 +345,15 @@ static gboolean read_power(const SvYDoc *doc, const SvYNode *root, SvHw *hw, GEr
         return FALSE;
     if (!req_double(doc, power, "max_w", "power.max_w", 0, MAX_W, TRUE, &hw->max_power_w, error))
         return FALSE;
-    if (!opt_double(doc, power, "idle_w", "power.idle_w", 0, MAX_W, FALSE,
+    if (!opt_double(doc, power, "idle_w", "power.idle_w", 0, MAX_W, TRUE,
                     DEFAULT_IDLE_FRACTION * hw->max_power_w, &hw->idle_power_w, error))
         return FALSE;
     if (hw->idle_power_w >= hw->max_power_w)
         return sv_ydoc_error(doc, sv_ynode_get(power, "idle_w"), error, SV_ERROR_INVALID,
                              "power.idle_w (%g W) must be below power.max_w (%g W)",
                              hw->idle_power_w, hw->max_power_w);
-    return TRUE;
+    /* The active-power model and the clock (hw-power.c). */
+    return sv__hw_read_power_model(doc, power, hw, error);
 }
 
 static gboolean read_tuning(const SvYDoc *doc, const SvYNode *root, SvHw *hw, GError **error)
@@ -275,6 +373,20 @@ static gboolean read_tuning(const SvYDoc *doc, const SvYNode *root, SvHw *hw, GE
      * large GEMM (the roofline v0 assumed). */
     if (!opt_double(doc, m, "attention", "efficiency.attention", 0, 1, TRUE, hw->eff_matmul,
                     &hw->eff_attention, error))
+        return FALSE;
+    /* NVLS reduces inside the switch: each device sends its buffer once
+     * and receives the sum once, so this is the algorithm bandwidth
+     * (bytes / time), nearly the same for 5 to 8 GPUs (H200: 259-270 GB/s). */
+    const SvYNode *ln = m != NULL ? sv_ynode_get(m, "link_nvls") : NULL;
+    if (ln != NULL && !hw->scaleup_nvls)
+        return sv_ydoc_error(doc, ln, error, SV_ERROR_INVALID,
+                             "efficiency.link_nvls needs scaleup.nvls: true");
+    if (hw->scaleup_nvls && ln == NULL)
+        return sv_ydoc_error(doc, m != NULL ? m : root, error, SV_ERROR_INVALID,
+                             "scaleup.nvls needs efficiency.link_nvls (the NVLS all-reduce "
+                             "algorithm bandwidth as a fraction of scaleup.bandwidth_gb_s)");
+    if (!opt_double(doc, m, "link_nvls", "efficiency.link_nvls", 0, 1, TRUE, 0, &hw->eff_link_nvls,
+                    error))
         return FALSE;
 
     if (!opt_map(doc, root, "overheads", overhead_keys, &m, error))

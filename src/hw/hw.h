@@ -10,6 +10,13 @@
 
 G_BEGIN_DECLS
 
+/* How the scale-up fabric joins the devices of a node: through a switch
+ * (NVSwitch, a PCIe switch; every device reaches any group of peers at its
+ * full bandwidth) or point to point (AMD XGMI, Huawei HCCS, Gaudi's RoCE
+ * ports: a fixed share of the bandwidth goes to each peer, so a group of g
+ * devices gets (g - 1) peer links). TPU ICI tori are taken as switches. */
+typedef enum { SV_FABRIC_SWITCH, SV_FABRIC_MESH } SvFabricTopology;
+
 typedef struct SvHw SvHw;
 struct SvHw {
     char *name;                        /* profile name, e.g. "h100-sxm" */
@@ -17,23 +24,39 @@ struct SvHw {
     char *source;                      /* file it came from */
     char *vendor;                      /* "nvidia", "amd", "intel", "huawei", "google", "other" */
     double peak_flops[SV_DTYPE_COUNT]; /* dense matrix FLOP/s per dtype; 0 = unsupported */
-    double vector_flops;            /* non-matrix (CUDA core/vector) FLOP/s for elementwise ops */
-    double mem_capacity_bytes;      /* bytes of device memory */
-    double mem_bw_bytes_per_s;      /* B/s, peak memory bandwidth */
-    int devices_per_node;           /* accelerators in one node / host */
-    double scaleup_bw_bytes_per_s;  /* B/s per device, per direction; 0 = no fabric */
-    double scaleup_latency_s;       /* s, one message on the scale-up fabric */
-    char *scaleup_kind;             /* "nvlink", "xgmi", "hccs", "ici", "roce", "pcie", "none" */
-    int scaleup_domain_devices;     /* devices one scale-up fabric joins (8 HGX, 256 TPU pod) */
-    double scaleout_bw_bytes_per_s; /* B/s per device, per direction (IB/RoCE/DCN) */
-    double scaleout_latency_s;      /* s, one inter-node message */
-    double host_bw_bytes_per_s;     /* B/s device<->host per direction (PCIe) */
-    double idle_power_w;            /* W, idle board power */
-    double max_power_w;             /* W, TDP / TGP */
+    double vector_flops;           /* non-matrix (CUDA core/vector) FLOP/s for elementwise ops */
+    double mem_capacity_bytes;     /* bytes of device memory */
+    double mem_bw_bytes_per_s;     /* B/s, peak memory bandwidth */
+    int devices_per_node;          /* accelerators in one node / host */
+    double scaleup_bw_bytes_per_s; /* B/s per device, per direction; 0 = no fabric */
+    double scaleup_latency_s;      /* s, one message on the scale-up fabric */
+    char *scaleup_kind;            /* "nvlink", "xgmi", "hccs", "ici", "roce", "pcie", "none" */
+    int scaleup_domain_devices;    /* devices one scale-up fabric joins (8 HGX, 256 TPU pod) */
+    SvFabricTopology scaleup_topology;  /* switch (NVSwitch, PCIe switch) or point-to-point mesh */
+    double scaleup_peer_bw_bytes_per_s; /* B/s to one peer on a mesh, per direction; 0 = no limit */
+    gboolean scaleup_nvls;              /* the switch reduces in-network (NVLink SHARP, NVLS) */
+    double scaleout_bw_bytes_per_s;     /* B/s per device, per direction (IB/RoCE/DCN), all busy */
+    double scaleout_latency_s;          /* s, one inter-node message */
+    int scaleout_nics_per_node;         /* NICs of a node; 0 = one per device */
+    double scaleout_nic_bw_bytes_per_s; /* B/s of one NIC per direction; 0 = scaleout_bw */
+    double host_bw_bytes_per_s;         /* B/s device<->host per direction (PCIe) */
+    double idle_power_w;                /* W, idle board power */
+    double max_power_w;                 /* W, TDP / TGP */
+    /* Power while an iteration runs (power/power.h): idle + active +
+     * compute x FLOP utilisation + memory x bandwidth utilisation, each
+     * fitted to measurements (validation/power/); and how the SM clock
+     * changes time and power (hwprofiles/README.md gives the sources). */
+    double active_power_w;           /* W above idle whenever an iteration runs */
+    double compute_power_w;          /* W at 100 % of the matrix peak FLOP/s */
+    double memory_power_w;           /* W at 100 % of the peak memory bandwidth */
+    double max_sm_clock_mhz;         /* MHz, the clock the peaks hold at; 0 = not given */
+    double clock_power_exponent;     /* SM power scales as f^this at clock fraction f */
+    double clock_memory_sensitivity; /* memory-bound time grows by this x (1/f - 1) */
     /* Achievable fractions of peak for the roofline (from measured tables). */
     double eff_matmul;    /* large dense GEMM, fraction of peak FLOP/s */
     double eff_mem;       /* streaming, fraction of peak memory bandwidth */
     double eff_link;      /* collective bus bandwidth, fraction of link peak */
+    double eff_link_nvls; /* NVLS all-reduce algorithm bandwidth / link peak; 0 = no NVLS */
     double eff_attention; /* flash-attention prefill, fraction of the matrix peak */
     /* Host-side overheads (framework, scheduler, sampling launch). */
     double host_overhead_iter_s;       /* s per iteration */

@@ -198,6 +198,91 @@ static void add_kv_sections(JsonBuilder *b, const SvMetrics *metrics, const SvRu
     json_builder_end_object(b);
 }
 
+/* "power": energy split, per-device figures, the cluster budget, cost and
+ * carbon, and one object per pool (power/power.h says how each is made). */
+static void add_power_section(JsonBuilder *b, const SvPowerTotals *p)
+{
+    json_builder_set_member_name(b, "power");
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "modelled");
+    json_builder_add_boolean_value(b, p->modelled);
+    add_double(b, "span_s", p->span_s);
+    add_double(b, "idle_energy_j", p->idle_energy_j);
+    add_double(b, "attributed_energy_j", p->attributed_j);
+    add_double(b, "unattributed_energy_j", p->unattributed_j);
+    add_double(b, "device_mean_w", p->device_mean_w);
+    add_double(b, "device_peak_w", p->device_peak_w);
+    json_builder_set_member_name(b, "budget");
+    json_builder_begin_object(b);
+    add_double(b, "budget_w", p->budget_w);
+    add_double(b, "oversubscription", p->oversubscription);
+    add_string(b, "policy", p->policy != NULL ? p->policy : "none");
+    add_double(b, "over_budget_s", p->over_budget_s);
+    add_double(b, "over_budget_j", p->over_budget_j);
+    add_int(b, "capping_events", p->capping_events);
+    add_int(b, "release_events", p->release_events);
+    add_double(b, "capped_s", p->capped_s);
+    json_builder_end_object(b);
+    json_builder_set_member_name(b, "cost");
+    json_builder_begin_object(b);
+    add_double(b, "pue", p->pue);
+    add_double(b, "facility_energy_kwh", p->facility_energy_j / 3.6e6);
+    add_double(b, "energy_usd", p->energy_cost_usd);
+    add_double(b, "devices_usd", p->device_cost_usd);
+    add_double(b, "carbon_g", p->carbon_g);
+    json_builder_end_object(b);
+    json_builder_set_member_name(b, "pools");
+    json_builder_begin_array(b);
+    for (int i = 0; i < p->num_pools; i++) {
+        const SvPoolPowerTotals *q = &p->pools[i];
+        json_builder_begin_object(b);
+        add_string(b, "name", q->name);
+        add_int(b, "devices", q->devices);
+        add_double(b, "energy_j", q->energy_j);
+        add_double(b, "mean_w", q->mean_w);
+        add_double(b, "peak_w", q->peak_w);
+        add_double(b, "device_mean_w", q->device_mean_w);
+        add_double(b, "device_peak_w", q->device_peak_w);
+        add_double(b, "active_device_w", q->active_device_w);
+        add_double(b, "util_flops", q->util_flops);
+        add_double(b, "util_mem", q->util_mem);
+        add_double(b, "busy_s", q->busy_s);
+        add_int(b, "iterations", q->iterations);
+        add_int(b, "throttled_iterations", q->throttled);
+        add_int(b, "cap_unmet_iterations", q->cap_unmet);
+        add_double(b, "throttle_delay_s", q->throttle_delay_s);
+        add_double(b, "device_hours", q->device_hours);
+        add_double(b, "cost_usd", q->cost_usd);
+        json_builder_end_object(b);
+    }
+    json_builder_end_array(b);
+    json_builder_end_object(b);
+}
+
+/* "pipeline" (pipeline parallelism) and "kv_transfer" (disaggregated
+ * prefill/decode): zeros when the cluster has neither. */
+static void add_parallel_sections(JsonBuilder *b, const SvMetrics *metrics, const SvRunTotals *t)
+{
+    json_builder_set_member_name(b, "pipeline");
+    json_builder_begin_object(b);
+    add_int(b, "replicas", t->pipelined_replicas);
+    add_double(b, "bubble_fraction", t->pipeline_bubble_fraction);
+    add_double(b, "batches_in_flight_mean", t->pipeline_batches_in_flight);
+    json_builder_end_object(b);
+    SvTransferSummary x;
+    sv_metrics_transfer_summary(metrics, &x);
+    json_builder_set_member_name(b, "kv_transfer");
+    json_builder_begin_object(b);
+    add_int(b, "transfers", t->kv_transfers);
+    add_double(b, "bytes", t->kv_transfer_bytes);
+    add_int(b, "requests", x.requests);
+    add_dist(b, "block_wait_s", &x.block_wait_s);
+    add_dist(b, "link_wait_s", &x.link_wait_s);
+    add_dist(b, "queue_s", &x.queue_s);
+    add_dist(b, "transfer_s", &x.transfer_s);
+    json_builder_end_object(b);
+}
+
 static JsonNode *build_summary(SvMetrics *metrics, const SvConfig *config,
                                const SvRunTotals *totals, const SvSummary *s)
 {
@@ -244,6 +329,12 @@ static JsonNode *build_summary(SvMetrics *metrics, const SvConfig *config,
     add_double(b, "peak", totals->power_peak_w);
     json_builder_end_object(b);
     add_double(b, "cost_usd", totals->cost_usd);
+    add_double(b, "usd_per_million_output_tokens",
+               output_tokens > 0 ? totals->cost_usd / (double)output_tokens * 1e6 : 0.0);
+    add_double(b, "carbon_g", totals->power.carbon_g);
+    add_double(b, "energy_per_slo_output_token_j",
+               s->slo_output_tokens > 0 ? totals->energy_j / (double)s->slo_output_tokens : 0.0);
+    add_power_section(b, &totals->power);
     json_builder_set_member_name(b, "sim");
     json_builder_begin_object(b);
     add_double(b, "wall_s", totals->wall_s);
@@ -265,6 +356,7 @@ static JsonNode *build_summary(SvMetrics *metrics, const SvConfig *config,
     add_groups(b, metrics, SV_GROUP_SLO_CLASS);
     add_groups(b, metrics, SV_GROUP_TENANT);
     add_kv_sections(b, metrics, totals);
+    add_parallel_sections(b, metrics, totals);
     add_study(b, config);
     json_builder_end_object(b);
     return json_builder_get_root(b);
@@ -429,7 +521,8 @@ static void write_requests(FILE *f, const SvMetrics *metrics)
 
     fputs("id,arrival_s,input_tokens,output_tokens,outcome,reject_reason,replica,"
           "queue_s,ttft_s,"
-          "tpot_s,e2e_s,max_itl_s,preemptions,tenant,slo_class,cached_tokens,preempted_s\n",
+          "tpot_s,e2e_s,max_itl_s,preemptions,tenant,slo_class,cached_tokens,preempted_s,"
+          "energy_j,decode_replica,kv_block_wait_s,kv_link_wait_s,kv_transfer_s\n",
           f);
     for (size_t k = 0; k < n; k++) {
         const SvRequestRecord *r = sv_metrics_request(metrics, order[k].index);
@@ -464,7 +557,20 @@ static void write_requests(FILE *f, const SvMetrics *metrics)
         sv_metrics_request_kv(metrics, r->id, &kv);
         fprintf(f, ",%d,", (int)kv.cached_tokens);
         put_seconds(f, kv.preempted_ns);
-        fputc('\n', f);
+        fprintf(f, ",%.6f", finite_or_zero(sv_metrics_request_energy(metrics, r->id)));
+        /* Disaggregation: empty unless a prefill replica handed it over. */
+        SvRequestTransfer xt;
+        if (sv_metrics_request_transfer(metrics, r->id, &xt)) {
+            fprintf(f, ",%d,", (int)xt.decode_replica);
+            put_seconds(f, xt.block_wait_ns);
+            fputc(',', f);
+            put_seconds(f, xt.link_wait_ns);
+            fputc(',', f);
+            put_seconds(f, xt.transfer_ns);
+            fputc('\n', f);
+        } else {
+            fputs(",,,,\n", f);
+        }
     }
     g_free(order);
 }
@@ -475,18 +581,28 @@ static void write_timeseries(FILE *f, const SvMetrics *metrics)
     const SvSample *samples = sv_metrics_samples(metrics, &n);
     fputs("t_s,arrived,completed,rejected,running,waiting,kv_utilization,output_"
           "tokens,"
-          "iterations,power_w,batch_seqs,batch_tokens\n",
+          "iterations,power_w,batch_seqs,batch_tokens",
           f);
+    /* With several pools, each pool's power follows (power_w_<pool>). */
+    int pools = 0;
+    const double *pw = sv_metrics_pool_power(metrics, 0, &pools);
+    for (int p = 0; pw != NULL && p < pools; p++)
+        fprintf(f, ",power_w_%s", sv_metrics_power_pool_name(metrics, p));
+    fputc('\n', f);
     for (size_t i = 0; i < n; i++) {
         const SvSample *s = &samples[i];
         put_seconds(f, s->t_ns);
         fprintf(f,
                 ",%" G_GINT64_FORMAT ",%" G_GINT64_FORMAT ",%" G_GINT64_FORMAT
-                ",%d,%d,%.6f,%" G_GINT64_FORMAT ",%" G_GINT64_FORMAT ",%.3f,%.3f,%.1f\n",
+                ",%d,%d,%.6f,%" G_GINT64_FORMAT ",%" G_GINT64_FORMAT ",%.3f,%.3f,%.1f",
                 s->arrived, s->completed, s->rejected, (int)s->running, (int)s->waiting,
                 finite_or_zero(s->kv_utilization), s->output_tokens, s->iterations,
                 finite_or_zero(s->power_w), finite_or_zero(s->batch_seqs),
                 finite_or_zero(s->batch_tokens));
+        pw = sv_metrics_pool_power(metrics, i, &pools);
+        for (int p = 0; pw != NULL && p < pools; p++)
+            fprintf(f, ",%.3f", finite_or_zero(pw[p]));
+        fputc('\n', f);
     }
 }
 
@@ -760,6 +876,22 @@ char *sv_metrics_format_table(SvMetrics *metrics, const SvConfig *config, const 
             "swaps        %" G_GINT64_FORMAT " out, %" G_GINT64_FORMAT
             " in, %.3f s of copies   %" G_GINT64_FORMAT " recomputed (CPU tier full)\n",
             totals->swap_outs, totals->swap_ins, totals->swap_copy_s, totals->swap_fallbacks);
+    if (totals->pipelined_replicas > 0)
+        g_string_append_printf(out,
+                               "pipeline     %d replicas   bubbles %.1f %% of stage time   %.2f "
+                               "batches in flight\n",
+                               totals->pipelined_replicas, 100.0 * totals->pipeline_bubble_fraction,
+                               totals->pipeline_batches_in_flight);
+    if (totals->kv_transfers > 0) {
+        SvTransferSummary x;
+        sv_metrics_transfer_summary(metrics, &x);
+        g_string_append_printf(out,
+                               "KV transfer  %" G_GINT64_FORMAT " (%.1f GB)   mean %.4f s   p99 "
+                               "%.4f s   queued mean %.4f s (for blocks %.4f s)\n",
+                               totals->kv_transfers, totals->kv_transfer_bytes / 1e9,
+                               x.transfer_s.mean, x.transfer_s.p99, x.queue_s.mean,
+                               x.block_wait_s.mean);
+    }
     if (totals->energy_j > 0) {
         int64_t tokens = completed_output_tokens(metrics);
         g_string_append_printf(out,
@@ -768,11 +900,21 @@ char *sv_metrics_format_table(SvMetrics *metrics, const SvConfig *config, const 
                                totals->energy_j / 1e3,
                                tokens > 0 ? totals->energy_j / (double)tokens : 0.0,
                                totals->power_mean_w / 1e3, totals->power_peak_w / 1e3);
-        if (totals->cost_usd > 0)
-            g_string_append_printf(out, "   cost $%.2f", totals->cost_usd);
         g_string_append_c(out, '\n');
-    } else if (totals->cost_usd > 0) {
-        g_string_append_printf(out, "cost         $%.2f\n", totals->cost_usd);
     }
+    const SvPowerTotals *pw = &totals->power;
+    if (totals->cost_usd > 0 || pw->carbon_g > 0) {
+        int64_t tokens = completed_output_tokens(metrics);
+        g_string_append_printf(out, "cost         $%.2f   $%.3f per M output tok   %.2f kg CO2\n",
+                               totals->cost_usd,
+                               tokens > 0 ? totals->cost_usd / (double)tokens * 1e6 : 0.0,
+                               pw->carbon_g / 1e3);
+    }
+    if (pw->budget_w > 0)
+        g_string_append_printf(out,
+                               "power budget %.1f kW (%s)   over it %.2f s   %" G_GINT64_FORMAT
+                               " capping events   capped %.1f s\n",
+                               pw->budget_w / 1e3, pw->policy != NULL ? pw->policy : "none",
+                               pw->over_budget_s, pw->capping_events, pw->capped_s);
     return g_string_free(out, FALSE);
 }

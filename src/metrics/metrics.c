@@ -5,13 +5,18 @@
  */
 #include "metrics/metrics.h"
 
+#include <fcntl.h>
+#include <glib/gstdio.h>
 #include <math.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 /* Records per chunk: 16 Ki x 64 bytes = 1 MiB, so a 1 M-request run holds 64
  * chunks (64 MiB) and a small run touches only the pages it uses. */
 #define CHUNK_BITS    14
 #define CHUNK_RECORDS (1u << CHUNK_BITS)
+#define CHUNK_BYTES   ((size_t)CHUNK_RECORDS * sizeof(SvRequestRecord)) /* pages: 16 Ki x n */
 
 /* ITL histogram layout (HdrHistogram's log-linear scheme): values below
  * 2^SUB_BITS ns get one bucket each; above, every power-of-two octave
@@ -28,6 +33,12 @@ struct SvMetrics {
     SvSloConfig slo;                 /* copied at creation */
     GPtrArray *chunks;               /* SvRequestRecord[CHUNK_RECORDS] each, owned */
     size_t n_records;                /* records added */
+    /* sv_metrics_spill: record chunks mapped from a deleted temporary
+     * file. A chunk not in use is dropped from memory (the file keeps it)
+     * and read back from the page cache or disk when touched again. */
+    int spill_fd;          /* the file, or -1: chunks on the heap */
+    GArray *chunk_mapped;  /* gboolean per chunk: mapped from spill_fd (else g_new) */
+    size_t hot_chunk;      /* spilled: the chunk last touched, kept in memory */
     GArray *samples;                 /* SvSample rows */
     int64_t itl_count;               /* gaps recorded */
     int64_t itl_sum_ns;              /* exact sum of gaps, ns */
@@ -39,6 +50,11 @@ struct SvMetrics {
     char **tenants; /* n_tenants names, owned */
     int n_tenants;
     GPtrArray *kv_chunks; /* SvRequestKv[CHUNK_RECORDS] each by request id; NULL until one is set */
+    GPtrArray *xfer_chunks;   /* SvRequestTransfer[CHUNK_RECORDS] by request id; NULL until set */
+    GPtrArray *energy_chunks; /* double[CHUNK_RECORDS] each by request id, J; NULL until set */
+    char **power_pools;       /* n_power_pools names for power_w_<pool> columns, owned */
+    int n_power_pools;
+    GArray *pool_power;       /* n_power_pools doubles per sample, W */
 };
 
 const char *sv_reject_reason_name(SvRejectReason reason)
@@ -65,7 +81,9 @@ SvMetrics *sv_metrics_new(const SvSloConfig *slo)
     SvMetrics *metrics = g_new0(SvMetrics, 1);
     if (slo != NULL)
         metrics->slo = *slo;
-    metrics->chunks = g_ptr_array_new_with_free_func(g_free);
+    metrics->chunks = g_ptr_array_new();
+    metrics->chunk_mapped = g_array_new(FALSE, FALSE, sizeof(gboolean));
+    metrics->spill_fd = -1;
     metrics->samples = g_array_new(FALSE, FALSE, sizeof(SvSample));
     metrics->itl_min_ns = INT64_MAX;
     SvSloClass def = {.name = (char *)"default",
@@ -146,13 +164,76 @@ void sv_metrics_free(SvMetrics *metrics)
 {
     if (metrics == NULL)
         return;
+    for (guint i = 0; i < metrics->chunks->len; i++) {
+        if (g_array_index(metrics->chunk_mapped, gboolean, i))
+            munmap(metrics->chunks->pdata[i], CHUNK_BYTES);
+        else
+            g_free(metrics->chunks->pdata[i]);
+    }
     g_ptr_array_free(metrics->chunks, TRUE);
+    g_array_free(metrics->chunk_mapped, TRUE);
+    if (metrics->spill_fd >= 0)
+        close(metrics->spill_fd);
     g_array_free(metrics->samples, TRUE);
     free_classes(metrics);
     free_tenants(metrics);
     if (metrics->kv_chunks != NULL)
         g_ptr_array_free(metrics->kv_chunks, TRUE);
+    if (metrics->xfer_chunks != NULL)
+        g_ptr_array_free(metrics->xfer_chunks, TRUE);
+    if (metrics->energy_chunks != NULL)
+        g_ptr_array_free(metrics->energy_chunks, TRUE);
+    g_strfreev(metrics->power_pools);
+    if (metrics->pool_power != NULL)
+        g_array_free(metrics->pool_power, TRUE);
     g_free(metrics);
+}
+
+gboolean sv_metrics_spill(SvMetrics *metrics, const char *dir)
+{
+    g_return_val_if_fail(metrics != NULL, FALSE);
+    if (metrics->spill_fd >= 0)
+        return TRUE;
+    g_autofree char *tmpl =
+        g_build_filename(dir != NULL ? dir : g_get_tmp_dir(), "servesim-records-XXXXXX", NULL);
+    int fd = g_mkstemp(tmpl);
+    if (fd < 0)
+        return FALSE;
+    g_unlink(tmpl); /* the file lives as long as the descriptor, and goes with it */
+    metrics->spill_fd = fd;
+    return TRUE;
+}
+
+/* A new record chunk: mapped from the spill file when there is one and
+ * the disk has room (space is reserved up front, so a full disk means a heap
+ * chunk now rather than a SIGBUS at a later write), else on the heap. */
+static SvRequestRecord *chunk_new(SvMetrics *m, gboolean *mapped)
+{
+    *mapped = FALSE;
+    if (m->spill_fd >= 0) {
+        off_t off = (off_t)m->chunks->len * (off_t)CHUNK_BYTES;
+        if (posix_fallocate(m->spill_fd, off, (off_t)CHUNK_BYTES) == 0) {
+            void *p = mmap(NULL, CHUNK_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, m->spill_fd, off);
+            if (p != MAP_FAILED) {
+                *mapped = TRUE;
+                return p;
+            }
+        }
+    }
+    return g_new(SvRequestRecord, CHUNK_RECORDS);
+}
+
+/* Spilled records: make @chunk the one kept in memory, dropping the one
+ * before (its pages stay in the file). Loops over the records then hold one
+ * chunk at a time. The hot chunk is a cache, not state: hence the cast. */
+static void touch_chunk(const SvMetrics *metrics, size_t chunk)
+{
+    SvMetrics *m = (SvMetrics *)metrics;
+    if (chunk == m->hot_chunk)
+        return;
+    if (m->hot_chunk < m->chunks->len && g_array_index(m->chunk_mapped, gboolean, m->hot_chunk))
+        madvise(m->chunks->pdata[m->hot_chunk], CHUNK_BYTES, MADV_DONTNEED);
+    m->hot_chunk = chunk;
 }
 
 void sv_metrics_add_request(SvMetrics *metrics, const SvRequestRecord *record)
@@ -162,8 +243,13 @@ void sv_metrics_add_request(SvMetrics *metrics, const SvRequestRecord *record)
               "request %d: class %d of %d, tenant %d of %d", (int)record->id,
               (int)record->slo_class, metrics->n_classes, (int)record->tenant, metrics->n_tenants);
     size_t chunk = metrics->n_records >> CHUNK_BITS;
-    if (chunk == metrics->chunks->len)
-        g_ptr_array_add(metrics->chunks, g_new(SvRequestRecord, CHUNK_RECORDS));
+    if (chunk == metrics->chunks->len) {
+        gboolean mapped;
+        g_ptr_array_add(metrics->chunks, chunk_new(metrics, &mapped));
+        g_array_append_val(metrics->chunk_mapped, mapped);
+    }
+    if (G_UNLIKELY(metrics->spill_fd >= 0))
+        touch_chunk(metrics, chunk);
     SvRequestRecord *records = metrics->chunks->pdata[chunk];
     records[metrics->n_records & (CHUNK_RECORDS - 1)] = *record;
     metrics->n_records++;
@@ -178,6 +264,8 @@ size_t sv_metrics_num_requests(const SvMetrics *metrics)
 const SvRequestRecord *sv_metrics_request(const SvMetrics *metrics, size_t index)
 {
     g_return_val_if_fail(metrics != NULL && index < metrics->n_records, NULL);
+    if (G_UNLIKELY(metrics->spill_fd >= 0))
+        touch_chunk(metrics, index >> CHUNK_BITS);
     const SvRequestRecord *records = metrics->chunks->pdata[index >> CHUNK_BITS];
     return &records[index & (CHUNK_RECORDS - 1)];
 }
@@ -249,6 +337,21 @@ void sv_metrics_add_itl(SvMetrics *metrics, SvTimeNs gap_ns)
     metrics->itl_counts[itl_bucket(gap_ns)]++;
     metrics->itl_count++;
     metrics->itl_sum_ns += gap_ns;
+    if (gap_ns > metrics->itl_max_ns)
+        metrics->itl_max_ns = gap_ns;
+    if (gap_ns < metrics->itl_min_ns)
+        metrics->itl_min_ns = gap_ns;
+}
+
+void sv_metrics_add_itl_n(SvMetrics *metrics, SvTimeNs gap_ns, int64_t n)
+{
+    if (n <= 0)
+        return;
+    if (gap_ns < 0)
+        gap_ns = 0;
+    metrics->itl_counts[itl_bucket(gap_ns)] += n;
+    metrics->itl_count += n;
+    metrics->itl_sum_ns += gap_ns * n;
     if (gap_ns > metrics->itl_max_ns)
         metrics->itl_max_ns = gap_ns;
     if (gap_ns < metrics->itl_min_ns)
@@ -438,9 +541,12 @@ void sv_metrics_summarize(SvMetrics *metrics, const SvRunTotals *totals, SvSumma
         out->completed++;
         input_tokens += r->input_tokens;
         output_tokens += r->output_tokens;
-        if (meets_slo(&metrics->classes[r->slo_class], r))
+        if (meets_slo(&metrics->classes[r->slo_class], r)) {
             meeting++;
+            out->slo_output_tokens += r->output_tokens;
+        }
     }
+    out->output_tokens = output_tokens;
     /* Duration spans every record, rejected ones included (their finish is
      * the rejection time): first arrival to last finish. */
     if (metrics->n_records > 0 && last_finish > first_arrival)
@@ -629,6 +735,64 @@ SvGroupSummary *sv_metrics_summarize_groups(SvMetrics *metrics, SvGroupBy by, si
     return out;
 }
 
+/* ---- per-request energy and per-pool power ---- */
+
+void sv_metrics_set_request_energy(SvMetrics *metrics, int64_t id, double energy_j)
+{
+    g_return_if_fail(metrics != NULL && id >= 0);
+    if (metrics->energy_chunks == NULL)
+        metrics->energy_chunks = g_ptr_array_new_with_free_func(g_free);
+    size_t chunk = (size_t)id >> CHUNK_BITS;
+    while (metrics->energy_chunks->len <= chunk)
+        g_ptr_array_add(metrics->energy_chunks, NULL);
+    if (metrics->energy_chunks->pdata[chunk] == NULL)
+        metrics->energy_chunks->pdata[chunk] = g_new0(double, CHUNK_RECORDS);
+    ((double *)metrics->energy_chunks->pdata[chunk])[(size_t)id & (CHUNK_RECORDS - 1)] = energy_j;
+}
+
+double sv_metrics_request_energy(const SvMetrics *metrics, int64_t id)
+{
+    g_return_val_if_fail(metrics != NULL, 0);
+    size_t chunk = (size_t)id >> CHUNK_BITS;
+    if (id < 0 || metrics->energy_chunks == NULL || chunk >= metrics->energy_chunks->len ||
+        metrics->energy_chunks->pdata[chunk] == NULL)
+        return 0;
+    return ((const double *)metrics->energy_chunks->pdata[chunk])[(size_t)id & (CHUNK_RECORDS - 1)];
+}
+
+void sv_metrics_set_power_pools(SvMetrics *metrics, const char *const *names, int n)
+{
+    g_return_if_fail(metrics != NULL && n >= 0);
+    g_strfreev(metrics->power_pools);
+    metrics->power_pools = g_new0(char *, n + 1);
+    for (int i = 0; i < n; i++)
+        metrics->power_pools[i] = g_strdup(names[i]);
+    metrics->n_power_pools = n;
+    if (metrics->pool_power == NULL)
+        metrics->pool_power = g_array_new(FALSE, FALSE, sizeof(double));
+    g_array_set_size(metrics->pool_power, 0);
+}
+
+void sv_metrics_add_pool_power(SvMetrics *metrics, const double *pool_w)
+{
+    g_return_if_fail(metrics != NULL && metrics->pool_power != NULL);
+    g_array_append_vals(metrics->pool_power, pool_w, (guint)metrics->n_power_pools);
+}
+
+const double *sv_metrics_pool_power(const SvMetrics *metrics, size_t i, int *n)
+{
+    *n = metrics->n_power_pools;
+    if (metrics->pool_power == NULL || metrics->n_power_pools == 0 ||
+        (i + 1) * (size_t)metrics->n_power_pools > metrics->pool_power->len)
+        return NULL;
+    return &g_array_index(metrics->pool_power, double, i * (size_t)metrics->n_power_pools);
+}
+
+const char *sv_metrics_power_pool_name(const SvMetrics *metrics, int i)
+{
+    return metrics->power_pools[i];
+}
+
 /* ---- per-request KV figures ---- */
 
 void sv_metrics_set_request_kv(SvMetrics *metrics, int64_t id, const SvRequestKv *kv)
@@ -697,4 +861,75 @@ void sv_metrics_kv_summary(const SvMetrics *metrics, SvKvSummary *out)
     }
     double den = (double)m * stt - st * st;
     out->waiting_growth_per_s = m >= 2 && den > 0 ? ((double)m * stw - st * sw) / den : 0.0;
+}
+
+/* ---- disaggregated prefill/decode ---- */
+
+/* A chunk's slots start as "no transfer" (decode_replica -1). */
+static SvRequestTransfer *xfer_chunk_new(void)
+{
+    SvRequestTransfer *c = g_new0(SvRequestTransfer, CHUNK_RECORDS);
+    for (size_t i = 0; i < CHUNK_RECORDS; i++)
+        c[i].decode_replica = -1;
+    return c;
+}
+
+void sv_metrics_set_request_transfer(SvMetrics *metrics, int64_t id, const SvRequestTransfer *t)
+{
+    g_return_if_fail(metrics != NULL && id >= 0 && t != NULL);
+    if (metrics->xfer_chunks == NULL)
+        metrics->xfer_chunks = g_ptr_array_new_with_free_func(g_free);
+    size_t chunk = (size_t)id >> CHUNK_BITS;
+    while (metrics->xfer_chunks->len <= chunk)
+        g_ptr_array_add(metrics->xfer_chunks, NULL);
+    if (metrics->xfer_chunks->pdata[chunk] == NULL)
+        metrics->xfer_chunks->pdata[chunk] = xfer_chunk_new();
+    ((SvRequestTransfer *)metrics->xfer_chunks->pdata[chunk])[(size_t)id & (CHUNK_RECORDS - 1)] =
+        *t;
+}
+
+gboolean sv_metrics_request_transfer(const SvMetrics *metrics, int64_t id, SvRequestTransfer *out)
+{
+    g_return_val_if_fail(metrics != NULL && out != NULL, FALSE);
+    *out = (SvRequestTransfer){.decode_replica = -1};
+    size_t chunk = (size_t)id >> CHUNK_BITS;
+    if (id < 0 || metrics->xfer_chunks == NULL || chunk >= metrics->xfer_chunks->len ||
+        metrics->xfer_chunks->pdata[chunk] == NULL)
+        return FALSE;
+    *out = ((const SvRequestTransfer *)
+                metrics->xfer_chunks->pdata[chunk])[(size_t)id & (CHUNK_RECORDS - 1)];
+    return out->decode_replica >= 0;
+}
+
+void sv_metrics_transfer_summary(const SvMetrics *metrics, SvTransferSummary *out)
+{
+    g_return_if_fail(metrics != NULL && out != NULL);
+    memset(out, 0, sizeof(*out));
+    if (metrics->xfer_chunks == NULL)
+        return;
+    size_t cap = MAX(metrics->n_records, 1);
+    double *bw = g_new(double, cap), *lw = g_new(double, cap), *tr = g_new(double, cap),
+           *qu = g_new(double, cap);
+    size_t n = 0;
+    for (size_t i = 0; i < metrics->n_records; i++) {
+        const SvRequestRecord *r = sv_metrics_request(metrics, i);
+        SvRequestTransfer t;
+        if (r->outcome != SV_REQ_COMPLETED || !sv_metrics_request_transfer(metrics, r->id, &t))
+            continue;
+        bw[n] = sv_ns_to_s(t.block_wait_ns);
+        lw[n] = sv_ns_to_s(t.link_wait_ns);
+        tr[n] = sv_ns_to_s(t.transfer_ns);
+        qu[n] = sv_ns_to_s(t.block_wait_ns + t.link_wait_ns);
+        n++;
+    }
+    out->requests = (int64_t)n;
+    double unused;
+    dist_from(bw, n, &out->block_wait_s, 50.0, &unused);
+    dist_from(lw, n, &out->link_wait_s, 50.0, &unused);
+    dist_from(tr, n, &out->transfer_s, 50.0, &unused);
+    dist_from(qu, n, &out->queue_s, 50.0, &unused);
+    g_free(bw);
+    g_free(lw);
+    g_free(tr);
+    g_free(qu);
 }

@@ -59,10 +59,56 @@ typedef struct {
     double kv_utilization; /* used / total KV blocks, all replicas */
     int64_t output_tokens; /* cumulative tokens generated */
     int64_t iterations;    /* cumulative iterations */
-    double power_w;        /* cluster power (0 until the power model lands) */
+    double power_w;        /* cluster power, mean since the previous row, W */
     double batch_seqs;     /* mean requests per iteration started since the last row */
     double batch_tokens;   /* mean tokens (prefill + decode) per such iteration */
 } SvSample;
+
+/* Power, energy and cost of one pool (power/power.h fills them). */
+typedef struct {
+    const char *name;            /* pool name (not owned) */
+    int devices;                 /* accelerators in the pool */
+    double energy_j;             /* accelerator energy, idle included */
+    double mean_w, peak_w;       /* pool draw over the run and its instantaneous peak, W */
+    double device_mean_w;        /* mean per device, W */
+    double device_peak_w;        /* highest per-device power of any iteration, W */
+    int64_t iterations;          /* iterations of the pool's replicas */
+    int64_t throttled;           /* iterations a power cap slowed */
+    int64_t cap_unmet;           /* iterations over their cap even at the lowest clock */
+    double throttle_delay_s;     /* time caps added to iterations, summed, s */
+    double busy_s;               /* replica-seconds in iterations */
+    double util_flops;           /* FLOP / matrix peak, iteration-time weighted, 0..1 */
+    double util_mem;             /* memory bandwidth / peak, iteration-time weighted, 0..1 */
+    double active_device_w;      /* mean per-device power while iterating, W */
+    double device_hours;         /* devices x run span, h */
+    double cost_usd;             /* device-hours x the pool's price */
+} SvPoolPowerTotals;
+
+/* The run's power section (summary.json "power"). */
+typedef struct {
+    gboolean modelled;          /* FALSE: no device has power figures */
+    double span_s;              /* energy is integrated over [0, span_s] of simulated time */
+    double idle_energy_j;       /* between iterations (idle gaps and idle replicas) */
+    double attributed_j;        /* iteration energy given to requests by their tokens */
+    double unattributed_j;      /* iteration energy of steps without tokens (swaps only) */
+    double device_mean_w;       /* cluster energy / (devices x span) */
+    double device_peak_w;       /* highest per-device power of any iteration */
+    double budget_w;            /* cluster budget; 0 = none */
+    double oversubscription;    /* nameplate / budget - 1 */
+    const char *policy;         /* capping policy name, or NULL without a budget (static) */
+    double over_budget_s;       /* time the draw was above the budget, s */
+    double over_budget_j;       /* energy above the budget, J */
+    int64_t capping_events;     /* times the controller tightened caps */
+    int64_t release_events;     /* times it lifted them */
+    double capped_s;            /* time with budget caps in force, s */
+    double facility_energy_j;   /* energy x PUE */
+    double pue;
+    double energy_cost_usd;     /* facility kWh x $/kWh */
+    double device_cost_usd;     /* device-hours x $/device-hour, all pools */
+    double carbon_g;            /* facility kWh x gCO2/kWh */
+    const SvPoolPowerTotals *pools; /* num_pools entries (not owned) */
+    int num_pools;
+} SvPowerTotals;
 
 /* Whole-run figures that the engine accumulates (not derivable from records). */
 typedef struct {
@@ -71,10 +117,11 @@ typedef struct {
     int64_t preemptions;        /* total preemption events */
     double kv_utilization_mean; /* time-weighted, averaged over replicas */
     double mfu_mean;            /* model FLOPs / (devices x peak x duration) */
-    double energy_j;            /* 0 until the power model lands */
-    double power_mean_w;
-    double power_peak_w;
-    double cost_usd;
+    double energy_j;            /* accelerator energy over the run, idle included, J */
+    double power_mean_w;        /* cluster, energy / span, W */
+    double power_peak_w;        /* cluster, instantaneous peak, W */
+    double cost_usd;            /* devices and energy (power.cost), $ */
+    SvPowerTotals power;        /* the details (power/power.h) */
     double wall_s;      /* host seconds spent simulating */
     int64_t events;     /* events processed */
     int64_t iterations; /* iterations, all replicas */
@@ -95,6 +142,14 @@ typedef struct {
     int64_t swap_fallbacks;  /* swap preemptions recomputed: CPU tier full */
     double swap_copy_s;      /* host-link copy time charged to iterations, s */
     int64_t cpu_kv_blocks;   /* CPU-tier blocks per replica (first replica) */
+    /* Pipeline parallelism: replicas with more than one stage. */
+    int pipelined_replicas;
+    double pipeline_bubble_fraction;   /* 1 - stage busy time / (stages x time with a batch in
+                                          flight), over those replicas; 0 without */
+    double pipeline_batches_in_flight; /* mean batches in flight while any is */
+    /* Disaggregated prefill/decode: KV moved from prefill to decode replicas. */
+    int64_t kv_transfers;     /* transfers booked */
+    double kv_transfer_bytes; /* KV bytes moved, each block once */
 } SvRunTotals;
 
 typedef struct SvMetrics SvMetrics;
@@ -104,10 +159,22 @@ SvMetrics *sv_metrics_new(const SvSloConfig *slo);
 void sv_metrics_free(SvMetrics *metrics);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(SvMetrics, sv_metrics_free)
 
+/* Keep the request records in a deleted temporary file in @dir (NULL: the
+ * system's temporary folder) instead of the heap: 64 bytes a request on
+ * disk, and in memory only the 1 MiB chunk in use, so a 10 M-request run
+ * does not hold 640 MB of records. Call before the first record. FALSE
+ * (records stay on the heap) when the file cannot be made; a chunk that
+ * does not fit on the disk stays on the heap too. Pointers from
+ * sv_metrics_request stay valid, but reading records is then not
+ * thread-safe (it drops chunks behind it). */
+gboolean sv_metrics_spill(SvMetrics *metrics, const char *dir);
 /* Record a finished or rejected request (copied). */
 void sv_metrics_add_request(SvMetrics *metrics, const SvRequestRecord *record);
 /* Record one inter-token gap (ns) into the ITL histogram. Hot path: O(1), no allocation. */
 void sv_metrics_add_itl(SvMetrics *metrics, SvTimeNs gap_ns);
+/* Record @n gaps of @gap_ns each: the same as @n calls of
+ * sv_metrics_add_itl (a step's decodes mostly share one gap). */
+void sv_metrics_add_itl_n(SvMetrics *metrics, SvTimeNs gap_ns, int64_t n);
 /* Append one time-series row (copied). */
 void sv_metrics_add_sample(SvMetrics *metrics, const SvSample *sample);
 
@@ -138,6 +205,8 @@ typedef struct {
     double slo_attainment; /* 0..1 */
     gboolean slo_met;
     int64_t preemptions;
+    int64_t output_tokens;     /* of completed requests */
+    int64_t slo_output_tokens; /* of completed requests that met their class's SLO */
 } SvSummary;
 
 /* Compute the summary (sorting copies; records keep their order). */
@@ -177,6 +246,23 @@ double sv_percentile_sorted(const double *sorted, size_t n, double percentile);
 /* Requests rejected for @reason among the records. */
 int64_t sv_metrics_count_rejected(const SvMetrics *metrics, SvRejectReason reason);
 
+/* Per-request energy (J, its share of each iteration's energy by tokens),
+ * kept beside the records by request id like the KV figures below; 0 when
+ * none was set. */
+void sv_metrics_set_request_energy(SvMetrics *metrics, int64_t id, double energy_j);
+double sv_metrics_request_energy(const SvMetrics *metrics, int64_t id);
+
+/* Per-pool power columns of timeseries.csv (power_w_<pool>): @names (copied)
+ * once, then one row of @n values per sample, in sample order. Without the
+ * call timeseries.csv has the cluster's power_w only. */
+void sv_metrics_set_power_pools(SvMetrics *metrics, const char *const *names, int n);
+void sv_metrics_add_pool_power(SvMetrics *metrics, const double *pool_w);
+/* Sample @i's per-pool power (*@n values), or NULL without pool columns.
+ * (transfer none) */
+const double *sv_metrics_pool_power(const SvMetrics *metrics, size_t i, int *n);
+/* The name of power column @i. (transfer none) */
+const char *sv_metrics_power_pool_name(const SvMetrics *metrics, int i);
+
 /* Per-request KV figures, kept beside the 64-byte records and indexed by
  * request id: most requests have none, and a run that sets none allocates
  * nothing. */
@@ -200,6 +286,30 @@ typedef struct {
                                     under sustained overload */
 } SvKvSummary;
 void sv_metrics_kv_summary(const SvMetrics *metrics, SvKvSummary *out);
+
+/* ---- disaggregated prefill/decode ---- */
+
+/* A request a prefill replica handed over to a decode replica: where it went
+ * and what its KV transfer took. Kept beside the records by request id,
+ * like SvRequestKv. */
+typedef struct {
+    int32_t decode_replica; /* global replica index; -1 when not handed over */
+    SvTimeNs block_wait_ns; /* from the hand-over to the decode-side blocks being reserved */
+    SvTimeNs link_wait_ns;  /* from then to the transfer's start (the links were busy) */
+    SvTimeNs transfer_ns;   /* from its start to the KV's arrival */
+} SvRequestTransfer;
+/* Set request @id's transfer (copied). */
+void sv_metrics_set_request_transfer(SvMetrics *metrics, int64_t id, const SvRequestTransfer *t);
+/* Request @id's transfer; FALSE (decode_replica -1, zeros) when it had none. */
+gboolean sv_metrics_request_transfer(const SvMetrics *metrics, int64_t id, SvRequestTransfer *out);
+
+/* The transfers of the completed requests that had one. */
+typedef struct {
+    int64_t requests; /* completed requests handed over */
+    SvDist block_wait_s, link_wait_s, transfer_s;
+    SvDist queue_s; /* block wait + link wait */
+} SvTransferSummary;
+void sv_metrics_transfer_summary(const SvMetrics *metrics, SvTransferSummary *out);
 
 /* ---- SLO classes and tenants ---- */
 

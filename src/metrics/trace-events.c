@@ -94,7 +94,7 @@ static void metadata(SvTraceEvents *t, const char *what, int pid, int tid, const
 static gboolean phase_is_slice(uint8_t phase)
 {
     return phase == SV_PHASE_QUEUED || phase == SV_PHASE_PREFILL || phase == SV_PHASE_DECODE ||
-           phase == SV_PHASE_PREEMPTED;
+           phase == SV_PHASE_PREEMPTED || phase == SV_PHASE_TRANSFER;
 }
 
 static const char *phase_name(uint8_t phase)
@@ -108,6 +108,8 @@ static const char *phase_name(uint8_t phase)
         return "decode";
     case SV_PHASE_PREEMPTED:
         return "preempted";
+    case SV_PHASE_TRANSFER:
+        return "kv transfer";
     default:
         return "?";
     }
@@ -138,8 +140,12 @@ static void on_request(void *user_data, const SvRequestEvent *ev)
         fprintf(t->f, ",\"args\":{\"input_tokens\":%d,\"output_tokens\":%d}}",
                 (int)ev->input_tokens, (int)ev->output_tokens);
     }
+    /* A request handed from a prefill to a decode replica closes each slice
+     * on the track that opened it, and its envelope on its first replica. */
+    int32_t prev_rep = ev->handed_over ? ev->prev_replica : ev->replica;
+    int32_t home_rep = ev->handed_over ? ev->home_replica : ev->replica;
     if (phase_is_slice(ev->prev_phase)) {
-        async_event(t, phase_name(ev->prev_phase), "e", ev->replica, ev->id, ev->t_ns);
+        async_event(t, phase_name(ev->prev_phase), "e", prev_rep, ev->id, ev->t_ns);
         fputc('}', t->f);
     }
     if (phase_is_slice(ev->phase)) {
@@ -147,7 +153,7 @@ static void on_request(void *user_data, const SvRequestEvent *ev)
         fprintf(t->f, ",\"args\":{\"generated\":%d}}", (int)ev->generated);
     }
     if (ev->phase == SV_PHASE_FINISHED || ev->phase == SV_PHASE_REJECTED) {
-        async_event(t, envelope, "e", ev->replica, ev->id, ev->t_ns);
+        async_event(t, envelope, "e", home_rep, ev->id, ev->t_ns);
         if (ev->phase == SV_PHASE_REJECTED) {
             fputs(",\"args\":{\"rejected\":", t->f);
             put_string(t->f, sv_reject_reason_name((SvRejectReason)ev->reject_reason));

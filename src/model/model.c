@@ -5,6 +5,7 @@
  * the sizes publishers state; the Hugging Face config.json loader is hf.c. */
 #include "model/model-private.h"
 
+#include <math.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -496,6 +497,35 @@ int64_t sv_model_active_param_count(const SvModel *model)
 /* ---------------------------------------------------------------------- */
 /* Bytes                                                                   */
 
+double sv_moe_load_share(const SvMoeLoad *load, int num_experts, int e)
+{
+    g_return_val_if_fail(num_experts > 0 && e >= 0 && e < num_experts, 0.0);
+    if (load == NULL || load->dist == SV_MOE_UNIFORM)
+        return 1.0 / num_experts;
+    double total = 0, mine = 0;
+    for (int i = 0; i < num_experts; i++) {
+        double w;
+        if (load->dist == SV_MOE_ZIPF)
+            w = pow(i + 1.0, -load->skew);
+        else if (load->num_frequencies == num_experts)
+            w = load->frequencies[i];
+        else
+            return 1.0 / num_experts;
+        total += w;
+        if (i == e)
+            mine = w;
+    }
+    return total > 0 ? mine / total : 1.0 / num_experts;
+}
+
+void sv_moe_load_clear(SvMoeLoad *load)
+{
+    if (load == NULL)
+        return;
+    g_clear_pointer(&load->frequencies, g_free);
+    load->num_frequencies = 0;
+}
+
 static int ceil_div(int a, int b)
 {
     return (a + b - 1) / b;
@@ -543,12 +573,20 @@ static void stage_layers(int num_layers, int pp, int stage, int *first, int *cou
 double sv_model_weight_bytes_per_device(const SvModel *model, int tp, int pp, int ep,
                                         SvDtype weight_dtype)
 {
+    return sv_model_weight_bytes_per_device_dp(model, tp, pp, ep, 1, weight_dtype);
+}
+
+double sv_model_weight_bytes_per_device_dp(const SvModel *model, int tp, int pp, int ep, int dp,
+                                           SvDtype weight_dtype)
+{
     g_return_val_if_fail(model != NULL, 0.0);
-    g_return_val_if_fail(tp >= 1 && pp >= 1 && ep >= 1, 0.0);
-    /* Experts are spread over the EP group; when the group is smaller than
-     * the TP group, each expert is also sharded over the remaining tp/ep
-     * ranks (vLLM shards every expert over TP when EP is off, ep == 1). */
-    double expert_share = ep >= tp ? 1.0 : (double)ep / tp;
+    g_return_val_if_fail(tp >= 1 && pp >= 1 && ep >= 1 && dp >= 1, 0.0);
+    /* Experts are spread over the EP ranks; when they are fewer than the
+     * tp x dp devices of a stage, each expert is also sharded over the
+     * remaining tp x dp / ep devices (vLLM shards every expert over TP when
+     * EP is off, ep == 1, dp == 1). */
+    int stage_devices = tp * dp;
+    double expert_share = ep >= stage_devices ? 1.0 : (double)ep / stage_devices;
     int kv_heads_local = MAX(1, ceil_div(model->num_kv_heads, tp));
     double best = 0.0;
     for (int s = 0; s < pp; s++) {

@@ -11,6 +11,29 @@
 G_BEGIN_DECLS
 
 typedef enum { SV_ATTN_MHA, SV_ATTN_GQA, SV_ATTN_MLA } SvAttnKind;
+
+/* How a MoE layer's routed tokens spread over its experts (engine.moe_load):
+ * the share p_e of the routed token slots each expert gets. Uniform gives
+ * every expert 1/E; Zipf gives expert e a weight 1/(e + 1)^skew (expert 0
+ * the most popular); measured takes one weight per expert, e.g. counted from
+ * a router trace. Where each expert sits is vLLM's
+ * expert_placement_strategy: linear puts experts [g E/ep, (g+1) E/ep) on
+ * expert-parallel rank g, round_robin expert e on rank e mod ep. */
+typedef enum { SV_MOE_UNIFORM, SV_MOE_ZIPF, SV_MOE_MEASURED } SvMoeDist;
+typedef enum { SV_EXPERT_PLACE_LINEAR, SV_EXPERT_PLACE_ROUND_ROBIN } SvExpertPlacement;
+typedef struct {
+    SvMoeDist dist;
+    double skew;                 /* zipf: exponent s > 0 */
+    double *frequencies;         /* measured: one non-negative weight per expert (owned) */
+    int num_frequencies;         /* their count, must equal the model's num_experts */
+    SvExpertPlacement placement; /* experts on expert-parallel ranks */
+} SvMoeLoad;
+/* The share of expert @e among @num_experts under @load (shares sum to 1);
+ * @load NULL is uniform. Measured frequencies of another length than
+ * @num_experts, or all zero, read as uniform (callers check first). */
+double sv_moe_load_share(const SvMoeLoad *load, int num_experts, int e);
+/* Free what @load owns (not @load itself). */
+void sv_moe_load_clear(SvMoeLoad *load);
 typedef enum { SV_NORM_RMS, SV_NORM_LAYER } SvNormKind;
 
 typedef struct SvModel SvModel;
@@ -101,6 +124,15 @@ double sv_model_kv_bytes_per_token_layer(const SvModel *model, int tp, SvDtype k
  * everything else over @tp, with KV heads replicated past tp = kv_heads. */
 double sv_model_weight_bytes_per_device(const SvModel *model, int tp, int pp, int ep,
                                         SvDtype weight_dtype);
+/* The same under attention data parallelism: each stage has @dp attention
+ * ranks of @tp devices. Attention, dense MLPs, shared experts, embedding
+ * and LM head are held by every attention rank, split over its @tp devices;
+ * the routed experts are spread over all tp x dp devices of the stage as
+ * @ep expert-parallel ranks of (tp x dp) / ep devices each (each expert
+ * sliced that many ways), so @ep must divide tp x dp. dp = 1 is
+ * sv_model_weight_bytes_per_device(). */
+double sv_model_weight_bytes_per_device_dp(const SvModel *model, int tp, int pp, int ep, int dp,
+                                           SvDtype weight_dtype);
 /* Number of layers on the stage that has the most (ceil(num_layers / pp)). */
 int sv_model_layers_per_stage(const SvModel *model, int pp);
 /* Is layer @layer an MoE layer? */

@@ -320,6 +320,8 @@ static gboolean load_cpu(SvCsv *csv, SvCalibSet *set, int file, GError **error)
             return FALSE;
         if (tp > 1 << 20)
             return sv__csv_error(csv, c_tp, error, "tensor_parallel_degree %g is out of range", tp);
+        if (b > 1 << 20) /* max_num_seqs' own limit */
+            return sv__csv_error(csv, c_b, error, "batch_size %g is out of range", b);
         int group = sv__calib_set_group(set, model);
         for (int i = 0; i < SV_HOST_TERM_COUNT; i++) {
             double t;

@@ -4,11 +4,18 @@
  * else by a roofline with the profile's efficiency factors. The three steps
  * (build the op list for a batch shape, time each op, sum) are kept apart.
  *
+ * Collectives run over groups placed on nodes (perf/topology.h): a measured
+ * curve of the hwprofile answers when it has one for the op, the group size
+ * and the link class, else the alpha-beta model of topology.c.
+ *
  * Approximations, each explained where it is made: the iteration is the sum
  * of the stage times (one micro-batch through the pipeline); MLA prefill in
  * the naive form and decode absorbed; sliding windows capped per context
- * bucket; MoE routing uniform; launch latency added per roofline kernel (a
- * measured time already contains its own). */
+ * bucket; under attention data parallelism every rank is taken to run the
+ * busiest rank's share of the batch; the busiest expert-parallel rank's load
+ * is an expectation (a normal approximation of the multinomial routing);
+ * launch latency added per roofline kernel (a measured time already
+ * contains its own). */
 #include "perf/predictor.h"
 
 #include "perf/table.h"
@@ -27,7 +34,13 @@ typedef enum {
     OP_HOST,        /* CPU-side time on the critical path */
 } OpKind;
 
-typedef enum { COLL_ALL_REDUCE, COLL_ALL_TO_ALL, COLL_SEND_RECV } CollKind;
+/* A collective of this plan: its op, the group it runs over as placed, and
+ * the measured curves that answer for it (resolved once). */
+typedef struct {
+    SvCollOp op;
+    SvCommGroup group;
+    SvCollBind bind; /* no curve: the alpha-beta model */
+} CommSlot;
 
 /* Elementwise ops, by the canonical names calibrated tables use. */
 typedef enum {
@@ -38,10 +51,11 @@ typedef enum {
     ELT_MLP_ACT,
     ELT_ADD,
     ELT_SAMPLER,
+    ELT_MOE_DISPATCH,
     ELT_COUNT
 } EltKind;
-static const char *const elt_names[ELT_COUNT] = {"embed",   "rmsnorm", "rope",   "kv_store",
-                                                 "mlp_act", "add",     "sampler"};
+static const char *const elt_names[ELT_COUNT] = {"embed",   "rmsnorm", "rope",    "kv_store",
+                                                 "mlp_act", "add",     "sampler", "moe_dispatch"};
 
 /* One GEMM kernel of an op. Kept as its shape (for the calibrated tables that
  * will be keyed by M, N, K) and as the roofline's inputs. */
@@ -65,11 +79,11 @@ typedef struct {
     int launches;       /* kernels per occurrence */
     GemmPart parts[MAX_GEMM_PARTS];
     int num_parts;
-    CollKind coll;  /* OP_COLLECTIVE: which one */
-    int group;      /* OP_COLLECTIVE: devices taking part */
-    double fixed_s; /* OP_HOST: seconds */
-    EltKind elt;    /* OP_ELEMENTWISE: which one */
-    double rows;    /* OP_HOST: requests in the batch */
+    const CommSlot *comm;   /* OP_COLLECTIVE: which one, over which group */
+    gboolean replica_flops; /* model_flops already counts every attention rank */
+    double fixed_s;         /* OP_HOST: seconds */
+    EltKind elt;            /* OP_ELEMENTWISE: which one */
+    double rows;            /* OP_HOST: requests in the batch */
     /* OP_ATTENTION. */
     gboolean prefill;          /* prefill chunks (else decode sequences) */
     double window;             /* sliding window, tokens (0 = full attention) */
@@ -83,6 +97,7 @@ typedef struct {
 typedef struct {
     OpDesc ops[MAX_STAGE_OPS];
     int n;
+    SvBatchShape rank; /* the busiest attention rank's share (dp > 1); ops may point here */
 } OpList;
 
 typedef struct {
@@ -90,6 +105,7 @@ typedef struct {
     int num_layers;  /* layers on this stage */
     int num_moe;     /* of which MoE layers */
     int num_window;  /* of which sliding-window attention layers */
+    CommSlot send;   /* activations to the next stage (not on the last) */
 } StageInfo;
 
 /* ----------------------------------------------------------------- memo -- */
@@ -110,6 +126,11 @@ typedef struct {
     SvTimeNs total_ns;          /* iteration time (sum of stages) */
     SvTimeNs max_stage_ns;      /* slowest stage */
     double flops;               /* model FLOPs of the iteration, whole replica */
+    /* SvIterProfile at the maximum clock, in floats to keep entries small
+     * (total_s is total_ns before the plan's clock, flops here above). */
+    float compute_s, memory_s, comm_s; /* s */
+    float dev_flops, dev_bytes;        /* per device */
+    SvTimeNs full_clock_ns;            /* iteration at the maximum clock */
 } MemoEntry;
 
 /* A GEMM shape of this plan and the table lines that answer for it. */
@@ -140,7 +161,6 @@ struct SvPredictor {
     double o_in;             /* o_proj reduction depth per device */
     double mlp_inter;        /* dense MLP width per device */
     double expert_inter;     /* one routed expert's width per device */
-    double local_experts;    /* routed experts held per device */
     double shared_inter;     /* shared experts' total width per device */
     double gate_mult;        /* 2 for gated MLPs (gate+up fused), else 1 */
 
@@ -148,12 +168,19 @@ struct SvPredictor {
     double gemm_rate;     /* FLOP/s for quantized-weight GEMMs (peak x eff) */
     double act_gemm_rate; /* FLOP/s for activation-dtype GEMMs and attention */
     double mem_rate;      /* bytes/s achievable from device memory */
-    double tp_link_bw;    /* bytes/s per device achievable on the TP group's link */
-    double tp_link_lat;   /* s */
-    double ep_link_bw;    /* EP group */
-    double ep_link_lat;   /* s */
-    double pp_link_bw;    /* between consecutive stages */
-    double pp_link_lat;   /* s */
+
+    /* Placement and collectives (perf/topology.h). */
+    int dp;             /* attention ranks per stage */
+    int nodes;          /* nodes one replica occupies */
+    CommSlot tp_reduce; /* all-reduce over a TP group */
+    CommSlot tp_gather; /* all-gather over a TP group (received stage inputs) */
+    CommSlot ep_a2a;    /* all-to-all over a stage's tp x dp devices (dp > 1) */
+
+    /* MoE routing: the expert-parallel ranks' shares of the routed token
+     * slots, and the popularity of each expert of the busiest one. */
+    double *ep_share;    /* plan.ep entries, descending */
+    double *hot_experts; /* experts_per_rank entries: p_e of the busiest rank's experts */
+    int experts_per_rank;
 
     /* Calibrated tables (NULL: every op is a roofline) and what answers for
      * this plan's shapes, resolved once at construction. */
@@ -171,7 +198,6 @@ struct SvPredictor {
     gboolean decode_fold;  /* batches fold into KV heads (same q/kv ratio and dim) */
     gboolean hist_matters; /* decode times read the context histogram (tables or windows) */
     const SvEltCurve *elt[ELT_COUNT];
-    SvCollBind coll[3]; /* by CollKind: curves for this plan's groups */
 
     /* Memo. */
     MemoEntry *slots;   /* open addressing, linear probing */
@@ -179,6 +205,8 @@ struct SvPredictor {
     uint32_t used;      /* occupied slots */
     uint64_t hits;      /* lookups answered from the table */
     uint64_t misses;    /* lookups that computed a value */
+
+    double clock_factor; /* locked SM clock, fraction of the maximum; 0 = the maximum */
 };
 
 const char *sv_coverage_name(SvCoverage coverage)
@@ -344,35 +372,34 @@ static gboolean plan_error(GError **error, const char *fmt, ...)
     return FALSE;
 }
 
-/* The link a group of @group devices talks over: the scale-up fabric when the
- * group fits in one node and the node has one, else the scale-out network. */
-static gboolean pick_link(const SvHw *hw, int group, double *bw, double *lat)
+int sv_plan_devices(const SvPlan *plan)
 {
-    gboolean in_node = hw->devices_per_node <= 0 || group <= hw->devices_per_node;
-    if (in_node && hw->scaleup_bw_bytes_per_s > 0) {
-        *bw = hw->scaleup_bw_bytes_per_s * hw->eff_link;
-        *lat = hw->scaleup_latency_s;
-    } else if (hw->scaleout_bw_bytes_per_s > 0) {
-        *bw = hw->scaleout_bw_bytes_per_s * hw->eff_link;
-        *lat = hw->scaleout_latency_s;
-    } else if (hw->host_bw_bytes_per_s > 0) {
-        /* No fabric at all: staged through host memory over PCIe, twice. */
-        *bw = hw->host_bw_bytes_per_s * hw->eff_link / 2.0;
-        *lat = hw->scaleout_latency_s > 0 ? hw->scaleout_latency_s : 10e-6;
-    } else {
-        return FALSE;
-    }
-    return *bw > 0;
+    g_return_val_if_fail(plan != NULL, 0);
+    return plan->tp * plan->pp * MAX(plan->dp, 1);
+}
+
+/* Can the devices of @group talk? Inside a domain over the fabric, else over
+ * the network (or the host, staged through memory). */
+static gboolean group_has_link(const SvHw *hw, const SvCommGroup *group)
+{
+    if (group->ranks <= 1)
+        return TRUE;
+    if (group->domains <= 1 && hw->scaleup_bw_bytes_per_s > 0)
+        return TRUE;
+    return sv_topo_nic_bw(hw, group->per_node) > 0;
 }
 
 static gboolean check_plan(const SvModel *m, const SvHw *hw, const SvPlan *p, GError **error)
 {
     const char *name = m->name ? m->name : "model";
-    if (p->tp < 1 || p->pp < 1 || p->ep < 1)
+    int dp = p->dp > 0 ? p->dp : 1;
+    if (p->tp < 1 || p->pp < 1 || p->ep < 1 || p->dp < 0)
         return plan_error(error,
-                          "tensor, pipeline and expert parallel sizes must be >= 1 "
-                          "(got tp=%d pp=%d ep=%d)",
-                          p->tp, p->pp, p->ep);
+                          "tensor, pipeline, expert and data parallel sizes must be >= 1 "
+                          "(got tp=%d pp=%d ep=%d dp=%d)",
+                          p->tp, p->pp, p->ep, p->dp);
+    if (p->placement < 0 || p->placement >= SV_PLACEMENT_COUNT)
+        return plan_error(error, "unknown placement %d", (int)p->placement);
     if (m->num_heads % p->tp != 0)
         return plan_error(error,
                           "tensor_parallel_size %d does not divide the %d attention heads of %s",
@@ -389,9 +416,30 @@ static gboolean check_plan(const SvModel *m, const SvHw *hw, const SvPlan *p, GE
     if (p->ep > 1 && m->num_experts <= 0)
         return plan_error(error, "expert_parallel_size %d needs an MoE model; %s is dense", p->ep,
                           name);
+    if (dp > 1 && m->num_experts <= 0)
+        return plan_error(error,
+                          "data_parallel_size %d splits attention over ranks that share MoE "
+                          "layers, but %s is dense: serve more replicas instead",
+                          dp, name);
     if (m->num_experts > 0 && m->num_experts % p->ep != 0)
         return plan_error(error, "expert_parallel_size %d does not divide the %d experts of %s",
                           p->ep, m->num_experts, name);
+    if (dp == 1 && p->tp % p->ep != 0)
+        return plan_error(error,
+                          "expert_parallel_size %d must divide tensor_parallel_size %d: the "
+                          "experts are spread over the devices of a stage (use "
+                          "data_parallel_size for more expert-parallel ranks)",
+                          p->ep, p->tp);
+    if (dp > 1 && p->ep != p->tp * dp)
+        return plan_error(error,
+                          "with data_parallel_size %d, expert_parallel_size must be "
+                          "tensor_parallel_size x data_parallel_size = %d (every device of a "
+                          "stage holds its own experts), got %d",
+                          dp, p->tp * dp, p->ep);
+    if (p->moe_load != NULL && p->moe_load->dist == SV_MOE_MEASURED && m->num_experts > 0 &&
+        p->moe_load->num_frequencies != m->num_experts)
+        return plan_error(error, "moe_load lists %d expert frequencies but %s has %d experts",
+                          p->moe_load->num_frequencies, name, m->num_experts);
     if (hw->mem_bw_bytes_per_s <= 0 || hw->eff_mem <= 0 || hw->eff_matmul <= 0)
         return plan_error(error, "%s: memory bandwidth and efficiency factors must be > 0",
                           hw->name ? hw->name : "hardware profile");
@@ -400,24 +448,37 @@ static gboolean check_plan(const SvModel *m, const SvHw *hw, const SvPlan *p, GE
         return plan_error(error, "%s runs no matmul with %s weights and %s activations",
                           hw->name ? hw->name : "hardware", sv_dtype_name(p->weight_dtype),
                           sv_dtype_name(p->act_dtype));
-    double bw, lat;
-    if ((p->tp > 1 && !pick_link(hw, p->tp, &bw, &lat)) ||
-        (p->ep > 1 && !pick_link(hw, p->ep, &bw, &lat)) ||
-        (p->pp > 1 && !pick_link(hw, p->tp * p->pp, &bw, &lat)))
+    SvCommGroup tpg, stage, link = {0};
+    sv_topo_tp_group(hw, p->tp, p->pp, dp, p->placement, &tpg);
+    sv_topo_stage_group(hw, p->tp, p->pp, dp, p->placement, &stage);
+    gboolean ok = group_has_link(hw, &tpg) && group_has_link(hw, &stage);
+    for (int b = 0; ok && b + 1 < p->pp; b++) {
+        sv_topo_pp_link(hw, p->tp, p->pp, dp, p->placement, b, &link);
+        ok = group_has_link(hw, &link);
+    }
+    if (!ok)
         return plan_error(error,
                           "%s has no link between devices (scale-up, scale-out or host "
-                          "bandwidth), so tp=%d pp=%d ep=%d cannot run",
-                          hw->name ? hw->name : "hardware", p->tp, p->pp, p->ep);
+                          "bandwidth), so tp=%d pp=%d ep=%d dp=%d cannot run",
+                          hw->name ? hw->name : "hardware", p->tp, p->pp, p->ep, dp);
     return TRUE;
 }
 
 static void build_stage_ops(const SvPredictor *p, const SvBatchShape *s, int si, OpList *list);
 
-/* The link class a group of @group devices talks over, as pick_link. */
-static SvLinkClass link_class(const SvHw *hw, int group)
+/* The measured curves that answer for @slot, if any. */
+static void comm_bind(const SvCalib *c, CommSlot *slot)
 {
-    gboolean in_node = hw->devices_per_node <= 0 || group <= hw->devices_per_node;
-    return in_node && hw->scaleup_bw_bytes_per_s > 0 ? SV_LINK_SCALEUP : SV_LINK_SCALEOUT;
+    if (slot->group.ranks > 1)
+        sv_table_coll_bind(c, slot->op, slot->group.ranks, sv_topo_link_class(&slot->group),
+                           &slot->bind);
+}
+
+static void comm_init(CommSlot *slot, SvCollOp op, const SvCommGroup *group)
+{
+    memset(slot, 0, sizeof *slot);
+    slot->op = op;
+    slot->group = *group;
 }
 
 /* Resolve which tables answer for this plan: the GEMM lines of every GEMM
@@ -475,16 +536,122 @@ static void bind_tables(SvPredictor *p)
         p->decode_same = p->decode_fold = FALSE;
     for (int e = 0; e < ELT_COUNT; e++)
         p->elt[e] = sv_table_elt(c, elt_names[e]);
-    const SvHw *hw = p->hw;
-    if (p->plan.tp > 1)
-        sv_table_coll_bind(c, SV_COLL_ALL_REDUCE, p->plan.tp, link_class(hw, p->plan.tp),
-                           &p->coll[COLL_ALL_REDUCE]);
-    if (p->plan.ep > 1)
-        sv_table_coll_bind(c, SV_COLL_ALL_TO_ALL, p->plan.ep, link_class(hw, p->plan.ep),
-                           &p->coll[COLL_ALL_TO_ALL]);
-    if (p->plan.pp > 1)
-        sv_table_coll_bind(c, SV_COLL_SEND_RECV, 2, link_class(hw, p->plan.tp * p->plan.pp),
-                           &p->coll[COLL_SEND_RECV]);
+    comm_bind(c, &p->tp_reduce);
+    comm_bind(c, &p->tp_gather);
+    comm_bind(c, &p->ep_a2a);
+    for (int si = 0; si + 1 < p->num_stages; si++)
+        comm_bind(c, &p->stages[si].send);
+}
+
+/* ------------------------------------------------------ MoE routing -- */
+
+static int cmp_desc(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* The expert-parallel ranks' shares of the routed token slots under @load,
+ * and the popularity of the experts of the busiest rank (ties: the lowest). */
+static void moe_balance(SvPredictor *p, const SvMoeLoad *load)
+{
+    const SvModel *m = p->model;
+    int E = m->num_experts, ep = p->plan.ep, per = E / ep;
+    gboolean rr = load != NULL && load->placement == SV_EXPERT_PLACE_ROUND_ROBIN;
+    g_autofree double *w = g_new(double, E);
+    double total = 0;
+    for (int e = 0; e < E; e++) {
+        if (load == NULL || load->dist == SV_MOE_UNIFORM)
+            w[e] = 1.0;
+        else if (load->dist == SV_MOE_ZIPF)
+            w[e] = pow(e + 1.0, -load->skew);
+        else
+            w[e] = load->frequencies[e];
+        total += w[e];
+    }
+    p->ep_share = g_new0(double, ep);
+    for (int e = 0; e < E; e++) {
+        w[e] = total > 0 ? w[e] / total : 1.0 / E;
+        p->ep_share[rr ? e % ep : e / per] += w[e];
+    }
+    int hot = 0;
+    for (int g = 1; g < ep; g++)
+        if (p->ep_share[g] > p->ep_share[hot])
+            hot = g;
+    p->experts_per_rank = per;
+    p->hot_experts = g_new(double, per);
+    for (int i = 0; i < per; i++)
+        p->hot_experts[i] = w[rr ? hot + i * ep : hot * per + i];
+    qsort(p->ep_share, (size_t)ep, sizeof(double), cmp_desc);
+}
+
+static double norm_cdf(double x)
+{
+    return 0.5 * erfc(-x / M_SQRT2);
+}
+
+/* Expected token slots of the busiest expert-parallel rank when @slots
+ * slots are routed. Rank g gets a binomial count of mean slots x s_g and
+ * variance slots x s_g (1 - s_g), taken as independent normals; the
+ * expected maximum of those is Clark's (1961) moment matching, folding the
+ * ranks in one at a time from the largest share. Against a Monte Carlo of
+ * the multinomial it is 1-2 % low for 8 ranks of 64 slots or 32 ranks of
+ * 128 (the ranks' counts are slightly anti-correlated, which it ignores),
+ * and up to 15 % low when a rank expects only 2 slots (256 ranks, 512
+ * slots: 6.0 against 7.0; counts are whole). A skewed load is dominated by
+ * its hottest rank (the maximum tends to its mean); a uniform one still has
+ * a busiest rank, about 1.4 standard deviations above the mean with eight
+ * ranks. */
+static double moe_max_slots(const SvPredictor *p, double slots)
+{
+    int ep = p->plan.ep;
+    double mean = slots * p->ep_share[0], var = slots * p->ep_share[0] * (1.0 - p->ep_share[0]);
+    for (int g = 1; g < ep; g++) {
+        double mu = slots * p->ep_share[g], v2 = slots * p->ep_share[g] * (1.0 - p->ep_share[g]);
+        double theta = sqrt(MAX(var + v2, 0.0));
+        if (theta <= 0) {
+            mean = MAX(mean, mu);
+            continue;
+        }
+        double a = (mean - mu) / theta, pa = norm_cdf(a), pb = norm_cdf(-a);
+        double phi = exp(-0.5 * a * a) / sqrt(2.0 * G_PI);
+        double m1 = mean * pa + mu * pb + theta * phi;
+        double m2 = (mean * mean + var) * pa + (mu * mu + v2) * pb + (mean + mu) * theta * phi;
+        mean = m1;
+        var = MAX(m2 - m1 * m1, 0.0);
+    }
+    return MIN(mean, slots);
+}
+
+/* Expected experts of the busiest rank that get at least one of @slots
+ * slots: each slot picks expert e with probability p_e (independent picks;
+ * top-k picks are without replacement, which this slightly undercounts for
+ * tiny expert counts). */
+static double moe_touched(const SvPredictor *p, double slots)
+{
+    double touched = 0;
+    for (int i = 0; i < p->experts_per_rank; i++) {
+        double pe = p->hot_experts[i];
+        touched += pe >= 1.0 ? 1.0 : -expm1(slots * log1p(-pe));
+    }
+    return touched;
+}
+
+gboolean sv_predictor_moe_load(const SvPredictor *predictor, double tokens, double *max_slots,
+                               double *touched_experts, double *hot_share)
+{
+    g_return_val_if_fail(predictor != NULL && tokens >= 0, FALSE);
+    const SvModel *m = predictor->model;
+    if (m->num_experts <= 0)
+        return FALSE;
+    double slots = tokens * m->experts_per_token;
+    if (max_slots != NULL)
+        *max_slots = moe_max_slots(predictor, slots);
+    if (touched_experts != NULL)
+        *touched_experts = moe_touched(predictor, slots);
+    if (hot_share != NULL)
+        *hot_share = predictor->ep_share[0];
+    return TRUE;
 }
 
 SvPredictor *sv_predictor_new(const SvModel *model, const SvHw *hw, const SvPlan *plan,
@@ -500,7 +667,9 @@ SvPredictor *sv_predictor_new(const SvModel *model, const SvHw *hw, const SvPlan
     p->model = model;
     p->hw = hw;
     p->plan = *plan;
-    int tp = plan->tp;
+    p->plan.moe_load = NULL; /* copied below: the caller's may go */
+    p->dp = p->plan.dp = MAX(plan->dp, 1);
+    int tp = plan->tp, dp = p->dp;
 
     /* Layers split over stages as vLLM's get_pp_indices (and
      * sv_model_weight_bytes_per_device) do: an even share each, the remainder
@@ -519,7 +688,19 @@ SvPredictor *sv_predictor_new(const SvModel *model, const SvHw *hw, const SvPlan
             st->num_window += layer_is_window(m, l) ? 1 : 0;
         }
         lo = hi;
+        if (s + 1 < p->num_stages) {
+            SvCommGroup link;
+            sv_topo_pp_link(hw, tp, plan->pp, dp, plan->placement, s, &link);
+            comm_init(&st->send, SV_COLL_SEND_RECV, &link);
+        }
     }
+    SvCommGroup tpg, stage;
+    sv_topo_tp_group(hw, tp, plan->pp, dp, plan->placement, &tpg);
+    sv_topo_stage_group(hw, tp, plan->pp, dp, plan->placement, &stage);
+    comm_init(&p->tp_reduce, SV_COLL_ALL_REDUCE, &tpg);
+    comm_init(&p->tp_gather, SV_COLL_ALL_GATHER, &tpg);
+    comm_init(&p->ep_a2a, SV_COLL_ALL_TO_ALL, &stage);
+    p->nodes = sv_topo_nodes(hw, tp, plan->pp, dp, plan->placement);
 
     p->act_bytes = sv_dtype_bytes(plan->act_dtype);
     p->weight_bytes = sv_dtype_bytes(plan->weight_dtype);
@@ -544,27 +725,22 @@ SvPredictor *sv_predictor_new(const SvModel *model, const SvHw *hw, const SvPlan
     }
     p->mlp_inter = (double)m->intermediate_size / tp;
     if (m->num_experts > 0) {
-        /* Experts are spread over the EP group and, when it is smaller than
-         * the TP group, each is also sliced over the remaining tp/ep ranks
-         * (ep == 1: vLLM's tensor-parallel MoE; ep == tp: vLLM's expert
-         * parallelism), as sv_model_weight_bytes_per_device() counts them. */
-        double etp = plan->ep >= tp ? 1.0 : (double)tp / plan->ep;
-        p->local_experts = (double)m->num_experts / plan->ep;
+        /* Experts are spread over the EP ranks and, when they are fewer
+         * than the tp x dp devices of a stage, each is also sliced over the
+         * remaining devices (ep == 1: vLLM's tensor-parallel MoE; ep == tp:
+         * vLLM's expert parallelism), as
+         * sv_model_weight_bytes_per_device_dp() counts them. */
+        double etp = plan->ep >= tp * dp ? 1.0 : (double)tp * dp / plan->ep;
         p->expert_inter = (double)m->moe_intermediate_size / etp;
         int shared_w = m->shared_expert_intermediate_size > 0 ? m->shared_expert_intermediate_size
                                                               : m->moe_intermediate_size;
         p->shared_inter = (double)m->num_shared_experts * shared_w / tp;
+        moe_balance(p, plan->moe_load);
     }
 
     p->gemm_rate = sv_hw_matmul_peak(hw, plan->weight_dtype, plan->act_dtype) * hw->eff_matmul;
     p->act_gemm_rate = sv_hw_matmul_peak(hw, plan->act_dtype, plan->act_dtype) * hw->eff_matmul;
     p->mem_rate = hw->mem_bw_bytes_per_s * hw->eff_mem;
-    if (tp > 1)
-        pick_link(hw, tp, &p->tp_link_bw, &p->tp_link_lat);
-    if (plan->ep > 1)
-        pick_link(hw, plan->ep, &p->ep_link_bw, &p->ep_link_lat);
-    if (plan->pp > 1)
-        pick_link(hw, tp * plan->pp, &p->pp_link_bw, &p->pp_link_lat);
 
     p->peak_w = sv_hw_matmul_peak(hw, plan->weight_dtype, plan->act_dtype);
     p->peak_act = sv_hw_matmul_peak(hw, plan->act_dtype, plan->act_dtype);
@@ -591,6 +767,8 @@ void sv_predictor_free(SvPredictor *predictor)
         return;
     g_free(predictor->stages);
     g_free(predictor->slots);
+    g_free(predictor->ep_share);
+    g_free(predictor->hot_experts);
     g_free(predictor);
 }
 
@@ -644,12 +822,13 @@ static void push_elementwise(OpList *list, EltKind kind, int count, double bytes
     op->bytes = bytes;
 }
 
-static void push_collective(OpList *list, const char *name, int count, CollKind coll, int group,
+static void push_collective(OpList *list, const char *name, int count, const CommSlot *comm,
                             double bytes)
 {
+    if (count <= 0 || comm->group.ranks <= 1)
+        return;
     OpDesc *op = push_op(list, name, OP_COLLECTIVE, count);
-    op->coll = coll;
-    op->group = group;
+    op->comm = comm;
     op->bytes = bytes;
 }
 
@@ -767,45 +946,111 @@ static void push_mlp(OpList *list, const SvPredictor *p, double T, int count, do
     push_gemm(list, p, "mlp_down", count, T, hidden, inter, tp);
 }
 
-/* Routed experts of one MoE layer on one device, uniform routing: each of the
- * E experts gets T x k / E tokens, and a local expert's weights are read when
- * at least one token picks it, which happens with probability
- * 1 - (1 - 1/E)^(T x k) (independent picks; top-k picks are without
- * replacement, so this slightly undercounts for tiny E). */
-static void push_moe(OpList *list, const SvPredictor *p, double T, int count)
+/* One MoE layer on the busiest device. The router is a small GEMM on the
+ * attention rank's @T tokens; the routed experts see the token slots of the
+ * whole replica's @T_all tokens (each picks top-k): the busiest
+ * expert-parallel rank gets moe_max_slots() of them, over the experts of
+ * its rank that at least one slot picks (their weights are read once
+ * each), and the critical path waits for it. Tokens are permuted into
+ * expert order and back (moe_dispatch: read and write them twice). With
+ * attention data parallelism (dp > 1) each device first sends its share of
+ * its rank's tokens (sequence-split over the rank's TP devices, as vLLM's
+ * all2all backends do) to the experts' devices and gets the results back,
+ * two all-to-alls whose message is the larger of what a device sends and
+ * what the busiest one receives; with dp = 1 every TP device holds every
+ * token and the output is all-reduced with the layer's second all-reduce,
+ * as a dense MLP's. Shared experts run as a dense MLP on the rank. */
+static void push_moe(OpList *list, const SvPredictor *p, double T, double T_all, int count)
 {
     const SvModel *m = p->model;
     if (count <= 0)
         return;
-    double hidden = m->hidden_size;
+    double hidden = m->hidden_size, ab = p->act_bytes;
     double E = m->num_experts, k = m->experts_per_token;
-    int ep = p->plan.ep;
     OpDesc *router = push_op(list, "moe_router", OP_GEMM, count);
-    add_gemm(router, T, E, hidden, 1, 1, p->act_bytes, p->act_bytes, TRUE);
+    add_gemm(router, T, E, hidden, 1, 1, ab, ab, TRUE);
     router->model_flops = router->flops;
 
-    double per_expert = T * k / E;
-    double touched = p->local_experts * (1.0 - pow(1.0 - 1.0 / E, T * k));
+    double slots = T_all * k;
+    double hot = moe_max_slots(p, slots);
+    double touched = MAX(moe_touched(p, slots), hot > 0 ? 1e-9 : 0.0);
+    double per_expert = touched > 0 ? hot / touched : 0;
+    push_elementwise(list, ELT_MOE_DISPATCH, count, 4.0 * hot * hidden * ab);
     OpDesc *ex = push_op(list, "moe_experts", OP_GEMM, count);
-    add_gemm(ex, per_expert, p->gate_mult * p->expert_inter, hidden, p->local_experts, touched,
-             p->act_bytes, p->weight_bytes, FALSE);
-    add_gemm(ex, per_expert, hidden, p->expert_inter, p->local_experts, touched, p->act_bytes,
+    add_gemm(ex, per_expert, p->gate_mult * p->expert_inter, hidden, touched, touched, ab,
              p->weight_bytes, FALSE);
+    add_gemm(ex, per_expert, hidden, p->expert_inter, touched, touched, ab, p->weight_bytes, FALSE);
     /* Useful work of the whole replica: k experts per token. */
-    ex->model_flops = 2.0 * T * k * hidden * m->moe_intermediate_size * (p->gate_mult + 1.0);
-    if (ep > 1)
-        push_collective(list, "all_to_all", 2 * count, COLL_ALL_TO_ALL, ep,
-                        T * k * hidden * p->act_bytes);
+    ex->model_flops = 2.0 * slots * hidden * m->moe_intermediate_size * (p->gate_mult + 1.0);
+    ex->replica_flops = TRUE;
+    if (p->dp > 1) {
+        double sent = T / p->plan.tp * k;
+        push_collective(list, "all_to_all", 2 * count, &p->ep_a2a, MAX(sent, hot) * hidden * ab);
+    }
     push_mlp(list, p, T, count, p->shared_inter);
 }
 
-/* The ops stage @si runs for @s, in execution order. */
-static void build_stage_ops(const SvPredictor *p, const SvBatchShape *s, int si, OpList *list)
+/* The busiest attention rank's share of @s under data parallelism @dp: the
+ * engine spreads sequences evenly, so it holds ceil(n / dp) of the prefill
+ * chunks and of the decode sequences, each group at the batch's mean (per
+ * context bucket for decodes). Every rank waits for it at the MoE layers. */
+static void rank_shape(const SvBatchShape *s, int dp, SvBatchShape *r)
+{
+    memset(r, 0, sizeof *r);
+    if (s->num_prefill > 0) {
+        int n = (s->num_prefill + dp - 1) / dp;
+        double f = (double)n / s->num_prefill;
+        r->num_prefill = n;
+        r->prefill_tokens = MAX(llround(s->prefill_tokens * f), (int64_t)n);
+        r->prefill_attn_pairs = s->prefill_attn_pairs * f;
+        r->prefill_kv_tokens = MAX(llround(s->prefill_kv_tokens * f), r->prefill_tokens);
+    }
+    if (s->num_decode > 0) {
+        int n = (s->num_decode + dp - 1) / dp, given = 0;
+        double f = (double)n / s->num_decode, best_rem = -1;
+        int best = 0;
+        /* Largest remainder, so the bucket counts sum to n. */
+        for (int b = 0; b < SV_BATCH_CTX_BUCKETS; b++) {
+            double want = s->decode_ctx_count[b] * f;
+            r->decode_ctx_count[b] = (int32_t)floor(want);
+            given += r->decode_ctx_count[b];
+        }
+        while (given < n) {
+            best_rem = -1;
+            for (int b = 0; b < SV_BATCH_CTX_BUCKETS; b++) {
+                double rem = s->decode_ctx_count[b] * f - r->decode_ctx_count[b];
+                if (s->decode_ctx_count[b] > r->decode_ctx_count[b] && rem > best_rem) {
+                    best_rem = rem;
+                    best = b;
+                }
+            }
+            r->decode_ctx_count[best]++;
+            given++;
+        }
+        r->num_decode = n;
+        for (int b = 0; b < SV_BATCH_CTX_BUCKETS; b++) {
+            if (r->decode_ctx_count[b] == 0)
+                continue;
+            double mean = (double)s->decode_ctx_sum[b] / s->decode_ctx_count[b];
+            r->decode_ctx_sum[b] = llround(mean * r->decode_ctx_count[b]);
+            r->decode_kv_tokens += r->decode_ctx_sum[b];
+        }
+    }
+}
+
+/* The ops stage @si runs for @full, in execution order. */
+static void build_stage_ops(const SvPredictor *p, const SvBatchShape *full, int si, OpList *list)
 {
     const SvModel *m = p->model;
     const StageInfo *st = &p->stages[si];
     gboolean first = si == 0, last = si == p->num_stages - 1;
+    const SvBatchShape *s = full;
+    if (p->dp > 1) {
+        rank_shape(full, p->dp, &list->rank);
+        s = &list->rank;
+    }
     double T = (double)s->prefill_tokens + s->num_decode;
+    double T_all = (double)full->prefill_tokens + full->num_decode;
     double rows = (double)s->num_prefill + s->num_decode;
     double hidden = m->hidden_size, ab = p->act_bytes;
     int L = st->num_layers;
@@ -814,6 +1059,8 @@ static void build_stage_ops(const SvPredictor *p, const SvBatchShape *s, int si,
 
     if (first) /* read the embedding rows, write the hidden states */
         push_elementwise(list, ELT_EMBED, 1, 2.0 * T * hidden * ab);
+    else /* gather the slices of the activations sent from the stage before */
+        push_collective(list, "all_gather", 1, &p->tp_gather, 2.0 * T * hidden * ab);
     /* A norm reads and writes the hidden states and reads its weight. */
     double norm_bytes = 2.0 * T * hidden * ab + hidden * ab;
     push_elementwise(list, ELT_RMSNORM, 2 * L, norm_bytes);
@@ -829,10 +1076,10 @@ static void build_stage_ops(const SvPredictor *p, const SvBatchShape *s, int si,
     double kv_elems = p->kv_bytes_layer / sv_dtype_bytes(p->plan.kv_dtype);
     push_elementwise(list, ELT_KV_STORE, L, T * (kv_elems * ab + p->kv_bytes_layer));
     push_gemm(list, p, "o_proj", L, T, hidden, p->o_in, tp);
-    if (tp > 1)
-        push_collective(list, "all_reduce", 2 * L, COLL_ALL_REDUCE, tp, T * hidden * ab);
+    /* After attention and after the MLP (or MoE) of every layer. */
+    push_collective(list, "all_reduce", 2 * L, &p->tp_reduce, T * hidden * ab);
     push_mlp(list, p, T, L - st->num_moe, p->mlp_inter);
-    push_moe(list, p, T, st->num_moe);
+    push_moe(list, p, T, T_all, st->num_moe);
     push_elementwise(list, ELT_ADD, 2 * L, 3.0 * T * hidden * ab);
     if (last) {
         push_elementwise(list, ELT_RMSNORM, 1, norm_bytes);
@@ -844,12 +1091,21 @@ static void build_stage_ops(const SvPredictor *p, const SvBatchShape *s, int si,
         /* Softmax/top-p over fp32 logits of the whole vocabulary: two passes. */
         push_elementwise(list, ELT_SAMPLER, 1, 2.0 * rows * m->vocab_size * 4.0);
     } else {
-        push_collective(list, "send_recv", 1, COLL_SEND_RECV, 2, T * hidden * ab);
+        /* vLLM sends the hidden states and the residual, each TP device its
+         * 1/tp slice; the next stage all-gathers them (all_gather above). */
+        push_collective(list, "send_recv", 1, &st->send, 2.0 * T * hidden * ab / tp);
     }
     if (first) {
         OpDesc *host = push_op(list, "host_overhead", OP_HOST, 1);
         host->fixed_s = p->hw->host_overhead_iter_s + p->hw->host_overhead_req_s * rows;
         host->rows = rows;
+    }
+    /* Useful FLOPs: the busiest rank's ops stand for every rank's. */
+    if (p->dp > 1 && T > 0) {
+        double scale = T_all / T;
+        for (int i = 0; i < list->n; i++)
+            if (!list->ops[i].replica_flops)
+                list->ops[i].model_flops *= scale;
     }
 }
 
@@ -969,31 +1225,30 @@ static double time_prefill(const SvPredictor *p, const OpDesc *op, SvCoverage *c
     return roof / exp(lu);
 }
 
-/* Alpha-beta collectives. A ring all-reduce moves 2 (n-1)/n of the message
- * over each device's link in 2 (n-1) steps; an all-to-all sends the (n-1)/n
- * of the tokens bound for other devices in n-1 steps; send/recv is one hop.
- * Measured curves answer instead when there are some for the op and link
- * (perf/table.h: the group's own, a blend of the groups around it, or the
- * nearest group's utilisation). */
-static double time_collective(const SvPredictor *p, const OpDesc *op, SvCoverage *cov)
+/* A collective: the hwprofile's measured curve for its op, group size and
+ * link class when there is one (perf/table.h: the group's own, a blend of
+ * the groups around it, or the nearest group's utilisation), else the
+ * alpha-beta model of perf/topology.c. @cost (may be NULL) says how. */
+static double time_collective(const SvPredictor *p, const OpDesc *op, SvCoverage *cov,
+                              SvCollCost *cost)
 {
-    static const SvCollOp ops[] = {SV_COLL_ALL_REDUCE, SV_COLL_ALL_TO_ALL, SV_COLL_SEND_RECV};
+    const CommSlot *c = op->comm;
+    SvCollCost local;
+    if (cost == NULL)
+        cost = &local;
     if (p->calib != NULL) {
-        double t = sv_table_coll(&p->coll[op->coll], ops[op->coll], op->group, op->bytes, cov);
-        if (t >= 0)
+        double t = sv_table_coll(&c->bind, c->op, c->group.ranks, op->bytes, cov);
+        if (t >= 0) {
+            cost->time_s = t;
+            cost->algo = SV_ALGO_TABLE;
+            cost->proto = SV_PROTO_SIMPLE;
+            cost->link = sv_topo_link_class(&c->group);
+            cost->latency_s = 0;
             return t;
+        }
     }
-    double n = op->group;
     *cov = SV_COVERAGE_ROOFLINE;
-    switch (op->coll) {
-    case COLL_ALL_REDUCE:
-        return 2.0 * (n - 1) / n * op->bytes / p->tp_link_bw + 2.0 * (n - 1) * p->tp_link_lat;
-    case COLL_ALL_TO_ALL:
-        return (n - 1) / n * op->bytes / p->ep_link_bw + (n - 1) * p->ep_link_lat;
-    case COLL_SEND_RECV:
-        return op->bytes / p->pp_link_bw + p->pp_link_lat;
-    }
-    return 0;
+    return sv_topo_coll_time(p->hw, c->op, &c->group, op->bytes, cost);
 }
 
 /* The time of one occurrence of @op. Roofline kernels add the launch
@@ -1030,7 +1285,7 @@ static double time_op(const SvPredictor *p, const OpDesc *op, SvCoverage *covera
         t = op->bytes / p->mem_rate;
         break;
     case OP_COLLECTIVE:
-        return time_collective(p, op, coverage);
+        return time_collective(p, op, coverage, NULL);
     case OP_HOST:
         if (p->calib != NULL) {
             double h = sv_table_host(p->calib, p->plan.tp, op->rows, NULL, coverage);
@@ -1042,16 +1297,44 @@ static double time_op(const SvPredictor *p, const OpDesc *op, SvCoverage *covera
     return t + op->launches * p->hw->kernel_launch_s;
 }
 
-/* Time of stage @si on @s; also adds its model FLOPs into *@flops. */
-static double stage_time(const SvPredictor *p, const SvBatchShape *s, int si, double *flops)
+/* Add @op's @t seconds (all its occurrences) to @prof by what bounds it. */
+static void profile_op(const SvPredictor *p, const OpDesc *op, double t, SvIterProfile *prof)
+{
+    switch (op->kind) {
+    case OP_COLLECTIVE:
+        prof->comm_s += t;
+        return;
+    case OP_HOST:
+        return;
+    case OP_GEMM:
+    case OP_ATTENTION:
+    case OP_ELEMENTWISE:
+        break;
+    }
+    double peak = op->kind == OP_GEMM ? p->peak_w : p->peak_act;
+    if (op->flops / peak > op->bytes / p->bw_peak)
+        prof->compute_s += t;
+    else
+        prof->memory_s += t;
+    prof->flops += op->count * op->flops;
+    prof->bytes += op->count * op->bytes;
+}
+
+/* Time of stage @si on @s; also adds its model FLOPs into *@flops and, when
+ * @prof is not NULL, its breakdown (flops and bytes summed, not averaged). */
+static double stage_time(const SvPredictor *p, const SvBatchShape *s, int si, double *flops,
+                         SvIterProfile *prof)
 {
     OpList list;
     build_stage_ops(p, s, si, &list);
     double total = 0;
     for (int i = 0; i < list.n; i++) {
         SvCoverage c;
-        total += list.ops[i].count * time_op(p, &list.ops[i], &c);
+        double t = list.ops[i].count * time_op(p, &list.ops[i], &c);
+        total += t;
         *flops += list.ops[i].count * list.ops[i].model_flops;
+        if (prof != NULL)
+            profile_op(p, &list.ops[i], t, prof);
     }
     return total;
 }
@@ -1080,14 +1363,37 @@ static gboolean shape_valid(const SvBatchShape *s)
  * through every stage in turn (the latency of the batch); pipelining of
  * several micro-batches is the engine's business, using the stage times. */
 static void compute(const SvPredictor *p, const SvBatchShape *s, double *total_s, double *max_s,
-                    double *flops)
+                    double *flops, SvIterProfile *prof)
 {
     *total_s = *max_s = *flops = 0;
+    memset(prof, 0, sizeof *prof);
     for (int si = 0; si < p->num_stages; si++) {
-        double t = stage_time(p, s, si, flops);
+        double t = stage_time(p, s, si, flops, prof);
         *total_s += t;
         *max_s = MAX(*max_s, t);
     }
+    /* A device runs one stage: its share of the work. */
+    prof->flops /= p->num_stages;
+    prof->bytes /= p->num_stages;
+    prof->total_s = *total_s;
+}
+
+double sv_iter_profile_time_s(const SvIterProfile *profile, double clock_factor,
+                              double memory_sensitivity)
+{
+    g_return_val_if_fail(profile != NULL, 0);
+    if (!(clock_factor > 0) || clock_factor >= 1)
+        return profile->total_s;
+    double slow = 1.0 / clock_factor - 1.0;
+    return profile->total_s + profile->compute_s * slow +
+           profile->memory_s * memory_sensitivity * slow;
+}
+
+/* The locked clock's factor, 1 when unset. */
+static double plan_clock(const SvPredictor *p)
+{
+    double f = p->clock_factor;
+    return f > 0 && f < 1 ? f : 1.0;
 }
 
 /* -------------------------------------------------------------- memo -- */
@@ -1306,15 +1612,26 @@ static const MemoEntry *memo_lookup(SvPredictor *p, const SvBatchShape *s)
     SvBatchShape rep;
     memo_rep(p, key, &rep);
     double total_s, max_s, flops;
-    compute(p, &rep, &total_s, &max_s, &flops);
+    SvIterProfile prof;
+    compute(p, &rep, &total_s, &max_s, &flops, &prof);
     if ((p->used + 1) * 2 > p->num_slots) {
         memo_grow(p);
         e = memo_slot(p, key);
     }
     memcpy(e->key, key, sizeof key);
-    e->total_ns = sv_s_to_ns(total_s);
-    e->max_stage_ns = sv_s_to_ns(max_s);
+    /* A locked clock stretches the stages alike (their mix of compute- and
+     * memory-bound ops differs little). */
+    double clocked = sv_iter_profile_time_s(&prof, plan_clock(p), p->hw->clock_memory_sensitivity);
+    double stretch = total_s > 0 ? clocked / total_s : 1.0;
+    e->total_ns = sv_s_to_ns(clocked);
+    e->max_stage_ns = sv_s_to_ns(max_s * stretch);
     e->flops = flops;
+    e->full_clock_ns = sv_s_to_ns(total_s);
+    e->compute_s = (float)prof.compute_s;
+    e->memory_s = (float)prof.memory_s;
+    e->comm_s = (float)prof.comm_s;
+    e->dev_flops = (float)prof.flops;
+    e->dev_bytes = (float)prof.bytes;
     p->used++;
     return e;
 }
@@ -1331,6 +1648,29 @@ SvTimeNs sv_predictor_iteration_ns(SvPredictor *predictor, const SvBatchShape *s
     const MemoEntry *e = memo_lookup(predictor, shape);
     if (flops_out != NULL)
         *flops_out = e->flops;
+    return e->total_ns;
+}
+
+SvTimeNs sv_predictor_iteration_profile(SvPredictor *predictor, const SvBatchShape *shape,
+                                        SvIterProfile *profile, double *flops_out)
+{
+    g_return_val_if_fail(predictor != NULL && shape != NULL && shape_valid(shape), 0);
+    g_return_val_if_fail(profile != NULL, 0);
+    memset(profile, 0, sizeof *profile);
+    if (shape_empty(shape)) {
+        if (flops_out != NULL)
+            *flops_out = 0;
+        return 0;
+    }
+    const MemoEntry *e = memo_lookup(predictor, shape);
+    if (flops_out != NULL)
+        *flops_out = e->flops;
+    profile->compute_s = e->compute_s;
+    profile->memory_s = e->memory_s;
+    profile->comm_s = e->comm_s;
+    profile->total_s = sv_ns_to_s(e->full_clock_ns);
+    profile->flops = e->dev_flops;
+    profile->bytes = e->dev_bytes;
     return e->total_ns;
 }
 
@@ -1354,7 +1694,7 @@ double sv_predictor_stage_times(SvPredictor *predictor, const SvBatchShape *shap
     g_return_val_if_fail(predictor != NULL && shape != NULL && shape_valid(shape), 0);
     double total = 0, flops = 0;
     for (int si = 0; si < predictor->num_stages; si++) {
-        double t = shape_empty(shape) ? 0 : stage_time(predictor, shape, si, &flops);
+        double t = shape_empty(shape) ? 0 : stage_time(predictor, shape, si, &flops, NULL);
         if (stage_s != NULL)
             stage_s[si] = t;
         total += t;
@@ -1364,43 +1704,116 @@ double sv_predictor_stage_times(SvPredictor *predictor, const SvBatchShape *shap
     return total;
 }
 
+/* The public view of @op: its time, and for a collective how it was costed. */
+static void describe_op(const SvPredictor *p, const OpDesc *op, SvOpTime *t)
+{
+    static const char *const algo_names[SV_ALGO_COUNT][SV_PROTO_COUNT] = {
+        {"ring/LL", "ring/LL128", "ring/Simple"},
+        {"tree/LL", "tree/LL128", "tree/Simple"},
+        {"nvls", "nvls", "nvls"},
+        {"direct", "direct", "direct"},
+        {"table", "table", "table"},
+    };
+    memset(t, 0, sizeof *t);
+    t->name = op->name;
+    t->count = op->count;
+    t->flops = op->flops;
+    t->bytes = op->bytes;
+    if (op->kind != OP_COLLECTIVE) {
+        t->time_s = time_op(p, op, &t->coverage);
+        return;
+    }
+    SvCollCost cost;
+    t->time_s = time_collective(p, op, &t->coverage, &cost);
+    t->group = op->comm->group.ranks;
+    t->domains = op->comm->group.domains;
+    t->algo = algo_names[cost.algo][cost.proto];
+    t->link = cost.link == SV_LINK_SCALEOUT ? "scaleout"
+              : p->hw->scaleup_kind != NULL ? p->hw->scaleup_kind
+                                            : "nvlink";
+}
+
+static gboolean same_row(const SvOpTime *a, const SvOpTime *b)
+{
+    return strcmp(a->name, b->name) == 0 && a->time_s == b->time_s && a->bytes == b->bytes &&
+           a->flops == b->flops && a->coverage == b->coverage && a->group == b->group &&
+           a->domains == b->domains && g_strcmp0(a->algo, b->algo) == 0 &&
+           g_strcmp0(a->link, b->link) == 0;
+}
+
+/* Append the ops of stage @si to @out, identical occurrences merged into one
+ * row; returns the stage's time. */
+static double stage_rows(SvPredictor *p, const SvBatchShape *shape, int si, GArray *out)
+{
+    OpList list;
+    double total = 0;
+    build_stage_ops(p, shape, si, &list);
+    for (int i = 0; i < list.n; i++) {
+        SvOpTime t;
+        describe_op(p, &list.ops[i], &t);
+        total += t.count * t.time_s;
+        gboolean merged = FALSE;
+        for (guint j = 0; j < out->len && !merged; j++) {
+            SvOpTime *o = &g_array_index(out, SvOpTime, j);
+            if (same_row(o, &t)) {
+                o->count += t.count;
+                merged = TRUE;
+            }
+        }
+        if (!merged)
+            g_array_append_val(out, t);
+    }
+    return total;
+}
+
 GArray *sv_predictor_ops(SvPredictor *predictor, const SvBatchShape *shape, double *iteration_s)
 {
     g_return_val_if_fail(predictor != NULL && shape != NULL && shape_valid(shape), NULL);
     GArray *out = g_array_new(FALSE, TRUE, sizeof(SvOpTime));
     double total = 0;
-    if (shape_empty(shape)) {
-        if (iteration_s != NULL)
-            *iteration_s = 0;
-        return out;
-    }
-    OpList list;
-    for (int si = 0; si < predictor->num_stages; si++) {
-        build_stage_ops(predictor, shape, si, &list);
-        for (int i = 0; i < list.n; i++) {
-            const OpDesc *op = &list.ops[i];
-            SvOpTime t = {
-                .name = op->name, .count = op->count, .flops = op->flops, .bytes = op->bytes};
-            t.time_s = time_op(predictor, op, &t.coverage);
-            total += t.count * t.time_s;
-            /* Identical occurrences (the same layer op on every stage, the
-             * final norm and the layers' norms) become one row. */
-            gboolean merged = FALSE;
-            for (guint j = 0; j < out->len && !merged; j++) {
-                SvOpTime *o = &g_array_index(out, SvOpTime, j);
-                if (strcmp(o->name, t.name) == 0 && o->time_s == t.time_s && o->bytes == t.bytes &&
-                    o->flops == t.flops && o->coverage == t.coverage) {
-                    o->count += t.count;
-                    merged = TRUE;
-                }
-            }
-            if (!merged)
-                g_array_append_val(out, t);
-        }
-    }
+    /* Identical occurrences (the same layer op on every stage, the final
+     * norm and the layers' norms) become one row. */
+    if (!shape_empty(shape))
+        for (int si = 0; si < predictor->num_stages; si++)
+            total += stage_rows(predictor, shape, si, out);
     if (iteration_s != NULL)
         *iteration_s = total;
     return out;
+}
+
+GArray *sv_predictor_stage_ops(SvPredictor *predictor, const SvBatchShape *shape, int stage,
+                               double *stage_s)
+{
+    g_return_val_if_fail(predictor != NULL && shape != NULL && shape_valid(shape), NULL);
+    g_return_val_if_fail(stage >= 0 && stage < predictor->num_stages, NULL);
+    GArray *out = g_array_new(FALSE, TRUE, sizeof(SvOpTime));
+    double t = shape_empty(shape) ? 0 : stage_rows(predictor, shape, stage, out);
+    if (stage_s != NULL)
+        *stage_s = t;
+    return out;
+}
+
+void sv_predictor_stage_layers(const SvPredictor *predictor, int stage, int *first_layer,
+                               int *num_layers)
+{
+    g_return_if_fail(predictor != NULL && stage >= 0 && stage < predictor->num_stages);
+    if (first_layer != NULL)
+        *first_layer = predictor->stages[stage].first_layer;
+    if (num_layers != NULL)
+        *num_layers = predictor->stages[stage].num_layers;
+}
+
+int sv_predictor_nodes(const SvPredictor *predictor)
+{
+    g_return_val_if_fail(predictor != NULL, 0);
+    return predictor->nodes;
+}
+
+void sv_predictor_set_clock(SvPredictor *predictor, double clock_factor)
+{
+    g_return_if_fail(predictor != NULL && clock_factor > 0 && clock_factor <= 1);
+    predictor->clock_factor = clock_factor;
+    memo_reset(predictor, predictor->num_slots);
 }
 
 void sv_predictor_memo_stats(const SvPredictor *predictor, uint64_t *hits, uint64_t *misses)

@@ -11,6 +11,7 @@
 #include "core/common.h"
 #include "hw/hw.h"
 #include "model/model.h"
+#include "perf/topology.h"
 
 G_BEGIN_DECLS
 
@@ -22,15 +23,35 @@ typedef enum {
 } SvCoverage;
 const char *sv_coverage_name(SvCoverage coverage);
 
-/* An execution plan for one replica. */
+/* An execution plan for one replica: pp pipeline stages, each of dp
+ * attention ranks of tp devices, so tp x pp x dp devices. Attention, dense
+ * MLPs, shared experts, embedding and LM head run on each attention rank,
+ * split over its tp devices (tensor parallel), on its own share of the
+ * replica's sequences (attention data parallelism, as vLLM's
+ * data_parallel_size with expert parallelism and SGLang's DP attention);
+ * the routed experts are spread over all tp x dp devices of a stage as ep
+ * expert-parallel ranks. With dp = 1, ep must divide tp (ep = 1: every expert
+ * sliced over the TP group; ep = tp: vLLM's enable_expert_parallel), tokens
+ * stay replicated over the TP group and the MoE output is all-reduced as a
+ * dense MLP's; with dp > 1, ep must be tp x dp (vLLM: EP = TP x DP) and each
+ * MoE layer dispatches tokens to the experts' devices and combines them back
+ * with two all-to-alls. The fields after kv_dtype may be left 0 (dp 1,
+ * packed placement, uniform expert load). */
 typedef struct {
-    int tp;               /* tensor_parallel_size */
-    int pp;               /* pipeline_parallel_size */
-    int ep;               /* expert_parallel_size */
-    SvDtype act_dtype;    /* activations */
-    SvDtype weight_dtype; /* weights (quantization) */
-    SvDtype kv_dtype;     /* KV cache */
+    int tp;                    /* tensor_parallel_size (per attention rank) */
+    int pp;                    /* pipeline_parallel_size */
+    int ep;                    /* expert_parallel_size */
+    SvDtype act_dtype;         /* activations */
+    SvDtype weight_dtype;      /* weights (quantization) */
+    SvDtype kv_dtype;          /* KV cache */
+    int dp;                    /* data_parallel_size: attention ranks per stage (0 = 1) */
+    SvPlacementKind placement; /* how the devices fill nodes */
+    const SvMoeLoad *moe_load; /* expert popularity and placement (NULL = uniform, linear);
+                                  copied by sv_predictor_new */
 } SvPlan;
+
+/* The devices of one replica of @plan: tp x pp x dp. */
+int sv_plan_devices(const SvPlan *plan);
 
 /* Decode contexts are kept as a histogram of power-of-two buckets: bucket 0
  * holds contexts below 64 tokens, bucket b (1..14) [2^(b+5), 2^(b+6)), and
@@ -88,14 +109,22 @@ typedef struct {
     double flops;     /* one occurrence, per device */
     double bytes;     /* one occurrence, per device (memory traffic or message size) */
     SvCoverage coverage;
+    /* Collectives only (group 0 otherwise). */
+    int group;        /* devices taking part */
+    int domains;      /* scale-up domains (nodes) they span */
+    const char *link; /* "nvlink", "pcie", ... (the fabric's kind) or "scaleout", static */
+    const char *algo; /* "ring/LL", "tree/Simple", "nvls", "direct", "table"..., static */
 } SvOpTime;
 
 typedef struct SvPredictor SvPredictor;
 
 /* Build a predictor for @model on @hw under @plan. Errors (SV_PLAN_ERROR,
  * INFEASIBLE) when the plan does not divide the model (heads by tp, layers by
- * pp, experts by ep) or the dtype is unsupported. Keeps references to @model
- * and @hw, which must outlive it. (transfer full) */
+ * pp, experts by ep), breaks the EP rules above (ep | tp with dp = 1, ep = tp
+ * x dp otherwise, dp > 1 only for MoE), gives measured expert frequencies of
+ * the wrong length, has no link between its devices or an unsupported
+ * dtype. Memory is not checked here (perf/plan.h). Keeps references to
+ * @model and @hw, which must outlive it. (transfer full) */
 SvPredictor *sv_predictor_new(const SvModel *model, const SvHw *hw, const SvPlan *plan,
                               GError **error);
 void sv_predictor_free(SvPredictor *predictor);
@@ -111,6 +140,42 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(SvPredictor, sv_predictor_free)
  * the replica (for MFU). An empty batch takes 0. */
 SvTimeNs sv_predictor_iteration_ns(SvPredictor *predictor, const SvBatchShape *shape,
                                    double *flops_out);
+
+/* Where an iteration's time goes, at the maximum clock: the power model
+ * (power/power.h) reads its activity from it, and a lower SM clock stretches
+ * its parts differently. Times are sums over the pipeline stages, like the
+ * iteration time; FLOPs and bytes are per device (averaged over the stages'
+ * devices). An op counts as compute-bound when its roofline FLOP time
+ * (FLOPs / matrix peak) exceeds its memory time (bytes / memory peak),
+ * whether its time came from a table or the roofline. */
+typedef struct {
+    double compute_s; /* compute-bound ops (GEMMs, attention), s */
+    double memory_s;  /* memory-bound ops (decode GEMMs and attention, elementwise), s */
+    double comm_s;    /* collectives (all-reduce, all-to-all, send/recv), s */
+    double total_s;   /* the iteration; total - compute - memory - comm is host time, s */
+    double flops;     /* FLOPs executed per device */
+    double bytes;     /* device-memory bytes moved per device (collective messages excluded) */
+} SvIterProfile;
+
+/* Lock the SM clock at @clock_factor of the profile's maximum
+ * (power.sm_clock_mhz); 1 (the default) is the maximum. Iteration and stage
+ * times scale as sv_iter_profile_time_s says; the memo is cleared. */
+void sv_predictor_set_clock(SvPredictor *predictor, double clock_factor);
+
+/* The iteration time of @shape at the predictor's clock (as
+ * sv_predictor_iteration_ns) and, in @profile, its breakdown at the maximum
+ * clock; memoised with it. @flops_out as in sv_predictor_iteration_ns. */
+SvTimeNs sv_predictor_iteration_profile(SvPredictor *predictor, const SvBatchShape *shape,
+                                        SvIterProfile *profile, double *flops_out);
+
+/* The time of @profile's iteration at SM clock @clock_factor (fraction of
+ * the maximum, 0 < f <= 1), in s. Compute-bound time scales as 1/f; memory-
+ * bound time much less: by 1 + @memory_sensitivity (1/f - 1), the share of a
+ * memory-bound kernel that is issue- and latency-bound on the SM clock (HBM
+ * has its own clock); collectives and host time do not change. The sources
+ * of the form and of the sensitivities are in hwprofiles/README.md. */
+double sv_iter_profile_time_s(const SvIterProfile *profile, double clock_factor,
+                              double memory_sensitivity);
 
 /* The slowest pipeline stage's time of @shape (memoised with the iteration
  * time): the interval at which a full pipeline issues micro-batches. */
@@ -129,6 +194,21 @@ double sv_predictor_stage_times(SvPredictor *predictor, const SvBatchShape *shap
  * of SvOpTime. *@iteration_s receives the total (sum of count x time plus
  * pipeline effects). */
 GArray *sv_predictor_ops(SvPredictor *predictor, const SvBatchShape *shape, double *iteration_s);
+/* The ops of pipeline stage @stage alone, and its time in *@stage_s (may be
+ * NULL). (transfer full) GArray of SvOpTime. */
+GArray *sv_predictor_stage_ops(SvPredictor *predictor, const SvBatchShape *shape, int stage,
+                               double *stage_s);
+/* The layers [*@first_layer, *@first_layer + *@num_layers) of stage @stage. */
+void sv_predictor_stage_layers(const SvPredictor *predictor, int stage, int *first_layer,
+                               int *num_layers);
+/* Nodes one replica occupies, and its devices. */
+int sv_predictor_nodes(const SvPredictor *predictor);
+/* Of a MoE model: the expected token slots the busiest expert-parallel rank
+ * gets when @tokens tokens (the whole replica's) each pick top-k experts, its
+ * expected experts with at least one token, and its share of the slots on
+ * average (the popularity of its experts). Returns FALSE for a dense model. */
+gboolean sv_predictor_moe_load(const SvPredictor *predictor, double tokens, double *max_slots,
+                               double *touched_experts, double *hot_share);
 
 /* Parse a --batch SPEC: comma list of prefill=TOKENSxCOUNT[@CONTEXT] and
  * decode=COUNT@CONTEXT terms. Errors: SV_CONFIG_ERROR/PARSE naming the term. */

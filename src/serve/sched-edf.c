@@ -65,10 +65,10 @@ static void edf_enqueue(SvReplica *rep, SvRequest *r)
 static SvRequest *edf_victim(SvReplica *rep)
 {
     EdfState *st = rep->sched_state;
-    SvRequest *worst = rep->running.head;
+    SvRequest *worst = NULL;
     for (SvRequest *r = rep->running.head; r != NULL; r = r->next)
-        if (edf_order(r, worst) > 0)
-            worst = r;
+        if (r->state != SV_RS_INFLIGHT && (worst == NULL || edf_order(r, worst) > 0))
+            worst = r; /* never one whose batch is still in the pipeline */
     if (st->num_victims < MAX_VICTIMS_PER_STEP)
         st->victims[st->num_victims++] = worst;
     else

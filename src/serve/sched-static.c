@@ -21,6 +21,8 @@ static int schedule_static(SvReplica *rep, SvTimeNs now_ns)
     if (rep->running.len > 0) {
         /* A batch is in flight: one decode token for each unfinished member. */
         for (SvRequest *r = rep->running.head; r != NULL; r = r->next) {
+            if (r->state == SV_RS_INFLIGHT)
+                continue; /* pipeline parallelism: its last step has not ended */
             int32_t remaining = sv_request_known_tokens(r) - r->num_computed;
             SV_ASSERT(remaining == 1 && r->generated > 0,
                       "static batch member %" G_GINT64_FORMAT " has %d tokens pending", r->id,
@@ -40,10 +42,14 @@ static int schedule_static(SvReplica *rep, SvTimeNs now_ns)
         int32_t n = sv_request_known_tokens(r) - r->num_computed;
         if (n > rep->budget && rep->batch_len > 0)
             break;
-        if (rep->kv.free_blocks < reserve)
+        /* A request handed over by a prefill replica already holds the
+         * blocks of its prompt. */
+        int64_t need = MAX(reserve - r->blocks, 0);
+        if (rep->kv.free_blocks < need)
             break;
-        sv_kv_pool_alloc(&rep->kv, reserve, now_ns);
-        r->blocks = reserve;
+        if (need > 0)
+            sv_kv_pool_alloc(&rep->kv, need, now_ns);
+        r->blocks += need;
         sv__replica_admit(rep, r);
         gboolean ok = sv__replica_try_schedule(rep, r, n, 0, now_ns);
         SV_ASSERT(ok, "request %" G_GINT64_FORMAT " does not fit its reservation", r->id);

@@ -41,13 +41,15 @@ static int schedule_v0(SvReplica *rep, SvTimeNs now_ns)
 
     for (SvRequest *r = rep->running.head, *next; r != NULL; r = next) {
         next = r->next;
+        if (r->state == SV_RS_INFLIGHT)
+            continue; /* its batch is still in the pipeline */
         int32_t remaining = sv_request_known_tokens(r) - r->num_computed;
         SV_ASSERT(remaining == 1,
                   "v0 decode step with %d tokens pending for request %" G_GINT64_FORMAT, remaining,
                   r->id);
         gboolean self_preempted = FALSE;
         while (!sv__replica_try_schedule(rep, r, 1, 0, now_ns)) {
-            SvRequest *victim = rep->running.tail;
+            SvRequest *victim = sv__replica_tail_victim(rep);
             sv__replica_preempt(rep, victim, now_ns);
             if (victim == r) {
                 self_preempted = TRUE;

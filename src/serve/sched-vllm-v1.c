@@ -17,7 +17,7 @@
 
 static SvRequest *pick_victim(SvReplica *rep, const SvBudgetPolicy *policy)
 {
-    return policy->victim != NULL ? policy->victim(rep) : rep->running.tail;
+    return policy->victim != NULL ? policy->victim(rep) : sv__replica_tail_victim(rep);
 }
 
 /* Slow path of schedule_running: preempt victims until @r's blocks fit. */
@@ -79,20 +79,26 @@ int sv__sched_budget_step(SvReplica *rep, SvTimeNs now_ns, const SvBudgetPolicy 
     rep->budget = eng->max_num_batched_tokens;
     rep->preempted_this_step = FALSE;
 
-    /* Pass 1: decodes (exactly one known token not yet computed). */
+    /* Pass 1: decodes (exactly one known token not yet computed). It notes
+     * whether it passed a prefill, so that pass 2 is skipped in the common
+     * all-decode step (a pass over every running request saved). */
+    gboolean prefills = FALSE;
     for (SvRequest *r = rep->running.head, *next; r != NULL && rep->budget > 0; r = next) {
         next = r->next;
         if (r->state != SV_RS_RUNNING || r->scheduled > 0)
             continue;
         int32_t remaining = sv_request_known_tokens(r) - r->num_computed;
-        if (remaining != 1 || r->generated == 0)
+        if (remaining != 1 || r->generated == 0) {
+            prefills = TRUE;
             continue;
+        }
         if (!schedule_running(rep, r, 1, policy, &next, now_ns))
             continue;
         rep->budget -= 1;
     }
     /* Pass 2: running requests still prefilling (chunks). */
-    for (SvRequest *r = rep->running.head, *next; r != NULL && rep->budget > 0; r = next) {
+    for (SvRequest *r = prefills ? rep->running.head : NULL, *next; r != NULL && rep->budget > 0;
+         r = next) {
         next = r->next;
         if (r->scheduled > 0)
             continue;

@@ -5,6 +5,8 @@
 #ifndef SV_SERVE_PRIVATE_H
 #define SV_SERVE_PRIVATE_H
 
+#include <stddef.h>
+
 #include "config/config.h"
 #include "perf/predictor.h"
 #include "serve/kv-pool.h"
@@ -16,6 +18,12 @@ typedef enum {
     SV_RS_WAITING, /* in the replica's waiting queue */
     SV_RS_RUNNING, /* in the running set (holds KV blocks) */
     SV_RS_FREE,    /* back in the request pool */
+    /* In the running set and in a batch still in the pipeline (pp > 1): not
+     * schedulable, and never a preemption victim, until the batch ends. */
+    SV_RS_INFLIGHT,
+    /* Between a prefill and a decode replica: waiting for decode-side KV
+     * blocks (in the decode replica's kv_wait list) or moving its KV. */
+    SV_RS_TRANSFER,
 } SvRequestState;
 
 /* One request in flight. Lives in the sim's request pool; moves between the
@@ -25,37 +33,54 @@ typedef enum {
  * tokens (input + generated); when it reaches the end a new token is sampled. */
 typedef struct SvRequest SvRequest;
 struct SvRequest {
-    SvRequest *prev, *next; /* list links (waiting or running) */
-    int64_t id;             /* arrival index */
-    SvTimeNs arrival_ns;
-    SvTimeNs first_scheduled_ns; /* first time in a batch; -1 before */
-    SvTimeNs first_token_ns;     /* -1 before the first token */
-    SvTimeNs last_token_ns;      /* time of the latest token */
-    SvTimeNs max_itl_ns;         /* largest gap between tokens */
+    /* Hot: what every step reads or writes for every request in a batch
+     * (scheduling, KV growth, token emission), in one 64-byte cache line
+     * (the slabs are aligned): the cluster benchmark's cost is these lines. */
+    _Alignas(64) SvRequest *prev; /* list links (waiting or running) */
+    SvRequest *next;
+    SvTimeNs last_token_ns; /* time of the latest token */
+    SvTimeNs max_itl_ns;    /* largest gap between tokens */
     int32_t input_tokens;
     int32_t output_tokens;
     int32_t generated;    /* tokens emitted so far */
     int32_t num_computed; /* tokens whose KV is in the cache */
     int32_t scheduled;    /* tokens in the current iteration (0 = not in batch) */
-    int32_t replica;      /* index of the replica serving it */
-    int32_t priority;     /* scheduling priority, higher first (edf); 0 by default */
-    SvTimeNs deadline_ns; /* first-token deadline (edf); INT64_MAX when none */
-    int64_t blocks;       /* KV blocks held */
+    int32_t kv_cache_at;  /* num_computed at which its next prefix unit fills; INT32_MAX: never */
+    int32_t blocks;       /* KV blocks held (a request's blocks fit 32 bits: max_model_len) */
+    uint8_t state;        /* SvRequestState */
+    uint8_t trace_phase;  /* SvRequestPhase; kept only while an observer is set */
+    uint8_t kv_flags;     /* SV_KV_*: what the KV fast paths must not skip */
+    /* Cold: read when a request arrives, is first scheduled, emits its
+     * first token, finishes, is preempted or handed over. */
+    int64_t id; /* arrival index */
+    SvTimeNs arrival_ns;
+    SvTimeNs first_scheduled_ns; /* first time in a batch; -1 before */
+    SvTimeNs first_token_ns;     /* -1 before the first token */
+    int32_t replica;             /* index of the replica serving it */
+    int32_t priority;            /* scheduling priority, higher first (edf); 0 by default */
+    SvTimeNs deadline_ns;        /* first-token deadline (edf); INT64_MAX when none */
     int16_t preemptions;
-    uint16_t tenant;     /* run-level tenant index (workload/tenants.h) */
-    uint8_t slo_class;   /* run-level SLO class index, 0 = the study's slo: */
-    uint8_t state;       /* SvRequestState */
-    uint8_t trace_phase; /* SvRequestPhase; kept only while an observer is set */
-    uint8_t kv_flags;    /* SV_KV_*: what the KV fast paths must not skip */
-    int32_t kv_cache_at; /* num_computed at which its next prefix unit fills; INT32_MAX: never */
+    uint16_t tenant;   /* run-level tenant index (workload/tenants.h) */
+    uint8_t slo_class; /* run-level SLO class index, 0 = the study's slo: */
     /* Prefix cache and preemption (kv-pool.h), read only when kv_flags or
-     * the first scheduling ask for it, so they stay off the hot cache line. */
+     * the first scheduling ask for it. */
     SvKvSeq kv;               /* its handle on the prefix cache */
     int64_t swapped_blocks;   /* CPU-tier blocks holding its KV while swapped out, else 0 */
     SvTimeNs preempted_at_ns; /* when it was last preempted (while SV_KV_PREEMPTED) */
     SvTimeNs preempted_ns;    /* total time from preemption to resumption */
     int32_t cached_tokens;    /* prefix-cache hit when first scheduled, tokens */
+    double energy_j;          /* its share, by tokens, of its iterations' energy (power.h), J */
+    /* Disaggregation: the hand-over from a prefill replica to a decode one
+     * (disagg.c). Read once per request, never per step. */
+    int32_t prefill_replica; /* replica that ran its prefill and handed it over; -1: none */
+    int32_t xfer_dst;        /* decode replica it goes to; -1 before one is chosen */
+    int64_t xfer_blocks;     /* decode-side KV blocks promised to it */
+    SvTimeNs handoff_ns;     /* when it asked for a decode replica */
+    SvTimeNs reserved_ns;    /* when its decode-side blocks were reserved */
+    SvTimeNs xfer_start_ns;  /* when its KV started to move */
+    SvTimeNs xfer_end_ns;    /* when its KV had arrived */
 };
+_Static_assert(offsetof(SvRequest, kv_flags) < 64, "a request's hot fields must share a line");
 
 static inline int32_t sv_request_known_tokens(const SvRequest *r)
 {
@@ -106,6 +131,26 @@ static inline void sv_req_list_remove(SvReqList *l, SvRequest *r)
 }
 
 typedef struct SvReplica SvReplica;
+
+/* One batch in a pipeline (pipeline parallelism). */
+typedef struct {
+    SvRequest **reqs; /* (owned) its requests; the array is swapped, never copied */
+    int32_t len, cap;
+    SvTimeNs start_ns; /* entered stage 0 */
+    SvTimeNs end_ns;   /* leaves the last stage */
+} SvPpBatch;
+
+/* Per-stage shares of a pool's iteration times (pipeline.c), memoised by
+ * the predictor's (memoised) total and slowest-stage times of the batch. */
+typedef struct SvStageMemo SvStageMemo;
+SvStageMemo *sv__stage_memo_new(int num_stages);
+void sv__stage_memo_free(SvStageMemo *memo);
+/* Split @total_ns, the iteration time of @shape on @predictor's plan (as the
+ * sim computes it: maybe at a lowered clock), into @memo's stages, in
+ * @stage_ns; the stages' shares come from sv_predictor_stage_times at the
+ * first batch of each predictor memo bucket. The parts sum to @total_ns. */
+void sv__stage_split(SvStageMemo *memo, SvPredictor *predictor, const SvBatchShape *shape,
+                     SvTimeNs total_ns, SvTimeNs *stage_ns);
 
 /* A replica scheduler: forms the next batch into replica->batch. It may
  * preempt (sv__replica_preempt) and admit waiting requests
@@ -170,9 +215,14 @@ struct SvReplica {
     gboolean busy;                /* an iteration is in flight */
     SvTimeNs iter_end_ns;         /* when the in-flight iteration ends (valid while busy) */
     gboolean preempted_this_step; /* set by preempt during schedule */
-    int64_t budget;               /* tokens left in the step being formed */
-    int32_t outstanding;          /* routed and not finished */
-    SvTimeNs busy_ns;             /* time spent in iterations */
+    /* The shape of the batch being formed, added to as requests are
+     * scheduled (one pass over the batch saved); dirty when a preemption
+     * took a request back out of it. */
+    SvBatchShape shape;
+    gboolean shape_dirty;
+    int64_t budget;      /* tokens left in the step being formed */
+    int32_t outstanding; /* routed and not finished */
+    SvTimeNs busy_ns;    /* time spent in iterations */
     int64_t iterations;
     int64_t preemptions;
     double flops;    /* model FLOPs executed */
@@ -184,6 +234,25 @@ struct SvReplica {
     SvTimeNs swap_copy_ns;    /* total copy time charged, ns */
     /* The sim's timeline hooks (--trace-events), or NULL. Not owned. */
     const SvSimObserver *observer;
+    /* Pipeline parallelism (pipeline.c): with num_stages > 1 up to
+     * num_stages batches are in flight, oldest first in the ring; a batch
+     * enters stage 0 when stage 0 is free and leaves the last stage when its
+     * tokens are emitted. num_stages 1 is the one-batch-at-a-time path. */
+    int32_t num_stages;
+    SvTimeNs *stage_free_ns;    /* per stage: when it finishes the last batch given to it */
+    SvTimeNs *stage_ns;         /* scratch: the stage times of the batch being launched */
+    SvPpBatch *inflight;        /* ring of num_stages batches (owned) */
+    int32_t inflight_head;      /* oldest batch in flight */
+    int32_t inflight_len;       /* batches in flight */
+    SvStageMemo *stage_memo;    /* the pool's stage shares (not owned), or NULL */
+    SvTimeNs stage_busy_ns;     /* sum over stages of their busy time */
+    SvTimeNs inflight_ns;       /* time with at least one batch in flight */
+    SvTimeNs inflight_since_ns; /* start of the current such period */
+    /* Disaggregated prefill/decode (disagg.c). */
+    SvPoolRole role;
+    gboolean layerwise;     /* prefill replica: start transfers as the last chunk starts */
+    SvReqList kv_wait;      /* decode replica: hand-overs waiting for KV blocks, FIFO */
+    int64_t kv_wait_blocks; /* blocks those wait for */
 };
 
 /* Put @r in the batch with @n tokens, allocating the KV blocks it needs.
@@ -249,6 +318,42 @@ static inline void sv__replica_kv_computed(SvReplica *replica, SvRequest *r, SvT
         sv_kv_pool_cache_computed(&replica->kv, &r->kv, r->num_computed, now_ns);
         r->kv_cache_at = sv_kv_seq_cache_at(&r->kv);
     }
+}
+
+/* ---- disaggregated prefill/decode (disagg.c) ----
+ * The decode placement and the links the KV of a handed-over request
+ * crosses. (transfer full) */
+typedef struct SvDisagg SvDisagg;
+SvDisagg *sv__disagg_new(const SvConfig *config, SvReplica **replicas, int num_replicas,
+                         double kv_block_bytes);
+void sv__disagg_free(SvDisagg *disagg);
+/* The decode replica for a request whose KV will reach @kv_tokens tokens
+ * (input + output - 1), by config->decode_router; NULL when no decode
+ * replica can hold that many. */
+SvReplica *sv__disagg_pick_decode(SvDisagg *disagg, int64_t kv_tokens);
+/* Whether some decode replica can hold @kv_tokens tokens. */
+gboolean sv__disagg_fits(const SvDisagg *disagg, int64_t kv_tokens);
+/* Book the links for moving @blocks KV blocks from @src to @dst, asked at
+ * @now_ns; the last layer's KV is computed at @ready_ns (>= now with
+ * layer-wise overlap, else = now). Returns when the KV has arrived, and in
+ * *@start_ns when it started to move (after the transfers ahead of it on
+ * the same links). */
+SvTimeNs sv__disagg_book(SvDisagg *disagg, const SvReplica *src, const SvReplica *dst,
+                         int64_t blocks, SvTimeNs now_ns, SvTimeNs ready_ns, SvTimeNs *start_ns);
+/* Transfers booked and the KV bytes they moved (each block once, not per
+ * device copy). */
+void sv__disagg_totals(const SvDisagg *disagg, int64_t *transfers, double *bytes);
+
+/* The running request that a most-recently-admitted victim rule preempts:
+ * the running tail, passing over requests in a batch still in the pipeline
+ * (their tokens are being computed; vLLM never preempts those). With
+ * pp = 1 nothing is ever in flight while a batch forms, so this is the tail. */
+static inline SvRequest *sv__replica_tail_victim(SvReplica *replica)
+{
+    SvRequest *r = replica->running.tail;
+    while (r != NULL && G_UNLIKELY(r->state == SV_RS_INFLIGHT))
+        r = r->prev;
+    return r;
 }
 
 /* Routers pick a replica for a new request (router.c). The router reads

@@ -13,6 +13,8 @@ G_BEGIN_DECLS
 
 /* Test hook: replace the predictor by a function of the batch shape. */
 typedef SvTimeNs (*SvIterTimeFn)(void *ctx, const SvBatchShape *shape);
+/* Test hook: the time of pipeline stage @stage (0-based) on @shape. */
+typedef SvTimeNs (*SvStageTimeFn)(void *ctx, const SvBatchShape *shape, int stage);
 
 typedef struct {
     SvIterTimeFn iter_time_fn; /* NULL: the roofline/calibrated predictor */
@@ -21,6 +23,25 @@ typedef struct {
     /* Test hooks for swap preemption (0: from the config, model and hwprofile). */
     int64_t cpu_kv_blocks; /* > 0: CPU-tier blocks per replica instead of swap_space */
     double kv_block_bytes; /* > 0: bytes of one KV block on one device */
+    /* Pipeline parallelism: per-stage times for pools with
+     * pipeline_parallel_size > 1, which then pipeline batches (a pool with
+     * only iter_time_fn runs as one stage). Takes precedence over
+     * iter_time_fn for such pools. */
+    SvStageTimeFn stage_time_fn;
+    void *stage_time_ctx;
+    /* Per-pool KV blocks (index = pool; > 0 overrides kv_blocks), or NULL. */
+    const int64_t *pool_kv_blocks;
+    int num_pool_kv_blocks;
+    /* > 0: arrivals stop after this many requests (test hook for the
+     * limit, 2^31 - 1: a request record's id is 32 bits). */
+    int64_t max_requests;
+    /* Predictors to reuse, one per pool (index = pool; NULL entries and a
+     * NULL array: build one). Not owned; each must be built for its pool's
+     * model, hardware and plan. A caller that simulates one config many
+     * times (the capacity bisection, search/evaluate.c) keeps their memo
+     * warm from run to run; results do not depend on it. Never share one
+     * between threads. */
+    SvPredictor *const *pool_predictors;
 } SvSimOptions;
 
 typedef struct SvSim SvSim;
@@ -39,6 +60,26 @@ const char *sv_scheduler_description(SvSchedulerKind kind);
 
 /* Run to completion: every arrival is served or rejected. */
 void sv_sim_run(SvSim *sim);
+
+/* Interruption: sv_sim_run polls @fn every 1,024 events and, when it
+ * returns TRUE, stops after the current event (a signal handler sets a
+ * flag that @fn reads). The run's results are then incomplete: callers
+ * write none. */
+typedef gboolean (*SvSimStopFn)(void *user_data);
+void sv_sim_set_stop(SvSim *sim, SvSimStopFn fn, void *user_data);
+/* Whether the last sv_sim_run was stopped by the stop function. */
+gboolean sv_sim_interrupted(const SvSim *sim);
+/* Bad input found during the run (a streamed trace that changed after it
+ * was checked), or NULL: then the results must not be written. (transfer none) */
+const GError *sv_sim_input_error(const SvSim *sim);
+
+/* A closed-loop client gives up after this many requests in a row rejected
+ * at one instant for their length: simulated time does not move while it
+ * replaces them, so without a limit a workload whose every request is too
+ * long would spin for ever. */
+#define SV_SIM_MAX_REJECTED_IN_A_ROW 100000
+/* Why arrivals ended early (that limit), or NULL. (transfer none) */
+const char *sv_sim_arrivals_note(const SvSim *sim);
 
 /* Results. (transfer none) */
 SvMetrics *sv_sim_metrics(SvSim *sim);
@@ -71,6 +112,8 @@ typedef enum {
     SV_PHASE_PREEMPTED, /* evicted from the KV cache; waits to be recomputed */
     SV_PHASE_FINISHED,  /* emitted its last token */
     SV_PHASE_REJECTED,  /* refused at arrival (reject_reason says why) */
+    SV_PHASE_TRANSFER,  /* prefill done on a prefill replica; its KV waits for or moves to a
+                           decode replica */
 } SvRequestPhase;
 
 /* A request entering @phase at @t_ns. */
@@ -84,6 +127,11 @@ typedef struct {
     uint8_t phase;         /* SvRequestPhase entered */
     uint8_t prev_phase;    /* SvRequestPhase left */
     uint8_t reject_reason; /* SvRejectReason when phase is REJECTED */
+    /* Disaggregation: once a prefill replica has handed the request over,
+     * its phases run on two replicas. Valid when handed_over is set. */
+    uint8_t handed_over;  /* TRUE: the two fields below are set */
+    int32_t prev_replica; /* replica of the phase left */
+    int32_t home_replica; /* the replica it arrived at (its prefill replica) */
 } SvRequestEvent;
 
 /* One engine iteration, reported when it starts (its duration is known then). */

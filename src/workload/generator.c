@@ -17,11 +17,15 @@ struct SvWorkload {
     gsl_rng *sample_rng;     /* SV_STREAM_TRACE_SAMPLE */
     int64_t produced;        /* requests handed out so far */
     double t_s;              /* poisson/gamma: the last arrival, seconds */
-    size_t next_row;         /* next trace row in file order */
-    SvTimeNs trace_t0_ns;    /* trace replay: the first row's arrival */
-    SvTimeNs duration_ns;    /* arrivals stop at this time; SV_TIME_NEVER = unbounded */
-    gboolean exhausted;      /* once FALSE, always FALSE */
-    SvSharing *sharing;      /* (owned) shared prompts and sessions, or NULL */
+    SvTraceCursor *cursor;   /* (owned) the trace's rows in file order, or NULL */
+    SvRequestSpec row;       /* the cursor's current row */
+    const int64_t *row_ids;  /* its hash ids (loaded traces only), row_num_ids of them */
+    size_t row_num_ids;
+    GError *error;        /* (owned) why the trace stopped reading, or NULL */
+    SvTimeNs trace_t0_ns; /* trace replay: the first row's arrival */
+    SvTimeNs duration_ns; /* arrivals stop at this time; SV_TIME_NEVER = unbounded */
+    gboolean exhausted;   /* once FALSE, always FALSE */
+    SvSharing *sharing;   /* (owned) shared prompts and sessions, or NULL */
 };
 
 static gboolean length_spec_ok(const SvLengthSpec *spec, const char *what, const SvTrace *trace,
@@ -74,6 +78,10 @@ SvWorkload *sv_workload_new(const SvWorkloadConfig *config, const SvTrace *trace
 {
     g_return_val_if_fail(config != NULL, NULL);
     const SvWorkloadConfig *c = config;
+    /* Lengths drawn at random need the rows at hand (sv_trace_load_for). */
+    g_return_val_if_fail(trace == NULL || !sv_trace_streamed(trace) || !c->has_lengths ||
+                             (c->input.dist != SV_LEN_TRACE && c->output.dist != SV_LEN_TRACE),
+                         NULL);
     gboolean open_synthetic = c->process == SV_ARRIVAL_POISSON || c->process == SV_ARRIVAL_GAMMA ||
                               c->process == SV_ARRIVAL_CONSTANT;
 
@@ -85,6 +93,14 @@ SvWorkload *sv_workload_new(const SvWorkloadConfig *config, const SvTrace *trace
     if (trace != NULL && sv_trace_len(trace) == 0) {
         g_set_error(error, SV_TRACE_ERROR, SV_ERROR_INVALID, "%s: the trace has no rows",
                     sv_trace_path(trace));
+        return NULL;
+    }
+    if (trace != NULL && !sv_trace_has_arrivals(trace) && c->process == SV_ARRIVAL_TRACE) {
+        g_set_error(error, SV_TRACE_ERROR, SV_ERROR_INVALID,
+                    "%s:%d:1: this trace has lengths but no arrival times (no arrived_at "
+                    "column): give workload.arrival a process (poisson, gamma, constant or "
+                    "closed-loop)",
+                    sv_trace_path(trace), sv_trace_header_line(trace));
         return NULL;
     }
     if (c->process == SV_ARRIVAL_TRACE && trace == NULL) {
@@ -136,7 +152,15 @@ SvWorkload *sv_workload_new(const SvWorkloadConfig *config, const SvTrace *trace
     w->input_rng = sv_rng_new(seed, SV_STREAM_INPUT_LENGTHS);
     w->output_rng = sv_rng_new(seed, SV_STREAM_OUTPUT_LENGTHS);
     w->sample_rng = sv_rng_new(seed, SV_STREAM_TRACE_SAMPLE);
-    w->trace_t0_ns = trace != NULL ? sv_trace_row(trace, 0)->arrival_ns : 0;
+    w->trace_t0_ns = trace != NULL ? sv_trace_first_arrival_ns(trace) : 0;
+    /* Rows in file order: a replay, or lengths that wrap around. */
+    if (trace != NULL && (c->process == SV_ARRIVAL_TRACE || !c->has_lengths)) {
+        w->cursor = sv_trace_cursor_new(trace, error);
+        if (w->cursor == NULL) {
+            sv_workload_free(w);
+            return NULL;
+        }
+    }
     w->duration_ns = c->duration_s > 0 ? sv_s_to_ns(c->duration_s) : SV_TIME_NEVER;
     w->sharing = sv__sharing_new(c, seed);
     return w;
@@ -151,6 +175,8 @@ void sv_workload_free(SvWorkload *workload)
     gsl_rng_free(workload->output_rng);
     gsl_rng_free(workload->sample_rng);
     sv__sharing_free(workload->sharing);
+    sv_trace_cursor_free(workload->cursor);
+    g_clear_error(&workload->error);
     g_free(workload);
 }
 
@@ -213,12 +239,10 @@ static void take_row_attrs(SvRequestSpec *out, const SvRequestSpec *row)
     out->trace_row = row->trace_row;
 }
 
-/* The prompt content of trace row @row (its hash ids), for the request whose
- * input length it gave. */
-static void take_row_prefix(const SvWorkload *w, SvRequestSpec *out, const SvRequestSpec *row)
+/* The prompt content of a trace row (its @n hash @ids), for the request
+ * whose input length it gave. */
+static void take_row_prefix(const SvWorkload *w, SvRequestSpec *out, const int64_t *ids, size_t n)
 {
-    size_t n = 0;
-    const int64_t *ids = sv_trace_hash_ids(w->trace, (size_t)row->trace_row, &n);
     out->prefix = (SvPrefixSource){0};
     if (ids != NULL && n > 0) {
         out->prefix.hash_ids = ids;
@@ -227,36 +251,59 @@ static void take_row_prefix(const SvWorkload *w, SvRequestSpec *out, const SvReq
     }
 }
 
-/* Input and output lengths of @out: from @arrival_row on a trace replay, else
- * from the workload's length rules. */
-static void draw_lengths(SvWorkload *w, const SvRequestSpec *arrival_row, SvRequestSpec *out)
+/* A sampled row's hash ids into @out's prefix. */
+static void take_sampled_prefix(const SvWorkload *w, SvRequestSpec *out, const SvRequestSpec *row)
+{
+    size_t n = 0;
+    const int64_t *ids = sv_trace_hash_ids(w->trace, (size_t)row->trace_row, &n);
+    take_row_prefix(w, out, ids, n);
+}
+
+/* Advance the cursor to the next row in file order into w->row; with @wrap,
+ * start again from the first row after the last. FALSE at the end (without
+ * @wrap) or when the file stopped reading as it did (w->error set). */
+static gboolean next_row(SvWorkload *w, gboolean wrap)
+{
+    if (w->error != NULL)
+        return FALSE;
+    if (sv_trace_cursor_next(w->cursor, &w->row, &w->row_ids, &w->row_num_ids, &w->error))
+        return TRUE;
+    if (w->error != NULL || !wrap)
+        return FALSE;
+    return sv_trace_cursor_rewind(w->cursor, &w->error) &&
+           sv_trace_cursor_next(w->cursor, &w->row, &w->row_ids, &w->row_num_ids, &w->error);
+}
+
+/* Input and output lengths of @out: from the arrival row (w->row) on a
+ * trace replay (@arrival_row), else from the workload's length rules. FALSE
+ * when the trace stopped reading (w->error). */
+static gboolean draw_lengths(SvWorkload *w, gboolean arrival_row, SvRequestSpec *out)
 {
     const SvWorkloadConfig *c = &w->config;
     if (!c->has_lengths) {
         /* The trace's rows in file order: the arrival row itself on replay,
          * else the next row, wrapping around at the end. */
-        const SvRequestSpec *row = arrival_row;
-        if (row == NULL) {
-            row = sv_trace_row(w->trace, w->next_row % sv_trace_len(w->trace));
-            w->next_row = (w->next_row + 1) % sv_trace_len(w->trace);
-            take_row_attrs(out, row);
+        if (!arrival_row) {
+            if (!next_row(w, TRUE))
+                return FALSE;
+            take_row_attrs(out, &w->row);
         }
-        out->input_tokens = row->input_tokens;
-        out->output_tokens = row->output_tokens;
-        take_row_prefix(w, out, row);
+        out->input_tokens = w->row.input_tokens;
+        out->output_tokens = w->row.output_tokens;
+        take_row_prefix(w, out, w->row_ids, w->row_num_ids);
     } else if (c->input.dist == SV_LEN_TRACE && c->output.dist == SV_LEN_TRACE) {
         /* Both from the trace: one row for both keeps their correlation. */
         const SvRequestSpec *row = sample_row(w);
         out->input_tokens = row->input_tokens;
         out->output_tokens = row->output_tokens;
-        take_row_prefix(w, out, row);
-        if (arrival_row == NULL)
+        take_sampled_prefix(w, out, row);
+        if (!arrival_row)
             take_row_attrs(out, row);
     } else {
         if (c->input.dist == SV_LEN_TRACE) {
             const SvRequestSpec *row = sample_row(w);
             out->input_tokens = row->input_tokens;
-            take_row_prefix(w, out, row);
+            take_sampled_prefix(w, out, row);
         } else {
             out->input_tokens = draw_length(&c->input, w->input_rng);
         }
@@ -266,11 +313,12 @@ static void draw_lengths(SvWorkload *w, const SvRequestSpec *arrival_row, SvRequ
     }
     SV_ASSERT(out->input_tokens >= 1 && out->output_tokens >= 1, "lengths %d %d", out->input_tokens,
               out->output_tokens);
+    return TRUE;
 }
 
-void sv__workload_draw_lengths(SvWorkload *w, SvRequestSpec *out)
+gboolean sv__workload_draw_lengths(SvWorkload *w, SvRequestSpec *out)
 {
-    draw_lengths(w, NULL, out);
+    return draw_lengths(w, FALSE, out);
 }
 
 SvTimeNs sv__workload_duration_ns(const SvWorkload *w)
@@ -301,16 +349,16 @@ gboolean sv__workload_next_base(SvWorkload *w, SvRequestSpec *out)
     }
 
     *out = (SvRequestSpec){.session = -1, .trace_row = -1};
-    const SvRequestSpec *arrival_row = NULL;
+    gboolean arrival_row = FALSE;
     SvTimeNs t_ns = 0;
     switch (c->process) {
     case SV_ARRIVAL_TRACE:
-        if (w->next_row >= sv_trace_len(w->trace)) {
+        if (!next_row(w, FALSE)) {
             w->exhausted = TRUE;
             return FALSE;
         }
-        arrival_row = sv_trace_row(w->trace, w->next_row++);
-        t_ns = arrival_row->arrival_ns - w->trace_t0_ns;
+        arrival_row = TRUE;
+        t_ns = w->row.arrival_ns - w->trace_t0_ns;
         break;
     case SV_ARRIVAL_POISSON:
         if (w->produced > 0)
@@ -339,9 +387,12 @@ gboolean sv__workload_next_base(SvWorkload *w, SvRequestSpec *out)
         return FALSE;
     }
     out->arrival_ns = t_ns;
-    if (arrival_row != NULL)
-        take_row_attrs(out, arrival_row);
-    draw_lengths(w, arrival_row, out);
+    if (arrival_row)
+        take_row_attrs(out, &w->row);
+    if (!draw_lengths(w, arrival_row, out)) {
+        w->exhausted = TRUE;
+        return FALSE;
+    }
     w->produced++;
     return TRUE;
 }
@@ -359,6 +410,12 @@ gboolean sv_workload_next_at(SvWorkload *w, SvTimeNs now_ns, SvRequestSpec *out)
         return FALSE;
     out->arrival_ns = now_ns;
     return TRUE;
+}
+
+const GError *sv_workload_error(const SvWorkload *w)
+{
+    g_return_val_if_fail(w != NULL, NULL);
+    return w->error;
 }
 
 void sv_workload_set_key_space(SvWorkload *w, uint32_t key_space)

@@ -176,7 +176,8 @@ gboolean sv__sharing_next(SvSharing *s, SvWorkload *w, SvRequestSpec *out)
             return FALSE; /* every turn and start left comes later still */
         Turn t = heap_pop(s->turns);
         *out = (SvRequestSpec){.session = -1, .trace_row = -1};
-        sv__workload_draw_lengths(w, out);
+        if (!sv__workload_draw_lengths(w, out))
+            return FALSE; /* the trace stopped reading: sv_workload_error says why */
         out->arrival_ns = t.t_ns;
         out->input_tokens =
             (int32_t)MIN((int64_t)t.context_tokens + out->input_tokens, (int64_t)INT32_MAX);

@@ -167,7 +167,8 @@ SvTenantMix *sv_tenant_mix_new(const SvConfig *config, const SvTrace *trace, GEr
         st->has_priority = t->has_priority;
         const SvTrace *tt = NULL;
         if (t->workload.trace_path != NULL) {
-            SvTrace *loaded = sv_trace_load(t->workload.trace_path, error);
+            SvTrace *loaded = sv_trace_load_for(t->workload.trace_path, &t->workload,
+                                                config->engine.enable_prefix_caching, error);
             if (loaded == NULL)
                 return NULL;
             g_ptr_array_add(mix->traces, loaded);
@@ -254,6 +255,16 @@ gboolean sv_tenant_mix_next_open(SvTenantMix *mix, SvRequestSpec *out)
     st->has_head = sv_workload_next(st->gen, &st->head);
     stamp(mix, best, out);
     return TRUE;
+}
+
+const GError *sv_tenant_mix_error(const SvTenantMix *mix)
+{
+    for (int i = 0; i < mix->n_streams; i++) {
+        const GError *e = sv_workload_error(mix->streams[i].gen);
+        if (e != NULL)
+            return e;
+    }
+    return NULL;
 }
 
 gboolean sv_tenant_mix_next_closed(SvTenantMix *mix, int s, SvTimeNs now_ns, SvRequestSpec *out)

@@ -19,7 +19,8 @@ typedef struct SvTenantMix SvTenantMix;
 /* Build the streams of @config. Without config->tenants there is one stream,
  * config->workload, fed by @trace (the loaded workload.trace, or NULL), and
  * its tenants are the trace's tenant column (names in first-seen order) or a
- * single "default". With config->tenants each tenant's trace is loaded here.
+ * single "default". With config->tenants each tenant's trace is opened here
+ * (sv_trace_load_for: streamed unless the workload needs its rows).
  * SLO classes: 0 is "default" (the study's slo:), i + 1 is
  * config->slo_classes[i]; a request takes its tenant's slo_class, else its
  * trace row's slo_class (by name), else 0. Tenant i > 0 draws from RNG
@@ -58,6 +59,10 @@ gboolean sv_tenant_mix_next_open(SvTenantMix *mix, SvRequestSpec *out);
 /* The next request of closed-loop stream @s at @now_ns (see
  * sv_workload_next_at). FALSE once that stream is exhausted. */
 gboolean sv_tenant_mix_next_closed(SvTenantMix *mix, int s, SvTimeNs now_ns, SvRequestSpec *out);
+
+/* Why a stream ended early, or NULL (sv_workload_error of each stream, the
+ * first that has one). (transfer none) */
+const GError *sv_tenant_mix_error(const SvTenantMix *mix);
 
 G_END_DECLS
 

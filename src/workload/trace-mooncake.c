@@ -1,5 +1,6 @@
-/* Mooncake trace reader: the JSON Lines format of the Mooncake FAST'25
- * traces (traces/mooncake_*.jsonl), one request object per line:
+/* Mooncake trace rows: the JSON Lines format of the Mooncake FAST'25
+ * traces (traces/mooncake_*.jsonl), one request object per line, parsed a
+ * line at a time for trace.c's reader:
  *   {"timestamp": 0, "input_length": 6758, "output_length": 500, "hash_ids": [0, 1, ...]}
  * timestamp is in milliseconds; hash_ids name the prompt's 512-token blocks,
  * equal ids at equal positions meaning shared content (workload
@@ -276,72 +277,11 @@ static gboolean parse_object(Cur *c, SvRequestSpec *row, GArray *ids, gboolean *
     return TRUE;
 }
 
-/* Control bytes and invalid UTF-8 mean this is not a text trace. */
-static gboolean check_text(const Cur *c, GError **error)
+gboolean sv__trace_mooncake_row(const SvTraceLine *l, SvRequestSpec *row, GArray *ids,
+                                gboolean *has_ids, GError **error)
 {
-    for (const char *q = c->line; q < c->end; q++) {
-        if ((unsigned char)*q < 0x20 && *q != '\t') {
-            const char *valid_end = NULL;
-            g_utf8_validate(c->line, q - c->line, &valid_end);
-            return fail(error, c, valid_end,
-                        "control byte 0x%02x: this does not look like a text JSONL trace",
-                        (unsigned char)*q);
-        }
-    }
-    const char *bad = NULL;
-    if (!g_utf8_validate(c->line, c->end - c->line, &bad))
-        return fail(error, c, bad, "invalid UTF-8: this does not look like a text JSONL trace");
-    return TRUE;
-}
-
-SvTrace *sv__trace_load_mooncake(const char *path, const char *data, size_t size, GError **error)
-{
-    const char *p = data, *end_of_data = data + size;
-    if (size >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0)
-        p += 3;
-    g_autoptr(SvTrace) trace = sv__trace_new(path, TRUE);
-    g_autoptr(GArray) ids = g_array_new(FALSE, FALSE, sizeof(int64_t));
-    Cur c = {.path = path};
-    SvTimeNs prev_ns = 0;
-    while (p < end_of_data) {
-        const char *nl = memchr(p, '\n', (size_t)(end_of_data - p));
-        c.line = p;
-        c.end = nl ? nl : end_of_data;
-        if (c.end > c.line && c.end[-1] == '\r')
-            c.end--;
-        c.p = c.line;
-        c.lineno++;
-        p = nl ? nl + 1 : end_of_data;
-        if (!check_text(&c, error))
-            return NULL;
-        skip_ws(&c);
-        if (c.p == c.end)
-            continue; /* blank lines carry nothing */
-        SvRequestSpec row = {.session = -1};
-        gboolean has_ids = FALSE; /* rows without hash_ids share nothing */
-        g_array_set_size(ids, 0);
-        if (!parse_object(&c, &row, ids, &has_ids, error))
-            return NULL;
-        if (sv__trace_rows(trace) > 0 && row.arrival_ns < prev_ns) {
-            c.p = c.line;
-            skip_ws(&c);
-            fail(error, &c, c.p,
-                 "timestamp goes backwards (%.9g s, the row before is at %.9g s): sort the trace "
-                 "by timestamp",
-                 sv_ns_to_s(row.arrival_ns), sv_ns_to_s(prev_ns));
-            return NULL;
-        }
-        prev_ns = row.arrival_ns;
-        sv__trace_add_row(trace, &row, (const int64_t *)(void *)ids->data, ids->len);
-    }
-    if (sv__trace_rows(trace) == 0) {
-        g_set_error(error, SV_TRACE_ERROR, SV_ERROR_PARSE, "%s:1:1: empty trace: no request rows",
-                    path);
-        return NULL;
-    }
-    if (sv__trace_rows(trace) > INT32_MAX) {
-        g_set_error(error, SV_TRACE_ERROR, SV_ERROR_INVALID, "%s: too many rows", path);
-        return NULL;
-    }
-    return g_steal_pointer(&trace);
+    Cur c = {.path = l->path, .line = l->line, .end = l->end, .p = l->line, .lineno = l->lineno};
+    *has_ids = FALSE; /* rows without hash_ids share nothing */
+    skip_ws(&c);
+    return parse_object(&c, row, ids, has_ids, error);
 }

@@ -12,8 +12,9 @@ G_BEGIN_DECLS
  * sharing layer (what sv_workload_next is without one). */
 gboolean sv__workload_next_base(SvWorkload *workload, SvRequestSpec *out);
 /* Lengths (and a trace row's attributes and hash ids) for a request that
- * the arrival process did not produce: a later turn of a session. */
-void sv__workload_draw_lengths(SvWorkload *workload, SvRequestSpec *out);
+ * the arrival process did not produce: a later turn of a session. FALSE
+ * when a streamed trace stopped reading (sv_workload_error). */
+gboolean sv__workload_draw_lengths(SvWorkload *workload, SvRequestSpec *out);
 /* Arrivals stop at this time (SV_TIME_NEVER: unbounded). */
 SvTimeNs sv__workload_duration_ns(const SvWorkload *workload);
 /* workload.num_requests (0: unbounded). */

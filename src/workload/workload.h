@@ -1,5 +1,6 @@
 /* Workloads: request traces read from files (servesim CSV, and the native
- * Azure 2023 format converted on load) and the generators that turn a
+ * Azure 2023, Mooncake and Vidur formats converted on load; loaded whole or
+ * streamed row by row) and the generators that turn a
  * workload config into a stream of requests: arrival processes (trace,
  * poisson, gamma, constant, closed-loop) and length distributions (fixed,
  * uniform, lognormal, sampled from a trace). Requests are generated one at a
@@ -43,16 +44,30 @@ typedef struct {
     SvPrefixSource prefix; /* prompt content for the prefix cache (zero: none) */
 } SvRequestSpec;
 
-/* A trace loaded in memory, rows sorted by arrival as in the file. */
+/* A request trace, rows sorted by arrival as in the file. It is held one of
+ * two ways:
+ *  - loaded (sv_trace_load): every row in memory (72 bytes a row, plus 8 per
+ *    hash id), with random access (sv_trace_row, sv_trace_hash_ids);
+ *  - streamed (sv_trace_open): a first pass reads the whole file in constant
+ *    memory and validates every row, keeping only the row count, the first
+ *    arrival and the tenant and SLO class names; cursors
+ *    (sv_trace_cursor_new) then read the rows again one at a time. A
+ *    streamed trace keeps no hash ids and has no random access.
+ * Either way every error is found before a simulation starts. */
 typedef struct SvTrace SvTrace;
 
-/* Load a trace CSV. Formats, detected from the header row:
+/* Load a trace whole. Formats, detected from the first non-blank line:
  *  - servesim: arrival_s,input_tokens,output_tokens[,hash_ids][,session][,tenant][,slo_class]
  *    (columns in any order; extra unknown columns are errors). Arrival times
  *    are kept as written (seconds); tenant and slo_class are names, each
  *    distinct name numbered from 0 in first-seen order.
  *  - Azure LLM inference 2023: TIMESTAMP,ContextTokens,GeneratedTokens (times
  *    relative to the first row).
+ *  - Mooncake JSON Lines: {"timestamp": ms, "input_length", "output_length",
+ *    "hash_ids": [...]}, one object per line.
+ *  - Vidur processed traces: [arrived_at,]num_prefill_tokens,
+ *    num_decode_tokens[,num_total_tokens][,pd_ratio]; without arrived_at
+ *    the trace gives lengths only (sv_trace_has_arrivals is FALSE).
  * Errors in SV_TRACE_ERROR as "FILE:LINE:COL: message": missing/unknown
  * columns, ragged rows, non-numbers, negative or non-finite values, lengths
  * < 1 (input) or < 1 (output), arrivals out of order, an empty trace, binary
@@ -60,13 +75,33 @@ typedef struct SvTrace SvTrace;
  * (transfer full) */
 #define SV_TRACE_MAX_LINE_BYTES 65536
 SvTrace *sv_trace_load(const char *path, GError **error);
+/* Open a trace for streaming: the same checks and errors as sv_trace_load,
+ * in constant memory. (transfer full) */
+SvTrace *sv_trace_open(const char *path, GError **error);
+/* Open @path the way a workload of @config will read it: streamed, unless
+ * its lengths are drawn from the trace's rows at random (`dist: trace`), or
+ * @need_hash_ids (prefix caching is on) and the trace has hash ids, which
+ * in-flight requests point into; then loaded. (transfer full) */
+SvTrace *sv_trace_load_for(const char *path, const SvWorkloadConfig *config, gboolean need_hash_ids,
+                           GError **error);
 void sv_trace_free(SvTrace *trace);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(SvTrace, sv_trace_free)
 size_t sv_trace_len(const SvTrace *trace);
-/* Row @i (0-based). (transfer none) */
+/* Whether @trace is streamed (sv_trace_open) rather than loaded. */
+gboolean sv_trace_streamed(const SvTrace *trace);
+/* Whether its rows carry arrival times (all formats but an untimed Vidur trace). */
+gboolean sv_trace_has_arrivals(const SvTrace *trace);
+/* Whether it has hash ids (a hash_ids column, or Mooncake JSON Lines). */
+gboolean sv_trace_has_hash_ids(const SvTrace *trace);
+/* Row 0's arrival as read (Azure: 0, times being relative to it). */
+SvTimeNs sv_trace_first_arrival_ns(const SvTrace *trace);
+/* The line of the header row (of the first object for JSON Lines), for messages. */
+int sv_trace_header_line(const SvTrace *trace);
+/* Row @i (0-based) of a loaded trace. (transfer none) */
 const SvRequestSpec *sv_trace_row(const SvTrace *trace, size_t i);
 /* Prefix block hashes of row @i (Mooncake hash_ids), *@n_out of them; NULL
- * with *@n_out = 0 when the row has none. (transfer none) */
+ * with *@n_out = 0 when the row has none or the trace is streamed.
+ * (transfer none) */
 const int64_t *sv_trace_hash_ids(const SvTrace *trace, size_t i, size_t *n_out);
 /* Name of tenant / SLO class @index as written in the trace, or NULL when the
  * trace has no such column or index. (transfer none) */
@@ -77,6 +112,23 @@ int32_t sv_trace_num_tenants(const SvTrace *trace);
 int32_t sv_trace_num_slo_classes(const SvTrace *trace);
 /* The path the trace was loaded from. (transfer none) */
 const char *sv_trace_path(const SvTrace *trace);
+
+/* Reads a trace's rows in order, from memory or (streamed) from its file,
+ * which must be the file the first pass checked (same size and time). */
+typedef struct SvTraceCursor SvTraceCursor;
+/* Keeps a reference to @trace. Errors: the file changed or cannot be
+ * opened. (transfer full) */
+SvTraceCursor *sv_trace_cursor_new(const SvTrace *trace, GError **error);
+void sv_trace_cursor_free(SvTraceCursor *cursor);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(SvTraceCursor, sv_trace_cursor_free)
+/* The next row into @row (trace_row set) and its hash ids into *@ids,
+ * *@n_ids (either may be NULL; NULL, 0 when none or streamed; valid while
+ * the trace lives). FALSE at the end (@error unset) or when the file no
+ * longer reads as it did (@error set). */
+gboolean sv_trace_cursor_next(SvTraceCursor *cursor, SvRequestSpec *row, const int64_t **ids,
+                              size_t *n_ids, GError **error);
+/* Back to the first row. */
+gboolean sv_trace_cursor_rewind(SvTraceCursor *cursor, GError **error);
 
 /* The generator of one run. */
 typedef struct SvWorkload SvWorkload;
@@ -118,6 +170,11 @@ gboolean sv_workload_next(SvWorkload *workload, SvRequestSpec *out);
  * FALSE once @now_ns >= duration_s, so duration_s also ends a closed loop.
  * For an open loop it is sv_workload_next (and @now_ns is ignored). */
 gboolean sv_workload_next_at(SvWorkload *workload, SvTimeNs now_ns, SvRequestSpec *out);
+
+/* Why the workload ended early, or NULL: a streamed trace that no longer
+ * reads as it did when it was checked (changed during the run). The
+ * workload then reports itself exhausted. (transfer none) */
+const GError *sv_workload_error(const SvWorkload *workload);
 
 G_END_DECLS
 
