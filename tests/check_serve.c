@@ -360,6 +360,28 @@ START_TEST(test_kv_blocks_formula)
 }
 END_TEST
 
+/* A closed loop's clients all arrive at t = 0 and must share the first
+ * batch: [R0 prefill 100, R1 prefill 100] = 1 + 2 ms -> 3 ms (token 1 of
+ * both), then [R0 dec, R1 dec] = 1.02 ms -> 4.02 ms, both done. Kicking the
+ * replica on the first arrival would run R0 alone (2 ms) instead. */
+START_TEST(test_closed_loop_clients_share_first_batch)
+{
+    Study *st =
+        study_new("arrival_s,input_tokens,output_tokens\n0,100,2\n0,100,2\n", SV_SCHED_VLLM_V1, 1);
+    st->cfg.workload.process = SV_ARRIVAL_CLOSED_LOOP;
+    st->cfg.workload.concurrency = 2;
+    st->cfg.workload.num_requests = 2;
+    g_autoptr(SvSim) sim = run_study(st, 1000);
+    g_autoptr(GArray) rows = run_rows(sim, st);
+    ck_assert_int_eq(rows->len, 2);
+    NEAR(ROW(rows, 0)->ttft, 0.003);
+    NEAR(ROW(rows, 1)->ttft, 0.003);
+    NEAR(ROW(rows, 0)->e2e, 0.00402);
+    NEAR(ROW(rows, 1)->e2e, 0.00402);
+    study_free(st);
+}
+END_TEST
+
 Suite *serve_suite(void)
 {
     Suite *s = suite_create("serve");
@@ -373,6 +395,7 @@ Suite *serve_suite(void)
     tcase_add_test(tc, test_max_num_seqs);
     tcase_add_test(tc, test_overload_balances);
     tcase_add_test(tc, test_kv_blocks_formula);
+    tcase_add_test(tc, test_closed_loop_clients_share_first_batch);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -175,7 +175,9 @@ BEGIN {
     print "|---|---|---|---|---|---|---|---|"
 }
 $1 == "S" {
-    printf "| [%s](#%s) | %s | %d | %d | %s | %s | %s | %s |\n", $2, $2, desc($3), $4, $5,
+    anchor = tolower($2) # GitHub heading anchors keep letters, digits, - and _
+    gsub(/[^a-z0-9_-]/, "", anchor)
+    printf "| [%s](#%s) | %s | %d | %d | %s | %s | %s | %s |\n", $2, anchor, desc($3), $4, $5,
         ($6 == "" ? "n/a" : $6 " %"), ($7 == "" ? "n/a" : $7 " %"), ($8 == "" ? "n/a" : $8 " %"),
         ($9 == "" ? "" : $9)
 }

@@ -36,6 +36,7 @@ enum {
 #define REQ_SLAB 4096
 
 struct SvSim {
+    gboolean hold_kicks;        /* admitting the clients of a closed loop at start */
     const SvConfig *config; /* (not owned) */
     SvSimOptions options;
     SvEngine *engine;          /* (owned) */
@@ -351,6 +352,8 @@ static inline void batch_shape(const SvReplica *rep, SvBatchShape *shape)
 /* Start an iteration on an idle replica if its scheduler finds work. */
 static void replica_kick(SvSim *sim, SvReplica *rep)
 {
+    if (G_UNLIKELY(sim->hold_kicks))
+        return;
     if (G_UNLIKELY(rep->num_stages > 1)) {
         pp_kick(sim, rep);
         return;
@@ -1056,11 +1059,18 @@ static void cluster_init(SvEngine *engine, void *self)
     /* Closed-loop streams start their clients, in stream order; open-loop
      * ones schedule their first arrival. */
     int streams = sv_tenant_mix_num_streams(sim->mix);
+    /* All clients arrive at t = 0: queue them all before any replica forms
+     * its first batch, as an engine would find them together at its first
+     * step (kicking on each arrival would run the first client alone). */
+    sim->hold_kicks = TRUE;
     for (int s = 0; s < streams; s++) {
         int clients = sv_tenant_mix_concurrency(sim->mix, s);
         for (int i = 0; i < clients && !sim->closed_done[s]; i++)
             closed_next(sim, s);
     }
+    sim->hold_kicks = FALSE;
+    for (int i = 0; i < sim->num_replicas; i++)
+        replica_kick(sim, sim->replicas[i]);
     arrival_next(sim);
     take_sample(sim, 0);
     if (work_left(sim))
