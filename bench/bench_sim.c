@@ -80,8 +80,10 @@ int main(int argc, char **argv)
         return 2;
     }
     SvTrace *trace = NULL;
+    /* As `servesim run` does: the trace streamed, the records in a file. */
     if (config->workload.trace_path &&
-        (trace = sv_trace_load(config->workload.trace_path, &error)) == NULL) {
+        (trace = sv_trace_load_for(config->workload.trace_path, &config->workload,
+                                   config->engine.enable_prefix_caching, &error)) == NULL) {
         fprintf(stderr, "bench_sim: %s\n", error->message);
         return 2;
     }
@@ -90,6 +92,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_sim: %s\n", error->message);
         return 2;
     }
+    sv_metrics_spill(sv_sim_metrics(sim), NULL);
     gint64 t1 = g_get_monotonic_time();
     sv_sim_run(sim);
     const SvRunTotals *t = sv_sim_totals(sim);

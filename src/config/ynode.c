@@ -359,8 +359,17 @@ SvYDoc *sv_ydoc_load_file(const char *path, GQuark domain, GError **error)
     g_autoptr(GString) buf = g_string_new(NULL);
     char chunk[65536];
     size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
         g_string_append_len(buf, chunk, (gssize)n);
+        /* /dev/zero or a pipe that never ends must not eat all memory. */
+        if (buf->len > SV_YDOC_MAX_BYTES) {
+            fclose(f);
+            g_set_error(error, domain, SV_ERROR_PARSE,
+                        "%s: larger than %d MiB: not a YAML or JSON file servesim reads", path,
+                        SV_YDOC_MAX_BYTES >> 20);
+            return NULL;
+        }
+    }
     if (ferror(f)) {
         int err = errno;
         fclose(f);

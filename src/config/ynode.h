@@ -42,6 +42,9 @@ struct SvYDoc {
  * documents are rejected. @domain is the error domain used for messages about
  * the content. (transfer full) */
 SvYDoc *sv_ydoc_load_file(const char *path, GQuark domain, GError **error);
+/* Files (or pipes) longer than this are refused: no study, model or
+ * profile comes near it, and /dev/zero would otherwise never end. */
+#define SV_YDOC_MAX_BYTES (64 << 20)
 /* Same from memory; @name is used as the path in messages. (transfer full) */
 SvYDoc *sv_ydoc_load_string(const char *text, gssize len, const char *name, GQuark domain,
                             GError **error);

@@ -36,9 +36,9 @@ struct SvMetrics {
     /* sv_metrics_spill: record chunks mapped from a deleted temporary
      * file. A chunk not in use is dropped from memory (the file keeps it)
      * and read back from the page cache or disk when touched again. */
-    int spill_fd;          /* the file, or -1: chunks on the heap */
-    GArray *chunk_mapped;  /* gboolean per chunk: mapped from spill_fd (else g_new) */
-    size_t hot_chunk;      /* spilled: the chunk last touched, kept in memory */
+    int spill_fd;                    /* the file, or -1: chunks on the heap */
+    GArray *chunk_mapped;            /* gboolean per chunk: mapped from spill_fd (else g_new) */
+    size_t hot_chunk;                /* spilled: the chunk last touched, kept in memory */
     GArray *samples;                 /* SvSample rows */
     int64_t itl_count;               /* gaps recorded */
     int64_t itl_sum_ns;              /* exact sum of gaps, ns */

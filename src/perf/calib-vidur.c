@@ -72,6 +72,19 @@ static int median_col(const SvCsv *csv, const char *op)
     return sv__csv_col(csv, name);
 }
 
+/* Model dimensions, head counts and tensor-parallel degrees above 2^24
+ * (ten times any model's) are typos or garbage, and would not fit the int
+ * fields of an observation: refuse them by name. */
+#define MAX_DIM (1 << 24)
+static gboolean dims_ok(const SvCsv *csv, const int *cols, const double *v, int n, GError **error)
+{
+    for (int i = 0; i < n; i++)
+        if (v[i] > MAX_DIM)
+            return sv__csv_error(csv, cols[i], error, "%g is out of range in column '%s'", v[i],
+                                 csv->cols[cols[i]]);
+    return TRUE;
+}
+
 /* Heads per device under TP @tp; KV heads are replicated when tp exceeds
  * them, as vLLM does. */
 static gboolean shard(const SvCsv *csv, int col, double heads, double tp, double *out,
@@ -126,7 +139,9 @@ static gboolean load_mlp(SvCsv *csv, SvCalibSet *set, int file, GError **error)
         if (!sv__csv_count(csv, c_q, 1, &q, error) || !sv__csv_count(csv, c_kv, 1, &kv, error) ||
             !sv__csv_count(csv, c_h, 1, &h, error) || !sv__csv_count(csv, c_i, 1, &inter, error) ||
             !read_bool(csv, c_g, &gated, error) || !sv__csv_count(csv, c_m, 1, &m, error) ||
-            !sv__csv_count(csv, c_tp, 1, &tp, error))
+            !sv__csv_count(csv, c_tp, 1, &tp, error) ||
+            !dims_ok(csv, (const int[]){c_q, c_kv, c_h, c_i, c_tp},
+                     (const double[]){q, kv, h, inter, tp}, 5, error))
             return FALSE;
         if (fmod(h, q) != 0)
             return sv__csv_error(csv, c_h, error, "n_embd %g is not a multiple of n_head %g", h, q);
@@ -210,7 +225,9 @@ static gboolean load_attention(SvCsv *csv, SvCalibSet *set, int file, GError **e
             !sv__csv_count(csv, c_kv, 1, &kv, error) || !sv__csv_count(csv, c_tp, 1, &tp, error) ||
             !sv__csv_count(csv, c_b, 1, &b, error) ||
             !sv__csv_count(csv, c_chunk, 0, &chunk, error) ||
-            !sv__csv_count(csv, c_ctx, 0, &ctx, error) || !read_bool(csv, c_pre, &prefill, error))
+            !sv__csv_count(csv, c_ctx, 0, &ctx, error) || !read_bool(csv, c_pre, &prefill, error) ||
+            !dims_ok(csv, (const int[]){c_h, c_q, c_kv, c_tp}, (const double[]){h, q, kv, tp}, 4,
+                     error))
             return FALSE;
         if (fmod(h, q) != 0)
             return sv__csv_error(csv, c_h, error, "n_embd %g is not a multiple of n_q_head %g", h,
