@@ -390,8 +390,9 @@ static const Bad bad_cases[] = {
     {"workload:\n  sessions: {turns: 3, think_time_s: 5}\n  lengths: {input: {dist: fixed, "
      "value: 100}, output: {dist: fixed, value: 10}}\n  arrival: {process: closed-loop, "
      "concurrency: 4}\n  num_requests: 10\n",
-     NULL, "@:2:3: workload.sessions needs an arrival process that starts sessions (poisson, "
-           "gamma or constant), not 'closed-loop'"},
+     NULL,
+     "@:2:3: workload.sessions needs an arrival process that starts sessions (poisson, "
+     "gamma or constant), not 'closed-loop'"},
     {"workload:\n  sessions: {turns: 3, think_time_s: 5, gap: 1}\n", NULL,
      "@:2:41: unknown key 'gap' in workload.sessions"},
     {"cluster:\n  pools:\n    - {name: a, hardware: h100-sxm}\n    - {name: a, hardware: "

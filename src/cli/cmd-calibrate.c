@@ -109,8 +109,8 @@ static int calibrate_power(const char *points, const char *hw_name, const char *
     if (pts == NULL)
         return sv_cli_fail(error);
     SvPowerFit fit;
-    if (!sv_power_fit((const SvPowerFitPoint *)(void *)pts->data, (int)pts->len,
-                      hw->idle_power_w, &fit, &error))
+    if (!sv_power_fit((const SvPowerFitPoint *)(void *)pts->data, (int)pts->len, hw->idle_power_w,
+                      &fit, &error))
         return sv_cli_fail(error);
     g_autofree char *source = sv_power_fit_source(&fit, points);
     g_autofree char *text = sv_power_fit_profile(base, &fit, source, &error);

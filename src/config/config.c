@@ -30,12 +30,9 @@ static const gboolean scheduler_implemented[SV_SCHED_COUNT] = {
     [SV_SCHED_EDF] = TRUE,
 };
 static const gboolean router_implemented[SV_ROUTER_COUNT] = {
-    [SV_ROUTER_ROUND_ROBIN] = TRUE,
-    [SV_ROUTER_RANDOM] = TRUE,
-    [SV_ROUTER_LEAST_OUTSTANDING] = TRUE,
-    [SV_ROUTER_LEAST_KV] = TRUE,
-    [SV_ROUTER_POWER_OF_TWO] = TRUE,
-    [SV_ROUTER_PREFIX_AFFINITY] = TRUE,
+    [SV_ROUTER_ROUND_ROBIN] = TRUE,       [SV_ROUTER_RANDOM] = TRUE,
+    [SV_ROUTER_LEAST_OUTSTANDING] = TRUE, [SV_ROUTER_LEAST_KV] = TRUE,
+    [SV_ROUTER_POWER_OF_TWO] = TRUE,      [SV_ROUTER_PREFIX_AFFINITY] = TRUE,
 };
 
 gboolean sv_scheduler_implemented(SvSchedulerKind kind)
@@ -229,15 +226,15 @@ const char *const *sv_config_key_paths(void)
 }
 
 /* Limits that catch typos (an extra zero, 1e12) rather than describe hardware. */
-#define MAX_REPLICAS    100000
-#define MAX_PARALLEL    4096
-#define MAX_TOKENS      (1 << 24)    /* 16 M tokens per iteration or per request */
-#define MAX_REQUESTS    1000000000LL /* 1e9 requests */
-#define MIN_SAMPLE_INTERVAL_S 1e-3   /* timeseries.csv rows at most every millisecond */
-#define MAX_DURATION_S  1e8          /* ~3 years of simulated time */
-#define MAX_RATE_PER_S  1e7          /* requests per second */
-#define MAX_CONCURRENCY 10000000
-#define MAX_SLO_S       1e6
+#define MAX_REPLICAS          100000
+#define MAX_PARALLEL          4096
+#define MAX_TOKENS            (1 << 24)    /* 16 M tokens per iteration or per request */
+#define MAX_REQUESTS          1000000000LL /* 1e9 requests */
+#define MIN_SAMPLE_INTERVAL_S 1e-3         /* timeseries.csv rows at most every millisecond */
+#define MAX_DURATION_S        1e8          /* ~3 years of simulated time */
+#define MAX_RATE_PER_S        1e7          /* requests per second */
+#define MAX_CONCURRENCY       10000000
+#define MAX_SLO_S             1e6
 
 /* vLLM's defaults (vllm/config.py, SchedulerConfig and the V1 engine args):
  * the V1 engine always chunks prefills with an 8192-token budget for the
@@ -1040,8 +1037,7 @@ static gboolean read_stream(Loader *l, const SvYNode *work, GError **error)
                                  name, l->dir);
         if (w->trace_path == NULL)
             return sv_ydoc_error(l->doc, l->trace, error, SV_ERROR_NOT_FOUND,
-                                 "trace '%s' not found (no traces/%s.csv or .jsonl)", name,
-                                 name);
+                                 "trace '%s' not found (no traces/%s.csv or .jsonl)", name, name);
     }
 
     const SvYNode *lengths, *arrival;
@@ -1087,8 +1083,8 @@ static gboolean read_stream(Loader *l, const SvYNode *work, GError **error)
         return sv_ydoc_error(l->doc, sv_ynode_get(work, "duration_s"), error, SV_ERROR_INVALID,
                              "%s: rate_per_s %g over duration_s %g is %.3g requests; at most %g "
                              "(set num_requests, or a shorter duration_s)",
-                             prefix, w->rate_per_s, w->duration_s,
-                             w->rate_per_s * w->duration_s, (double)MAX_REQUESTS);
+                             prefix, w->rate_per_s, w->duration_s, w->rate_per_s * w->duration_s,
+                             (double)MAX_REQUESTS);
     return TRUE;
 }
 
@@ -1567,8 +1563,8 @@ static gboolean resolve(Loader *l, GError **error)
             shortest[i] = specs[i]->dist == SV_LEN_FIXED     ? specs[i]->value
                           : specs[i]->dist == SV_LEN_UNIFORM ? specs[i]->min
                                                              : MAX(specs[i]->min, 1);
-        gboolean synthetic = w->has_lengths && w->input.dist != SV_LEN_TRACE &&
-                             w->output.dist != SV_LEN_TRACE;
+        gboolean synthetic =
+            w->has_lengths && w->input.dist != SV_LEN_TRACE && w->output.dist != SV_LEN_TRACE;
         if (synthetic && e->max_model_len > 0 && shortest[0] + shortest[1] > e->max_model_len) {
             const char *in_least = w->input.dist == SV_LEN_FIXED ? "" : "at least ";
             const char *out_least = w->output.dist == SV_LEN_FIXED ? "" : "at least ";

@@ -67,8 +67,8 @@ typedef struct {
     int tensor_parallel_size;   /* devices per stage */
     int pipeline_parallel_size; /* stages */
     int expert_parallel_size;   /* expert-parallel group size */
-    int data_parallel_size;     /* attention data-parallel ranks per stage (MoE; perf/predictor.h) */
-    int placement;              /* SvPlacementKind (perf/topology.h): devices on nodes */
+    int data_parallel_size; /* attention data-parallel ranks per stage (MoE; perf/predictor.h) */
+    int placement;          /* SvPlacementKind (perf/topology.h): devices on nodes */
     SvPoolRole role;
     /* Placement labels for the KV transfer of disaggregated pools: pools with
      * the same node_group share nodes (KV moves over the scale-up fabric),
@@ -92,7 +92,7 @@ typedef struct {
     SvDtype kv_cache_dtype;        /* auto = dtype */
     SvPreemptionMode preemption_mode;
     double swap_space_gib; /* CPU swap space per device, GiB (vLLM's swap_space; default 4) */
-    SvMoeLoad moe_load;    /* expert popularity and placement (moe_load, expert_placement_strategy) */
+    SvMoeLoad moe_load; /* expert popularity and placement (moe_load, expert_placement_strategy) */
 } SvEngineConfig;
 
 typedef enum { SV_LEN_FIXED, SV_LEN_UNIFORM, SV_LEN_LOGNORMAL, SV_LEN_TRACE } SvLengthDist;

@@ -905,10 +905,9 @@ char *sv_metrics_format_table(SvMetrics *metrics, const SvConfig *config, const 
     const SvPowerTotals *pw = &totals->power;
     if (totals->cost_usd > 0 || pw->carbon_g > 0) {
         int64_t tokens = completed_output_tokens(metrics);
-        g_string_append_printf(out, "cost         $%.2f   $%.3f per M output tok   %.2f kg CO2\n",
-                               totals->cost_usd,
-                               tokens > 0 ? totals->cost_usd / (double)tokens * 1e6 : 0.0,
-                               pw->carbon_g / 1e3);
+        g_string_append_printf(
+            out, "cost         $%.2f   $%.3f per M output tok   %.2f kg CO2\n", totals->cost_usd,
+            tokens > 0 ? totals->cost_usd / (double)tokens * 1e6 : 0.0, pw->carbon_g / 1e3);
     }
     if (pw->budget_w > 0)
         g_string_append_printf(out,

@@ -30,9 +30,9 @@
 #define ITL_BUCKETS ((63 - SUB_BITS) * SUB_COUNT + SUB_COUNT)
 
 struct SvMetrics {
-    SvSloConfig slo;                 /* copied at creation */
-    GPtrArray *chunks;               /* SvRequestRecord[CHUNK_RECORDS] each, owned */
-    size_t n_records;                /* records added */
+    SvSloConfig slo;   /* copied at creation */
+    GPtrArray *chunks; /* SvRequestRecord[CHUNK_RECORDS] each, owned */
+    size_t n_records;  /* records added */
     /* sv_metrics_spill: record chunks mapped from a deleted temporary
      * file. A chunk not in use is dropped from memory (the file keeps it)
      * and read back from the page cache or disk when touched again. */
@@ -54,7 +54,7 @@ struct SvMetrics {
     GPtrArray *energy_chunks; /* double[CHUNK_RECORDS] each by request id, J; NULL until set */
     char **power_pools;       /* n_power_pools names for power_w_<pool> columns, owned */
     int n_power_pools;
-    GArray *pool_power;       /* n_power_pools doubles per sample, W */
+    GArray *pool_power; /* n_power_pools doubles per sample, W */
 };
 
 const char *sv_reject_reason_name(SvRejectReason reason)
@@ -785,7 +785,7 @@ const double *sv_metrics_pool_power(const SvMetrics *metrics, size_t i, int *n)
     if (metrics->pool_power == NULL || metrics->n_power_pools == 0 ||
         (i + 1) * (size_t)metrics->n_power_pools > metrics->pool_power->len)
         return NULL;
-    return &g_array_index(metrics->pool_power, double, i * (size_t)metrics->n_power_pools);
+    return &g_array_index(metrics->pool_power, double, i *(size_t)metrics->n_power_pools);
 }
 
 const char *sv_metrics_power_pool_name(const SvMetrics *metrics, int i)

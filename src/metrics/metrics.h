@@ -66,46 +66,46 @@ typedef struct {
 
 /* Power, energy and cost of one pool (power/power.h fills them). */
 typedef struct {
-    const char *name;            /* pool name (not owned) */
-    int devices;                 /* accelerators in the pool */
-    double energy_j;             /* accelerator energy, idle included */
-    double mean_w, peak_w;       /* pool draw over the run and its instantaneous peak, W */
-    double device_mean_w;        /* mean per device, W */
-    double device_peak_w;        /* highest per-device power of any iteration, W */
-    int64_t iterations;          /* iterations of the pool's replicas */
-    int64_t throttled;           /* iterations a power cap slowed */
-    int64_t cap_unmet;           /* iterations over their cap even at the lowest clock */
-    double throttle_delay_s;     /* time caps added to iterations, summed, s */
-    double busy_s;               /* replica-seconds in iterations */
-    double util_flops;           /* FLOP / matrix peak, iteration-time weighted, 0..1 */
-    double util_mem;             /* memory bandwidth / peak, iteration-time weighted, 0..1 */
-    double active_device_w;      /* mean per-device power while iterating, W */
-    double device_hours;         /* devices x run span, h */
-    double cost_usd;             /* device-hours x the pool's price */
+    const char *name;        /* pool name (not owned) */
+    int devices;             /* accelerators in the pool */
+    double energy_j;         /* accelerator energy, idle included */
+    double mean_w, peak_w;   /* pool draw over the run and its instantaneous peak, W */
+    double device_mean_w;    /* mean per device, W */
+    double device_peak_w;    /* highest per-device power of any iteration, W */
+    int64_t iterations;      /* iterations of the pool's replicas */
+    int64_t throttled;       /* iterations a power cap slowed */
+    int64_t cap_unmet;       /* iterations over their cap even at the lowest clock */
+    double throttle_delay_s; /* time caps added to iterations, summed, s */
+    double busy_s;           /* replica-seconds in iterations */
+    double util_flops;       /* FLOP / matrix peak, iteration-time weighted, 0..1 */
+    double util_mem;         /* memory bandwidth / peak, iteration-time weighted, 0..1 */
+    double active_device_w;  /* mean per-device power while iterating, W */
+    double device_hours;     /* devices x run span, h */
+    double cost_usd;         /* device-hours x the pool's price */
 } SvPoolPowerTotals;
 
 /* The run's power section (summary.json "power"). */
 typedef struct {
-    gboolean modelled;          /* FALSE: no device has power figures */
-    double span_s;              /* energy is integrated over [0, span_s] of simulated time */
-    double idle_energy_j;       /* between iterations (idle gaps and idle replicas) */
-    double attributed_j;        /* iteration energy given to requests by their tokens */
-    double unattributed_j;      /* iteration energy of steps without tokens (swaps only) */
-    double device_mean_w;       /* cluster energy / (devices x span) */
-    double device_peak_w;       /* highest per-device power of any iteration */
-    double budget_w;            /* cluster budget; 0 = none */
-    double oversubscription;    /* nameplate / budget - 1 */
-    const char *policy;         /* capping policy name, or NULL without a budget (static) */
-    double over_budget_s;       /* time the draw was above the budget, s */
-    double over_budget_j;       /* energy above the budget, J */
-    int64_t capping_events;     /* times the controller tightened caps */
-    int64_t release_events;     /* times it lifted them */
-    double capped_s;            /* time with budget caps in force, s */
-    double facility_energy_j;   /* energy x PUE */
+    gboolean modelled;        /* FALSE: no device has power figures */
+    double span_s;            /* energy is integrated over [0, span_s] of simulated time */
+    double idle_energy_j;     /* between iterations (idle gaps and idle replicas) */
+    double attributed_j;      /* iteration energy given to requests by their tokens */
+    double unattributed_j;    /* iteration energy of steps without tokens (swaps only) */
+    double device_mean_w;     /* cluster energy / (devices x span) */
+    double device_peak_w;     /* highest per-device power of any iteration */
+    double budget_w;          /* cluster budget; 0 = none */
+    double oversubscription;  /* nameplate / budget - 1 */
+    const char *policy;       /* capping policy name, or NULL without a budget (static) */
+    double over_budget_s;     /* time the draw was above the budget, s */
+    double over_budget_j;     /* energy above the budget, J */
+    int64_t capping_events;   /* times the controller tightened caps */
+    int64_t release_events;   /* times it lifted them */
+    double capped_s;          /* time with budget caps in force, s */
+    double facility_energy_j; /* energy x PUE */
     double pue;
-    double energy_cost_usd;     /* facility kWh x $/kWh */
-    double device_cost_usd;     /* device-hours x $/device-hour, all pools */
-    double carbon_g;            /* facility kWh x gCO2/kWh */
+    double energy_cost_usd;         /* facility kWh x $/kWh */
+    double device_cost_usd;         /* device-hours x $/device-hour, all pools */
+    double carbon_g;                /* facility kWh x gCO2/kWh */
     const SvPoolPowerTotals *pools; /* num_pools entries (not owned) */
     int num_pools;
 } SvPowerTotals;
@@ -122,9 +122,9 @@ typedef struct {
     double power_peak_w;        /* cluster, instantaneous peak, W */
     double cost_usd;            /* devices and energy (power.cost), $ */
     SvPowerTotals power;        /* the details (power/power.h) */
-    double wall_s;      /* host seconds spent simulating */
-    int64_t events;     /* events processed */
-    int64_t iterations; /* iterations, all replicas */
+    double wall_s;              /* host seconds spent simulating */
+    int64_t events;             /* events processed */
+    int64_t iterations;         /* iterations, all replicas */
     int num_replicas;
     int num_devices;
     /* Prefix cache, all replicas (zeros when engine.enable_prefix_caching is off). */

@@ -36,7 +36,7 @@ enum {
 #define REQ_SLAB 4096
 
 struct SvSim {
-    gboolean hold_kicks;        /* admitting the clients of a closed loop at start */
+    gboolean hold_kicks;    /* admitting the clients of a closed loop at start */
     const SvConfig *config; /* (not owned) */
     SvSimOptions options;
     SvEngine *engine;          /* (owned) */
@@ -54,11 +54,11 @@ struct SvSim {
     int num_entry;
     SvDisagg *disagg;       /* (owned) when some pool has role prefill, else NULL */
     GPtrArray *stage_memos; /* (owned) one per pipelined pool */
-    GPtrArray *slabs;      /* request slabs (owned) */
-    GPtrArray *predictors; /* one per pool (owned) */
-    SvPower *power;        /* (owned) energy, caps and the power budget (power/power.h) */
-    SvRequest *free_reqs;  /* free list through ->next */
-    SvRequestSpec pending; /* the next arrival, when has_pending */
+    GPtrArray *slabs;       /* request slabs (owned) */
+    GPtrArray *predictors;  /* one per pool (owned) */
+    SvPower *power;         /* (owned) energy, caps and the power budget (power/power.h) */
+    SvRequest *free_reqs;   /* free list through ->next */
+    SvRequestSpec pending;  /* the next arrival, when has_pending */
     gboolean has_pending;
     gboolean arrivals_done; /* every stream is exhausted */
     gboolean open_done;     /* the open-loop streams are exhausted */
@@ -89,9 +89,9 @@ struct SvSim {
     uint32_t progress_tick; /* events since the last progress call */
     SvSimStopFn stop_fn;    /* polled every 1,024 events, or NULL */
     void *stop_data;
-    uint32_t stop_tick;     /* events since the last poll */
-    gboolean interrupted;   /* stop_fn asked to stop: the run ended early */
-    char *arrivals_note;    /* why arrivals stopped early, or NULL (owned) */
+    uint32_t stop_tick;   /* events since the last poll */
+    gboolean interrupted; /* stop_fn asked to stop: the run ended early */
+    char *arrivals_note;  /* why arrivals stopped early, or NULL (owned) */
 };
 
 /* ---- requests -------------------------------------------------------- */
@@ -537,8 +537,8 @@ static void pp_kick(SvSim *sim, SvReplica *rep)
     SV_ASSERT(t > now, "batch of %d requests on replica %d predicted to take no time",
               rep->batch_len, rep->index);
     /* Power: each device runs one stage, busy sum / p on average. */
-    double energy = sv_power_pipeline_batch(sim->power, rep->index, sum / p,
-                                            rep->batch_len > 0 ? &prof : NULL);
+    double energy =
+        sv_power_pipeline_batch(sim->power, rep->index, sum / p, rep->batch_len > 0 ? &prof : NULL);
     attribute_energy(sim, rep->batch, rep->batch_len, shape.prefill_tokens + shape.num_decode,
                      energy);
     rep->stage_busy_ns += sum;
@@ -909,10 +909,9 @@ static gboolean requests_exhausted(SvSim *sim)
     if (sim->next_id < limit)
         return FALSE;
     if (sim->arrivals_note == NULL)
-        sim->arrivals_note =
-            g_strdup_printf("arrivals stopped after %" G_GINT64_FORMAT
-                            " requests, the most one run numbers",
-                            limit);
+        sim->arrivals_note = g_strdup_printf("arrivals stopped after %" G_GINT64_FORMAT
+                                             " requests, the most one run numbers",
+                                             limit);
     return TRUE;
 }
 
