@@ -8,12 +8,6 @@
 #include <math.h>
 #include <string.h>
 
-/* Iteration time: 1 ms + 10 us per scheduled token. */
-static SvTimeNs toy_time(void *ctx, const SvBatchShape *s)
-{
-    return 1000000 + 10000 * (s->prefill_tokens + s->num_decode);
-}
-
 typedef struct {
     SvConfig cfg;
     SvModel model;
@@ -73,18 +67,12 @@ static void study_free(Study *st)
 
 static SvSim *run_study(Study *st, int64_t kv_blocks)
 {
-    SvSimOptions opt = {.iter_time_fn = toy_time, .kv_blocks = kv_blocks};
+    SvSimOptions opt = {.iter_time_fn = sv_test_toy_time, .kv_blocks = kv_blocks};
     GError *error = NULL;
     SvSim *sim = sv_sim_new(&st->cfg, st->trace, &opt, &error);
     ck_assert_msg(sim != NULL, "%s", error ? error->message : "");
     sv_sim_run(sim);
-    SvSimBalance b;
-    sv_sim_balance(sim, &b);
-    ck_assert_uint_eq(b.blocks_allocated, b.blocks_freed);
-    ck_assert_uint_eq(b.events_scheduled, b.events_processed + b.events_cancelled);
-    ck_assert_uint_eq(b.events_pending, 0);
-    ck_assert_int_eq(b.arrived, b.completed + b.rejected);
-    ck_assert_int_eq(b.in_flight, 0);
+    sv_test_check_balance(sim);
     return sim;
 }
 

@@ -26,3 +26,20 @@ char *sv_test_write_tmp(const char *text, const char *suffix)
     fclose(f);
     return path;
 }
+
+SvTimeNs sv_test_toy_time(void *ctx, const SvBatchShape *shape)
+{
+    (void)ctx;
+    return 1000000 + 10000 * (shape->prefill_tokens + shape->num_decode);
+}
+
+void sv_test_check_balance(SvSim *sim)
+{
+    SvSimBalance b;
+    sv_sim_balance(sim, &b);
+    ck_assert_uint_eq(b.blocks_allocated, b.blocks_freed);
+    ck_assert_uint_eq(b.events_scheduled, b.events_processed + b.events_cancelled);
+    ck_assert_uint_eq(b.events_pending, 0);
+    ck_assert_int_eq(b.arrived, b.completed + b.rejected);
+    ck_assert_int_eq(b.in_flight, 0);
+}
