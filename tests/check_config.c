@@ -550,8 +550,8 @@ START_TEST(test_plan)
     ck_assert(g_error_matches(error, SV_PLAN_ERROR, SV_ERROR_INFEASIBLE));
     g_autofree char *want = g_strdup_printf("%s:4:7: weights need 14", p70);
     ck_assert_msg(g_str_has_prefix(error->message, want), "%s", error->message);
-    ck_assert_msg(strstr(error->message, "GB per device but h100-sxm offers 72.0 GB at "
-                                         "gpu_memory_utilization 0.9 (short by 6") != NULL,
+    ck_assert_msg(strstr(error->message, "GB per device but h100-sxm offers 76.5 GB at "
+                                         "gpu_memory_utilization 0.9 (short by 64.6 GB)") != NULL,
                   "%s", error->message);
     ck_assert(strstr(error->message, "raise tensor_parallel_size") != NULL);
     g_clear_error(&error);

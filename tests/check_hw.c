@@ -114,7 +114,8 @@ START_TEST(test_h100_numbers)
     ck_assert_rel(hw->peak_flops[SV_DTYPE_FP8], 1979e12);
     ck_assert(hw->peak_flops[SV_DTYPE_FP4] == 0); /* Hopper has no FP4 */
     ck_assert_rel(hw->mem_bw_bytes_per_s, 3.35e12);
-    ck_assert_rel(hw->mem_capacity_bytes, 80e9);
+    /* memory_runtime_gib, not the datasheet's 80 GB. */
+    ck_assert_rel(hw->mem_capacity_bytes, 79.2 * 1073741824.0);
     ck_assert_rel(hw->scaleup_bw_bytes_per_s, 450e9);
     ck_assert_str_eq(hw->scaleup_kind, "nvlink");
     ck_assert_str_eq(hw->vendor, "nvidia");
@@ -132,25 +133,25 @@ END_TEST
 START_TEST(test_other_numbers)
 {
     g_autoptr(SvHw) mi = load_ok("mi300x");
-    ck_assert_rel(mi->mem_capacity_bytes, 192e9);
+    ck_assert_rel(mi->mem_capacity_bytes, 191.45 * 1073741824.0);
     ck_assert_rel(mi->mem_bw_bytes_per_s, 5.3e12);
     ck_assert_str_eq(mi->scaleup_kind, "xgmi");
     g_autoptr(SvHw) l40s = load_ok("l40s");
     ck_assert(strcmp(l40s->scaleup_kind, "pcie") == 0 || l40s->scaleup_bw_bytes_per_s == 0);
-    ck_assert_rel(l40s->mem_capacity_bytes, 48e9);
+    ck_assert_rel(l40s->mem_capacity_bytes, 44.39 * 1073741824.0);
     g_autoptr(SvHw) a40 = load_ok("a100-sxm-40g");
-    ck_assert_rel(a40->mem_capacity_bytes, 40e9);
+    ck_assert_rel(a40->mem_capacity_bytes, 39.5 * 1073741824.0);
     ck_assert_rel(a40->mem_bw_bytes_per_s, 1555e9);
     ck_assert_rel(a40->peak_flops[SV_DTYPE_BF16], 312e12);
     ck_assert(a40->peak_flops[SV_DTYPE_FP8] == 0); /* Ampere: no FP8 */
     g_autoptr(SvHw) a80 = load_ok("a100-sxm-80g");
     ck_assert_rel(a80->mem_bw_bytes_per_s, 2039e9);
     g_autoptr(SvHw) h200 = load_ok("h200-sxm");
-    ck_assert_rel(h200->mem_capacity_bytes, 141e9);
+    ck_assert_rel(h200->mem_capacity_bytes, 139.81 * 1073741824.0);
     ck_assert_rel(h200->mem_bw_bytes_per_s, 4.8e12);
     g_autoptr(SvHw) b200 = load_ok("b200");
     ck_assert_rel(b200->peak_flops[SV_DTYPE_FP4], 9000e12);
-    ck_assert_rel(b200->mem_capacity_bytes, 180e9);
+    ck_assert_rel(b200->mem_capacity_bytes, 179.06 * 1073741824.0);
     ck_assert_rel(b200->scaleup_bw_bytes_per_s, 900e9);
     g_autoptr(SvHw) g3 = load_ok("gaudi3");
     ck_assert_rel(g3->peak_flops[SV_DTYPE_BF16], 1677e12);

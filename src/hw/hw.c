@@ -44,6 +44,7 @@ static const char *const top_keys[] = {"name",
                                        "peak_tflops",
                                        "vector_tflops",
                                        "memory_gb",
+                                       "memory_runtime_gib",
                                        "memory_bandwidth_gb_s",
                                        "devices_per_node",
                                        "scaleup",
@@ -468,6 +469,25 @@ static SvHw *parse_profile(const SvYDoc *doc, GError **error)
     if (!req_double(doc, root, "memory_gb", "memory_gb", 0, MAX_GB, TRUE, &v, error))
         return NULL;
     hw->mem_capacity_bytes = v * 1e9;
+    /* The runtime sizes the KV cache from the total that cudaMemGetInfo
+     * reports (vLLM logs it as total_gpu_memory), not from the datasheet's
+     * rounded "80 GB": on an H100 that is 79.2 GiB = 85.1e9 B, 6 % more than
+     * 80e9. A marketing GB is never above a GiB of what the runtime sees. */
+    n = sv_ynode_get(root, "memory_runtime_gib");
+    if (n != NULL) {
+        double gib;
+        if (!opt_double(doc, root, "memory_runtime_gib", "memory_runtime_gib", 0, MAX_GB, TRUE, 0,
+                        &gib, error))
+            return NULL;
+        if (gib > v) {
+            sv_ydoc_error(doc, n, error, SV_ERROR_INVALID,
+                          "memory_runtime_gib (%g GiB) exceeds memory_gb (%g): the runtime "
+                          "never sees more than the device's nominal size",
+                          gib, v);
+            return NULL;
+        }
+        hw->mem_capacity_bytes = gib * 1073741824.0;
+    }
     if (!req_double(doc, root, "memory_bandwidth_gb_s", "memory_bandwidth_gb_s", 0, MAX_GB_S, TRUE,
                     &v, error))
         return NULL;
