@@ -534,6 +534,7 @@ START_TEST(test_shipped_profiles_regenerate)
 {
     check_regenerates("h100-sxm");
     check_regenerates("a100-sxm-80g");
+    check_regenerates("a40");
 }
 END_TEST
 
@@ -552,8 +553,38 @@ START_TEST(test_validate)
     ck_assert_msg(strstr(out->str, "| round | gemm | leave-one-size-out | each M (tokens) (1 of "
                                    "3) | 8 |"),
                   "%s", out->str);
-    ck_assert_msg(strstr(out->str, "| round | collective | leave-one-group-out | each of 3"), "%s",
-                  out->str);
+    /* Collectives: (2, scale-up) and (4, scale-up) each predicted from the
+     * other, holding its utilisation at the same bytes (traffic 1 x and
+     * 1.5 x the buffer): 2 ranks get 12/1.5 = 8 us for 10 (-20 %) at 2 KiB
+     * and 30/1.5 = 20 us for 20 at 1 MiB, 4 ranks 15 us for 12 (+25 %) and
+     * 30 for 30. (2, scale-out) has no group of its link to answer. */
+    ck_assert_msg(strstr(out->str, "| round | collective | leave-one-group-out | each of 2 "
+                                   "scale-up groups at an end (extrapolated) | 4 | 0.0 % | 25.0 % "
+                                   "|\n"),
+                  "%s", out->str);
+    ck_assert_msg(strstr(out->str, "between two measured sizes") == NULL, "%s", out->str);
+}
+END_TEST
+
+/* Leave-one-group-out tells interpolation between group sizes from
+ * extrapolation past them: 4 ranks sit between 2 and 8 and are predicted
+ * by blending their times geometrically with weight log 3 / log 7 = 0.5646
+ * on 8 (table.h): 10^0.4354 x 14^0.5646 = 12.09 us for 12 (0.77 %) and
+ * 20^0.4354 x 40^0.5646 = 29.58 us for 30 (1.40 %). */
+START_TEST(test_validate_groups)
+{
+    SvHw hw = round_hw();
+    g_autoptr(SvCalibSet) set = load("data/calib/coll-three");
+    g_autoptr(GString) out = g_string_new(NULL);
+    g_autoptr(GError) error = NULL;
+    ck_assert(sv_calib_validate(set, &hw, 0.02, "round", out, &error));
+    ck_assert_msg(strstr(out->str, "| round | collective | leave-one-group-out | each of 1 "
+                                   "scale-up group between two measured sizes | 2 | 0.8 % | "
+                                   "1.4 % |\n"),
+                  "%s", out->str);
+    ck_assert_msg(strstr(out->str, "| round | collective | leave-one-group-out | each of 2 "
+                                   "scale-up groups at an end (extrapolated) | 4 |"),
+                  "%s", out->str);
 }
 END_TEST
 
@@ -577,6 +608,7 @@ Suite *calib_suite(void)
     tcase_add_test(tc, test_splice);
     tcase_add_test(tc, test_shipped_profiles_regenerate);
     tcase_add_test(tc, test_validate);
+    tcase_add_test(tc, test_validate_groups);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -8,9 +8,9 @@
 #include <math.h>
 #include <string.h>
 
-static const char *const shipped[] = {"a100-sxm-40g", "a100-sxm-80g", "h100-sxm", "h200-sxm",
-                                      "b200",         "l40s",         "mi300x",   "gaudi2",
-                                      "gaudi3",       "ascend-910b",  "tpu-v5e",  "tpu-v5p"};
+static const char *const shipped[] = {
+    "a100-sxm-40g", "a100-sxm-80g", "h100-sxm",    "h200-sxm", "b200",    "l40s", "mi300x",
+    "gaudi2",       "gaudi3",       "ascend-910b", "tpu-v5e",  "tpu-v5p", "a40"};
 
 #define ck_assert_rel(a, b)                                                                        \
     ck_assert_msg(fabs((double)(a) - (double)(b)) <= 1e-9 * fabs((double)(b)),                     \
@@ -127,6 +127,24 @@ START_TEST(test_h100_numbers)
     ck_assert_int_eq(hw->devices_per_node, 8);
     ck_assert_rel(hw->host_overhead_iter_s, 1e-3);
     ck_assert_rel(hw->runtime_reserve_bytes, 1.5e9);
+}
+END_TEST
+
+/* The A40's datasheet numbers and its calibrated GEMM tables (Vidur's
+ * profiles of six models). */
+START_TEST(test_a40_numbers)
+{
+    g_autoptr(SvHw) hw = load_ok("a40");
+    ck_assert_rel(hw->peak_flops[SV_DTYPE_BF16], 149.7e12);
+    ck_assert(hw->peak_flops[SV_DTYPE_FP8] == 0); /* Ampere has no FP8 */
+    ck_assert_rel(hw->mem_bw_bytes_per_s, 696e9);
+    ck_assert_rel(hw->mem_capacity_bytes, 44.35 * 1073741824.0);
+    ck_assert_str_eq(hw->scaleup_kind, "pcie");
+    ck_assert_rel(hw->scaleup_bw_bytes_per_s, 32e9);
+    ck_assert_rel(hw->max_power_w, 300);
+    ck_assert_ptr_nonnull(hw->calib);
+    ck_assert_int_eq(hw->calib->num_gemm, 69);
+    ck_assert_int_eq(hw->calib->num_coll, 0);
 }
 END_TEST
 
@@ -466,6 +484,7 @@ Suite *hw_suite(void)
     tcase_add_test(tc, test_all_shipped_load);
     tcase_add_test(tc, test_list_matches);
     tcase_add_test(tc, test_h100_numbers);
+    tcase_add_test(tc, test_a40_numbers);
     tcase_add_test(tc, test_other_numbers);
     tcase_add_test(tc, test_copy);
     suite_add_tcase(s, tc);

@@ -1195,6 +1195,45 @@ START_TEST(test_shipped_calibrated)
 }
 END_TEST
 
+/* vLLM's custom all-reduce replaces the NCCL table where vLLM runs it:
+ * Llama 3 70B at TP4 on H100, 8 decode tokens, all-reduces 8 x 8192 x 2 =
+ * 128 KiB per layer half, one-shot: h100-sxm.yaml's 5 us plus 3 x 128 KiB
+ * at 450 GB/s x 0.81. disable_custom_all_reduce sends it back to NCCL's
+ * measured curve (4 ranks on NVLink, which does not say measured for a
+ * shape it only brackets). */
+START_TEST(test_custom_all_reduce_plan)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(SvHw) h100 = sv_hw_load("h100-sxm", &error);
+    g_autoptr(SvModel) l70 = sv_model_load("llama-3-70b", &error);
+    ck_assert_msg(h100 && l70, "%s", error ? error->message : "?");
+    SvBatchShape s;
+    ck_assert(sv_batch_parse("decode=8@1024", &s, &error));
+    g_autoptr(SvPredictor) on = make(l70, h100, 4, 1, 1);
+    g_autoptr(GArray) ops = sv_predictor_ops(on, &s, NULL);
+    const SvOpTime *ar = find_op(ops, "all_reduce");
+    ck_assert_ptr_nonnull(ar);
+    ck_assert_str_eq(ar->algo, "custom");
+    ck_assert_str_eq(sv_coverage_name(ar->coverage), "roofline");
+    ck_assert_rel(ar->time_s, 5e-6 + 3.0 * 131072 / (450e9 * 0.81), 1e-9);
+    SvPlan plan = plan_of(4, 1, 1);
+    plan.disable_custom_all_reduce = TRUE;
+    g_autoptr(SvPredictor) off = sv_predictor_new(l70, h100, &plan, &error);
+    ck_assert_ptr_nonnull(off);
+    g_autoptr(GArray) ops2 = sv_predictor_ops(off, &s, NULL);
+    const SvOpTime *nccl = find_op(ops2, "all_reduce");
+    ck_assert_str_eq(nccl->algo, "table");
+    ck_assert_str_ne(sv_coverage_name(nccl->coverage), "roofline");
+    /* Vidur's NCCL curve: about 40 us for 128 KiB on 4 H100s. */
+    ck_assert_msg(nccl->time_s > 30e-6 && nccl->time_s < 50e-6, "%g", nccl->time_s);
+    /* TP1 has no all-reduce; 9 MiB (prefill of 576 tokens) is NCCL's again. */
+    SvBatchShape big;
+    ck_assert(sv_batch_parse("prefill=576x1", &big, &error));
+    g_autoptr(GArray) ops3 = sv_predictor_ops(on, &big, NULL);
+    ck_assert_str_eq(find_op(ops3, "all_reduce")->algo, "table");
+}
+END_TEST
+
 Suite *perf_suite(void)
 {
     Suite *s = suite_create("perf");
@@ -1232,6 +1271,7 @@ Suite *perf_suite(void)
     tcase_add_test(tt, test_table_decode_fold);
     tcase_add_test(tt, test_attention_efficiency);
     tcase_add_test(tt, test_shipped_calibrated);
+    tcase_add_test(tt, test_custom_all_reduce_plan);
     suite_add_tcase(s, tt);
     return s;
 }

@@ -247,6 +247,51 @@ START_TEST(test_pcie)
 }
 END_TEST
 
+/* vLLM's custom all-reduce on the round-number node (100 GB/s, 0.5, 5 us):
+ * one-shot is one message plus n - 1 peers' buffers at 50 GB/s, two-shot
+ * two messages plus 2 (n - 1)/n of the buffer at 0.44 x 100 GB/s; vLLM's
+ * own limits decide which applies and when NCCL takes over. */
+START_TEST(test_custom_all_reduce)
+{
+    SvHw hw = node_hw();
+    hw.scaleup_kind = (char *)"nvlink";
+    SvCommGroup tp4 = {4, 1, 4}, tp8 = {8, 1, 8}, tp2 = {2, 1, 2};
+    SvCollCost c;
+    /* TP4, 128 KiB (below 512 KiB): one-shot. */
+    double t = sv_topo_custom_ar_time(&hw, &tp4, 131072, &c);
+    ck_assert_rel(t, 5e-6 + 3.0 * 131072 / 50e9, 1e-12);
+    ck_assert_int_eq(c.algo, SV_ALGO_CUSTOM);
+    ck_assert_int_eq(c.link, SV_LINK_SCALEUP);
+    ck_assert_rel(c.latency_s, 5e-6, 1e-12);
+    /* TP4, 1 MiB: two-shot. */
+    t = sv_topo_custom_ar_time(&hw, &tp4, 1048576, &c);
+    ck_assert_rel(t, 10e-6 + 1.5 * 1048576 / 44e9, 1e-12);
+    /* TP8 switches at 256 KiB: just below one-shot, at it two-shot. */
+    t = sv_topo_custom_ar_time(&hw, &tp8, 262143, NULL);
+    ck_assert_rel(t, 5e-6 + 7.0 * 262143 / 50e9, 1e-12);
+    t = sv_topo_custom_ar_time(&hw, &tp8, 262144, NULL);
+    ck_assert_rel(t, 10e-6 + 1.75 * 262144 / 44e9, 1e-12);
+    /* TP2 is always one-shot, up to (not including) 8 MiB. */
+    t = sv_topo_custom_ar_time(&hw, &tp2, 4194304, NULL);
+    ck_assert_rel(t, 5e-6 + 4194304 / 50e9, 1e-12);
+    ck_assert(sv_topo_custom_ar_time(&hw, &tp2, 8388608, NULL) < 0);
+    /* NCCL instead: 3 ranks, a group across two nodes, PCIe, no bytes. */
+    SvCommGroup tp3 = {3, 1, 3}, tp16 = {16, 2, 8};
+    ck_assert(sv_topo_custom_ar_time(&hw, &tp3, 1024, NULL) < 0);
+    ck_assert(sv_topo_custom_ar_time(&hw, &tp16, 1024, NULL) < 0);
+    ck_assert(sv_topo_custom_ar_time(&hw, &tp4, 0, NULL) < 0);
+    hw.scaleup_kind = (char *)"pcie";
+    ck_assert(sv_topo_custom_ar_time(&hw, &tp2, 1024, NULL) < 0);
+    /* An XGMI mesh of 8 (peer links of 100 / 7 GB/s each): one-shot reads
+     * each peer over its own link, n - 1 of them, so 1 x bytes per peer. */
+    hw.scaleup_kind = (char *)"xgmi";
+    hw.scaleup_topology = SV_FABRIC_MESH;
+    hw.scaleup_peer_bw_bytes_per_s = 100e9 / 7;
+    t = sv_topo_custom_ar_time(&hw, &tp8, 65536, NULL);
+    ck_assert_rel(t, 5e-6 + 7.0 * 65536 / 50e9, 1e-9);
+}
+END_TEST
+
 START_TEST(test_gather_scatter)
 {
     SvHw hw = node_hw();
@@ -424,6 +469,7 @@ Suite *topology_suite(void)
     tcase_add_test(tc, test_all_reduce_h100_small);
     tcase_add_test(tc, test_all_reduce_two_nodes);
     tcase_add_test(tc, test_pcie);
+    tcase_add_test(tc, test_custom_all_reduce);
     tcase_add_test(tc, test_gather_scatter);
     tcase_add_test(tc, test_all_to_all_and_send_recv);
     tcase_add_test(tc, test_names);

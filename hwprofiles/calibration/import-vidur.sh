@@ -28,7 +28,7 @@ cpu='^([a-z0-9_]+_(median|mean)|model_name|batch_size|tensor_parallel_degree)$'
 
 v=$data/vidur
 vp=$data/vidur_profiling
-for dev in a100:a100-sxm-80g h100:h100-sxm; do
+for dev in a100:a100-sxm-80g h100:h100-sxm a40:a40; do
   gpu=${dev%%:*}
   out=$here/${dev#*:}/vidur
   rm -rf "$out"
@@ -37,13 +37,17 @@ for dev in a100:a100-sxm-80g h100:h100-sxm; do
     model=$(basename "$(dirname "$f")")
     keep "$f" "$out/compute/$model/mlp.csv" "$mlp"
   done
-  keep "$v/data/profiling/network/${gpu}_dgx/all_reduce.csv" "$out/network/all_reduce.csv" "$net"
-  keep "$v/data/profiling/network/${gpu}_dgx/send_recv.csv" "$out/network/send_recv.csv" "$net"
-  # Host-side overheads were profiled on A100 hosts only; H100 uses them too.
+  # A40: Vidur has no all-reduce profile, and its pairwise send/recv
+  # profile is left out on purpose (a40/PROVENANCE.md says why).
+  if [ "$gpu" != a40 ]; then
+    keep "$v/data/profiling/network/${gpu}_dgx/all_reduce.csv" "$out/network/all_reduce.csv" "$net"
+    keep "$v/data/profiling/network/${gpu}_dgx/send_recv.csv" "$out/network/send_recv.csv" "$net"
+  fi
+  # Host-side overheads were profiled on A100 hosts only; H100 and A40 use them too.
   keep "$v/history/57720ca/data/profiling/a100/cpu_overheads.csv" \
     "$out/cpu_overheads/cpu_overheads.csv" "$cpu"
 done
 # The only attention profile there is: A100, FlashAttention, 64 q / 8 kv heads at TP2.
 keep "$v/history/acb95f6/data/profiling/a100/attention.csv" \
   "$here/a100-sxm-80g/vidur/attention/attention.csv" "$attn"
-echo "import-vidur.sh: wrote $here/a100-sxm-80g/vidur and $here/h100-sxm/vidur"
+echo "import-vidur.sh: wrote $here/a100-sxm-80g/vidur, $here/h100-sxm/vidur and $here/a40/vidur"

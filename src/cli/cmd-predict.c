@@ -352,7 +352,7 @@ int sv_cmd_predict(int argc, char **argv)
     g_autofree char *dtype = NULL, *quant = NULL, *kv_dtype = NULL;
     g_autofree char *placement = NULL, *moe_load = NULL, *expert_placement = NULL;
     int tp = 1, pp = 1, ep = 1, dp = 1;
-    gboolean json = FALSE;
+    gboolean json = FALSE, no_custom_ar = FALSE;
     GOptionEntry entries[] = {
         {"model", 0, 0, G_OPTION_ARG_STRING, &model_name,
          "Model: a name under models/, a YAML path or a config.json (required)", "M"},
@@ -377,6 +377,8 @@ int sv_cmd_predict(int argc, char **argv)
          "Experts on EP ranks: linear or round_robin (default linear)", "S"},
         {"batch", 0, 0, G_OPTION_ARG_STRING, &batch,
          "The batch, e.g. prefill=512x2,decode=64@2048 (required)", "SPEC"},
+        {"disable-custom-all-reduce", 0, 0, G_OPTION_ARG_NONE, &no_custom_ar,
+         "Every all-reduce through NCCL, as vLLM's disable_custom_all_reduce", NULL},
         {"json", 0, 0, G_OPTION_ARG_NONE, &json, "Print JSON instead of a table", NULL},
         {NULL, 0, 0, 0, NULL, NULL, NULL},
     };
@@ -452,6 +454,7 @@ int sv_cmd_predict(int argc, char **argv)
         .dp = dp,
         .placement = (SvPlacementKind)place_kind,
         .moe_load = &load,
+        .disable_custom_all_reduce = no_custom_ar,
     };
     g_autoptr(SvPredictor) predictor = sv_predictor_new(model, hw, &plan, &error);
     if (predictor == NULL) {

@@ -713,6 +713,24 @@ static int lomo_group(const SvObs *o)
     return o->group;
 }
 
+/* Where collective group @g (a lomo_group code) sits among the measured
+ * @groups of its op and link: 0 between two of them (leaving it out tests
+ * interpolation between group sizes), 1 at an end of their range
+ * (extrapolation), -1 alone (nothing can answer for it). */
+static int coll_place(const GArray *groups, int g)
+{
+    int op = g / 4096, ranks = (g % 4096) / 2, link = g % 2;
+    gboolean below = FALSE, above = FALSE;
+    for (guint j = 0; j < groups->len; j++) {
+        int h = g_array_index(groups, int, j);
+        if (h / 4096 != op || h % 2 != link)
+            continue;
+        below = below || (h % 4096) / 2 < ranks;
+        above = above || (h % 4096) / 2 > ranks;
+    }
+    return below && above ? 0 : below || above ? 1 : -1;
+}
+
 static gboolean lomo(const SvCalibSet *set, const SvHw *hw, double tol, SvObsKind kind,
                      const char *device, GString *out, GError **error)
 {
@@ -729,32 +747,54 @@ static gboolean lomo(const SvCalibSet *set, const SvHw *hw, double tol, SvObsKin
         if (!seen)
             g_array_append_val(groups, g);
     }
-    const char *method = kind == SV_OBS_COLL ? "leave-one-group-out" : "leave-one-model-out";
-    g_autoptr(GArray) errs = g_array_new(FALSE, FALSE, sizeof(double));
+    gboolean coll = kind == SV_OBS_COLL;
+    const char *method = coll ? "leave-one-group-out" : "leave-one-model-out";
     if (groups->len < 2) {
+        g_autoptr(GArray) none = g_array_new(FALSE, FALSE, sizeof(double));
         row(out, device, kind_name(kind), method,
-            kind == SV_OBS_COLL ? "n/a (one rank configuration)"
-                                : "n/a (one model or geometry measured)",
-            errs);
+            coll ? "n/a (one rank configuration)" : "n/a (one model or geometry measured)", none);
         return TRUE;
     }
+    /* Models: one class. Collectives: a class per link and place (between
+     * two measured group sizes, or at an end), so that interpolation is
+     * told apart from extrapolation, as leave-one-size-out keeps to inner
+     * sizes, and NVLink from the network. */
+    GArray *errs[4];
+    guint count[4] = {0, 0, 0, 0};
+    for (int c = 0; c < 4; c++)
+        errs[c] = g_array_new(FALSE, FALSE, sizeof(double));
     g_autofree gboolean *train = g_new(gboolean, MAX(n, 1));
     g_autofree gboolean *test = g_new(gboolean, MAX(n, 1));
-    for (guint gi = 0; gi < groups->len; gi++) {
+    gboolean ok = TRUE;
+    for (guint gi = 0; gi < groups->len && ok; gi++) {
         int g = g_array_index(groups, int, gi);
+        int place = coll ? coll_place(groups, g) : 0;
+        if (place < 0)
+            continue;
+        int c = coll ? 2 * (g % 2) + place : 0;
+        count[c]++;
         for (guint i = 0; i < n; i++) {
             gboolean mine = obs[i].kind == kind;
             test[i] = mine && lomo_group(&obs[i]) == g;
             train[i] = mine && !test[i];
         }
-        if (!score(set, hw, tol, kind, train, test, errs, error))
-            return FALSE;
+        ok = score(set, hw, tol, kind, train, test, errs[c], error);
     }
-    g_autofree char *h =
-        g_strdup_printf("each of %u %s", groups->len,
-                        kind == SV_OBS_COLL ? "(op, ranks, link) configurations" : "models");
-    row(out, device, kind_name(kind), method, h, errs);
-    return TRUE;
+    for (int c = 0; c < 4 && ok; c++) {
+        if (count[c] == 0)
+            continue;
+        g_autofree char *h =
+            coll
+                ? g_strdup_printf(
+                      "each of %u %s group%s %s", count[c],
+                      c / 2 == SV_LINK_SCALEUP ? "scale-up" : "scale-out", count[c] == 1 ? "" : "s",
+                      c % 2 == 0 ? "between two measured sizes" : "at an end (extrapolated)")
+                : g_strdup_printf("each of %u models", count[c]);
+        row(out, device, kind_name(kind), method, h, errs[c]);
+    }
+    for (int c = 0; c < 4; c++)
+        g_array_free(errs[c], TRUE);
+    return ok;
 }
 
 /* How far apart two models' measurements of one and the same point are:

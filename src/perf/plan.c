@@ -102,5 +102,6 @@ void sv_pool_plan(const SvConfig *config, const SvPoolConfig *pool, SvPlan *out)
         .dp = MAX(pool->data_parallel_size, 1),
         .placement = (SvPlacementKind)pool->placement,
         .moe_load = &e->moe_load,
+        .disable_custom_all_reduce = e->disable_custom_all_reduce,
     };
 }

@@ -115,9 +115,10 @@ typedef struct {
 #define MEMO_KEY_LEN 4
 #define MEMO_EMPTY   UINT64_MAX
 _Static_assert(SV_BATCH_CTX_BUCKETS <= 256, "memo key keeps the top bucket in 8 bits");
-/* Past this many entries (18 MiB of slots) the table is cleared rather than
- * grown: values are computed at bucket representatives, so clearing never
- * changes a result, and a long run's working set of shapes is far smaller. */
+/* Past this many entries (2^18 slots, 23 MB) the table is not grown but
+ * starts a new generation, the old one kept for lookups (memo_grow): values
+ * are computed at bucket representatives, so dropping entries never changes
+ * a result, and a long run's working set of shapes is far smaller. */
 #define MEMO_MAX_ENTRIES   (1u << 17)
 #define MEMO_INITIAL_SLOTS 4096u
 
@@ -200,11 +201,13 @@ struct SvPredictor {
     const SvEltCurve *elt[ELT_COUNT];
 
     /* Memo. */
-    MemoEntry *slots;   /* open addressing, linear probing */
-    uint32_t num_slots; /* power of two */
-    uint32_t used;      /* occupied slots */
-    uint64_t hits;      /* lookups answered from the table */
-    uint64_t misses;    /* lookups that computed a value */
+    MemoEntry *slots;       /* open addressing, linear probing */
+    uint32_t num_slots;     /* power of two */
+    uint32_t used;          /* occupied slots */
+    MemoEntry *old_slots;   /* the previous generation (read-only), or NULL */
+    uint32_t old_num_slots; /* its size, a power of two */
+    uint64_t hits;          /* lookups answered from the table */
+    uint64_t misses;        /* lookups that computed a value */
 
     double clock_factor; /* locked SM clock, fraction of the maximum; 0 = the maximum */
 };
@@ -767,6 +770,7 @@ void sv_predictor_free(SvPredictor *predictor)
         return;
     g_free(predictor->stages);
     g_free(predictor->slots);
+    g_free(predictor->old_slots);
     g_free(predictor->ep_share);
     g_free(predictor->hot_experts);
     g_free(predictor);
@@ -1225,10 +1229,13 @@ static double time_prefill(const SvPredictor *p, const OpDesc *op, SvCoverage *c
     return roof / exp(lu);
 }
 
-/* A collective: the hwprofile's measured curve for its op, group size and
- * link class when there is one (perf/table.h: the group's own, a blend of
- * the groups around it, or the nearest group's utilisation), else the
- * alpha-beta model of perf/topology.c. @cost (may be NULL) says how. */
+/* A collective: vLLM's custom all-reduce where vLLM would run it (unless the
+ * plan disables it; perf/topology.h), else the hwprofile's measured curve
+ * for its op, group size and link class when there is one (perf/table.h:
+ * the group's own, a blend of the groups around it, or the nearest group's
+ * utilisation), else the alpha-beta model of perf/topology.c. The measured
+ * curves are NCCL's, so they cannot answer for the custom kernel. @cost (may
+ * be NULL) says how. */
 static double time_collective(const SvPredictor *p, const OpDesc *op, SvCoverage *cov,
                               SvCollCost *cost)
 {
@@ -1236,6 +1243,13 @@ static double time_collective(const SvPredictor *p, const OpDesc *op, SvCoverage
     SvCollCost local;
     if (cost == NULL)
         cost = &local;
+    if (c->op == SV_COLL_ALL_REDUCE && !p->plan.disable_custom_all_reduce) {
+        double t = sv_topo_custom_ar_time(p->hw, &c->group, op->bytes, cost);
+        if (t >= 0) {
+            *cov = SV_COVERAGE_ROOFLINE;
+            return t;
+        }
+    }
     if (p->calib != NULL) {
         double t = sv_table_coll(&c->bind, c->op, c->group.ranks, op->bytes, cov);
         if (t >= 0) {
@@ -1471,9 +1485,30 @@ static void memo_reset(SvPredictor *p, uint32_t num_slots)
     p->used = 0;
 }
 
+/* The previous generation's entry for @key, or NULL. */
+static const MemoEntry *memo_old(const SvPredictor *p, const uint64_t *key)
+{
+    uint32_t mask = p->old_num_slots - 1;
+    for (uint32_t i = (uint32_t)memo_hash(key) & mask;; i = (i + 1) & mask) {
+        const MemoEntry *e = &p->old_slots[i];
+        if (e->key[0] == MEMO_EMPTY)
+            return NULL;
+        if (memcmp(e->key, key, sizeof e->key) == 0)
+            return e;
+    }
+}
+
 static void memo_grow(SvPredictor *p)
 {
     if (p->used >= MEMO_MAX_ENTRIES) {
+        /* Full: the table becomes the previous generation, whose entries
+         * move back as they are asked for, so the shapes in use survive
+         * (the last generation's rest is dropped). A clear made a burst
+         * of recomputations each time; a long run's shapes drift slowly. */
+        g_free(p->old_slots);
+        p->old_slots = p->slots;
+        p->old_num_slots = p->num_slots;
+        p->slots = NULL;
         memo_reset(p, p->num_slots);
         return;
     }
@@ -1608,6 +1643,18 @@ static const MemoEntry *memo_lookup(SvPredictor *p, const SvBatchShape *s)
         p->hits++;
         return e;
     }
+    const MemoEntry *old = p->old_slots != NULL ? memo_old(p, key) : NULL;
+    if (old != NULL) {
+        p->hits++;
+        MemoEntry moved = *old; /* growing may free the old generation */
+        if ((p->used + 1) * 2 > p->num_slots) {
+            memo_grow(p);
+            e = memo_slot(p, key);
+        }
+        *e = moved;
+        p->used++;
+        return e;
+    }
     p->misses++;
     SvBatchShape rep;
     memo_rep(p, key, &rep);
@@ -1713,6 +1760,7 @@ static void describe_op(const SvPredictor *p, const OpDesc *op, SvOpTime *t)
         {"nvls", "nvls", "nvls"},
         {"direct", "direct", "direct"},
         {"table", "table", "table"},
+        {"custom", "custom", "custom"},
     };
     memset(t, 0, sizeof *t);
     t->name = op->name;
@@ -1814,6 +1862,7 @@ void sv_predictor_set_clock(SvPredictor *predictor, double clock_factor)
     g_return_if_fail(predictor != NULL && clock_factor > 0 && clock_factor <= 1);
     predictor->clock_factor = clock_factor;
     memo_reset(predictor, predictor->num_slots);
+    g_clear_pointer(&predictor->old_slots, g_free);
 }
 
 void sv_predictor_memo_stats(const SvPredictor *predictor, uint64_t *hits, uint64_t *misses)

@@ -36,7 +36,7 @@ const char *sv_coverage_name(SvCoverage coverage);
  * dense MLP's; with dp > 1, ep must be tp x dp (vLLM: EP = TP x DP) and each
  * MoE layer dispatches tokens to the experts' devices and combines them back
  * with two all-to-alls. The fields after kv_dtype may be left 0 (dp 1,
- * packed placement, uniform expert load). */
+ * packed placement, uniform expert load, vLLM's custom all-reduce on). */
 typedef struct {
     int tp;                    /* tensor_parallel_size (per attention rank) */
     int pp;                    /* pipeline_parallel_size */
@@ -48,6 +48,9 @@ typedef struct {
     SvPlacementKind placement; /* how the devices fill nodes */
     const SvMoeLoad *moe_load; /* expert popularity and placement (NULL = uniform, linear);
                                   copied by sv_predictor_new */
+    /* vLLM's engine key: every all-reduce through NCCL (FALSE: vLLM's custom
+     * all-reduce where vLLM would run it, perf/topology.h). */
+    gboolean disable_custom_all_reduce;
 } SvPlan;
 
 /* The devices of one replica of @plan: tp x pp x dp. */

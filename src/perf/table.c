@@ -58,7 +58,21 @@ double sv_table_curve(const SvCurve *c, double x, double tx, double *exact_t, Sv
  * utilisation predicted unseen models' GEMMs best among the variants tried
  * (k nearest lines, powers 1-3, size/aspect metrics): the weights follow how
  * close a neighbour's shape is, and bracketing on both sides of n and of k
- * keeps a one-sided cluster of shapes from dominating. */
+ * keeps a one-sided cluster of shapes from dominating.
+ *
+ * Distance counts a step in log n GEMM_N_WEIGHT times a step in log k. The
+ * utilisation of a GEMM over M is a sawtooth set by how many output tiles
+ * (M/tile x N/tile) fill the SMs, so lines of the same n share their
+ * sawtooth whatever k is, while k only scales the work per tile. Weights 1
+ * (isotropic), 2, 3 and 5 were tried leave-one-model-out: 3 lowered the
+ * error (median / p90) on H100 from 3.5 / 15.1 % to 3.4 / 14.5 %, on A100
+ * from 2.8 / 10.2 % to 2.8 / 10.1 % and on A40 from 2.9 / 14.2 % to 2.8 /
+ * 13.7 % (validation/ops/RESULTS.md). Tile
+ * and wave models of the sawtooth itself (128x128, 128x256 and the best of
+ * five tile shapes over 132 SMs) predicted worse than these neighbours:
+ * cuBLAS picks its kernel per shape by heuristics no simple rule follows. */
+#define GEMM_N_WEIGHT 3.0
+
 void sv_table_gemm_bind(const SvCalib *calib, SvDtype dtype, gboolean other_format, double n,
                         double k, SvGemmBind *b)
 {
@@ -97,7 +111,7 @@ void sv_table_gemm_bind(const SvCalib *calib, SvDtype dtype, gboolean other_form
             return;
         }
         int q = (dn >= 0 ? 2 : 0) + (dk >= 0 ? 1 : 0);
-        double d = hypot(dn, dk);
+        double d = hypot(GEMM_N_WEIGHT * dn, dk);
         if (idx[q] < 0 || d < best[q]) {
             best[q] = d;
             idx[q] = i;

@@ -175,7 +175,8 @@ double sv_topo_nic_bw(const SvHw *hw, int per_node)
 
 const char *sv_coll_algo_name(SvCollAlgo algo)
 {
-    static const char *const names[SV_ALGO_COUNT] = {"ring", "tree", "nvls", "direct", "table"};
+    static const char *const names[SV_ALGO_COUNT] = {"ring",   "tree",  "nvls",
+                                                     "direct", "table", "custom"};
     return algo >= 0 && algo < SV_ALGO_COUNT ? names[algo] : "unknown";
 }
 
@@ -350,4 +351,57 @@ double sv_topo_coll_time(const SvHw *hw, SvCollOp op, const SvCommGroup *group, 
     if (cost != NULL)
         *cost = best;
     return best.time_s;
+}
+
+/* ------------------------------------------------- vLLM custom all-reduce -- */
+
+/* One-shot limits of csrc/custom_all_reduce.cuh: two ranks always, up to
+ * four below 512 KiB, up to eight below 256 KiB. */
+#define CUSTOM_AR_ONE_SHOT_4_BYTES (512.0 * 1024)
+#define CUSTOM_AR_ONE_SHOT_8_BYTES (256.0 * 1024)
+/* Two-shot's rate, a fraction of the scale-up link's peak: fitted to vLLM's
+ * own benchmark on 4 H100 SXM (vllm-project/vllm PR #24532,
+ * benchmark_device_communicators.py, bf16, "ca_2stage": 18, 26 and 42 us for
+ * 1, 2 and 4 MiB), whose 1.5 x bytes (2 (n-1)/n) move at 197 GB/s = 0.44 of
+ * 450 GB/s after two fabric latencies. */
+#define CUSTOM_AR_TWO_SHOT_EFF 0.44
+
+double sv_topo_custom_ar_time(const SvHw *hw, const SvCommGroup *group, double bytes,
+                              SvCollCost *cost)
+{
+    g_return_val_if_fail(hw != NULL && group != NULL, -1);
+    int n = group->ranks;
+    const char *k = hw->scaleup_kind;
+    /* vLLM checks that every pair of ranks is linked (NVML on NVIDIA, XGMI
+     * on AMD); PCIe-only groups of more than two fall back to NCCL, and
+     * two-rank PCIe groups are left to NCCL here as well, since peer access
+     * over PCIe is often off in the clouds such cards run in. */
+    gboolean linked = k != NULL && (strcmp(k, "nvlink") == 0 || strcmp(k, "xgmi") == 0) &&
+                      hw->scaleup_bw_bytes_per_s > 0;
+    gboolean one_host =
+        group->domains <= 1 && (hw->devices_per_node <= 0 || n <= hw->devices_per_node);
+    if (!linked || !one_host || (n != 2 && n != 4 && n != 6 && n != 8) || bytes <= 0 ||
+        bytes >= SV_CUSTOM_AR_MAX_BYTES)
+        return -1;
+    /* The one-shot kernel is one round of peer reads behind one flag
+     * barrier: one fabric message (scaleup.latency_us) plus n - 1 peers'
+     * buffers through this device's links at the collective efficiency.
+     * Against vLLM PR #24532's "ca_1stage" on 4 H100 SXM (10, 14, 23 and 38
+     * us for 0.5, 1, 2 and 4 MiB) this gives 9.3, 13.6, 22 and 39.5 us with
+     * h100-sxm.yaml's 5 us and 0.81. */
+    double lat = hw->scaleup_latency_s, t;
+    gboolean one_shot =
+        n == 2 || bytes < (n <= 4 ? CUSTOM_AR_ONE_SHOT_4_BYTES : CUSTOM_AR_ONE_SHOT_8_BYTES);
+    if (one_shot)
+        t = lat + bytes * (n - 1) / (sv_topo_intra_bw(hw, n) * hw->eff_link);
+    else
+        t = 2.0 * lat +
+            2.0 * (n - 1) / n * bytes / (CUSTOM_AR_TWO_SHOT_EFF * hw->scaleup_bw_bytes_per_s);
+    if (cost != NULL)
+        *cost = (SvCollCost){.time_s = t,
+                             .algo = SV_ALGO_CUSTOM,
+                             .proto = SV_PROTO_SIMPLE,
+                             .link = SV_LINK_SCALEUP,
+                             .latency_s = one_shot ? lat : 2.0 * lat};
+    return t;
 }

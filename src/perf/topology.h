@@ -74,6 +74,7 @@ typedef enum {
     SV_ALGO_NVLS,   /* in-switch reduction (NVLink SHARP) */
     SV_ALGO_DIRECT, /* point to point: send/recv, all-to-all */
     SV_ALGO_TABLE,  /* a measured curve of the hwprofile answered */
+    SV_ALGO_CUSTOM, /* vLLM's custom all-reduce (peer reads over NVLink/XGMI) */
     SV_ALGO_COUNT
 } SvCollAlgo;
 typedef enum { SV_PROTO_LL, SV_PROTO_LL128, SV_PROTO_SIMPLE, SV_PROTO_COUNT } SvCollProto;
@@ -98,6 +99,21 @@ typedef struct {
  * also in @cost (may be NULL). */
 double sv_topo_coll_time(const SvHw *hw, SvCollOp op, const SvCommGroup *group, double bytes,
                          SvCollCost *cost);
+
+/* vLLM's custom all-reduce (vllm/distributed/device_communicators/
+ * custom_all_reduce.py and csrc/custom_all_reduce.cuh): below
+ * SV_CUSTOM_AR_MAX_BYTES, for 2, 4, 6 or 8 ranks inside one node whose
+ * devices are all directly linked (NVLink or XGMI), vLLM reduces through
+ * buffers the ranks read from one another instead of calling NCCL. Below the
+ * one-shot limit each rank reads every peer's buffer at once and sums
+ * (one-shot); above it, each reduces its 1/n share and then gathers the
+ * others' (two-shot). Time of one such all-reduce of @bytes over @group on
+ * @hw, also in @cost (may be NULL), or -1 when vLLM would use NCCL (too
+ * large, a group size or fabric it does not support, a group across
+ * nodes). See topology.c for the fit and its sources. */
+#define SV_CUSTOM_AR_MAX_BYTES (8.0 * 1024 * 1024)
+double sv_topo_custom_ar_time(const SvHw *hw, const SvCommGroup *group, double bytes,
+                              SvCollCost *cost);
 
 G_END_DECLS
 
