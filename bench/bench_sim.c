@@ -1,6 +1,7 @@
 /* Simulation-speed benchmark: runs a study (default bench/azure-100k.yaml)
- * in-process and prints simulated iterations/s, events/s, wall time and peak
- * RSS. Usage: bench_sim [--csv] [--core | CONFIG.yaml [KEY=VALUE overrides...]]
+ * in-process and prints simulated iterations/s, events/s, wall and CPU time
+ * (CPU time is the steadier figure on a shared machine) and peak RSS. Usage: bench_sim [--csv]
+ * [--core | CONFIG.yaml [KEY=VALUE overrides...]]
  * --csv prints one machine-readable line instead (bench/run.sh builds its
  * tables from them): requests,replicas,iterations,events,simulated_s,
  * load_s,wall_s,peak_rss_mb, or for --core: core,events,wall_s. */
@@ -17,6 +18,15 @@ static double peak_rss_mb(void)
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     return (double)ru.ru_maxrss / 1024.0; /* ru_maxrss is KiB on Linux */
+}
+
+/* User and system CPU seconds of this process so far. */
+static void cpu_s(double *user_s, double *sys_s)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    *user_s = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec * 1e-6;
+    *sys_s = (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec * 1e-6;
 }
 
 static void noop_handle(SvEngine *e, void *self, const SvEvent *ev)
@@ -94,7 +104,10 @@ int main(int argc, char **argv)
     }
     sv_metrics_spill(sv_sim_metrics(sim), NULL);
     gint64 t1 = g_get_monotonic_time();
+    double user0, sys0, user1, sys1;
+    cpu_s(&user0, &sys0);
     sv_sim_run(sim);
+    cpu_s(&user1, &sys1);
     const SvRunTotals *t = sv_sim_totals(sim);
     SvSimBalance b;
     sv_sim_balance(sim, &b);
@@ -113,6 +126,7 @@ int main(int argc, char **argv)
            " events, %" G_GINT64_FORMAT " preemptions\n",
            (double)t->end_ns * 1e-9, t->iterations, t->events, t->preemptions);
     printf("wall:        %.3f s simulate (+%.3f s load)\n", t->wall_s, (double)(t1 - t0) * 1e-6);
+    printf("cpu:         %.3f s user, %.3f s system (simulate)\n", user1 - user0, sys1 - sys0);
     printf("speed:       %.2f M iterations/s, %.2f M events/s\n",
            (double)t->iterations / t->wall_s / 1e6, (double)t->events / t->wall_s / 1e6);
     printf("peak RSS:    %.1f MB\n", peak_rss_mb());

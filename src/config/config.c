@@ -16,8 +16,12 @@
 const char *const sv_router_names[] = {"round-robin", "random",       "least-outstanding",
                                        "least-kv",    "power-of-two", "prefix-affinity",
                                        NULL};
-const char *const sv_scheduler_names[] = {"vllm-v0", "vllm-v1",  "sarathi", "orca",
-                                          "static",  "lightllm", "edf",     NULL};
+const char *const sv_scheduler_names[] = {"vllm-v0",  "vllm-v1", "sarathi", "orca", "static",
+                                          "lightllm", "edf",     "trtllm",  NULL};
+/* TensorRT-LLM's CapacitySchedulerPolicy names, lower-cased as its Triton
+ * backend's batch_scheduler_policy writes them. */
+const char *const sv_capacity_policy_names[] = {"guaranteed_no_evict", "max_utilization", NULL};
+static const char *const max_tokens_names[] = {"max_model_len", "output", NULL};
 const char *const sv_role_names[] = {"mixed", "prefill", "decode", NULL};
 const char *const sv_decode_router_names[] = {"least-kv", "least-outstanding", "round-robin", NULL};
 
@@ -27,7 +31,7 @@ const char *const sv_decode_router_names[] = {"least-kv", "least-outstanding", "
 static const gboolean scheduler_implemented[SV_SCHED_COUNT] = {
     [SV_SCHED_VLLM_V0] = TRUE, [SV_SCHED_VLLM_V1] = TRUE, [SV_SCHED_SARATHI] = TRUE,
     [SV_SCHED_ORCA] = TRUE,    [SV_SCHED_STATIC] = TRUE,  [SV_SCHED_LIGHTLLM] = TRUE,
-    [SV_SCHED_EDF] = TRUE,
+    [SV_SCHED_EDF] = TRUE,     [SV_SCHED_TRTLLM] = TRUE,
 };
 static const gboolean router_implemented[SV_ROUTER_COUNT] = {
     [SV_ROUTER_ROUND_ROBIN] = TRUE,       [SV_ROUTER_RANDOM] = TRUE,
@@ -97,6 +101,9 @@ static const char *const engine_keys[] = {"scheduler",
                                           "swap_space",
                                           "moe_load",
                                           "expert_placement_strategy",
+                                          "disable_custom_all_reduce",
+                                          "capacity_scheduler_policy",
+                                          "max_tokens",
                                           NULL};
 static const char *const workload_keys[] = {
     "trace",   "lengths",           "arrival", "num_requests", "duration_s",
@@ -149,6 +156,8 @@ static const char *const key_paths[] = {
     "engine.quantization",
     "engine.kv_cache_dtype",
     "engine.preemption_mode",
+    "engine.capacity_scheduler_policy",
+    "engine.max_tokens",
     "workload.trace",
     "workload.lengths.input.dist",
     "workload.lengths.input.value",
@@ -196,6 +205,7 @@ static const char *const key_paths[] = {
     "engine.moe_load.skew",
     "engine.moe_load.frequencies",
     "engine.expert_placement_strategy",
+    "engine.disable_custom_all_reduce",
     "cluster.prefix_affinity_load_factor",
     "workload.hash_block_tokens",
     "workload.prefix.prompts",
@@ -746,6 +756,53 @@ static gboolean read_moe_load(Loader *l, const SvYNode *engine, GError **error)
     return TRUE;
 }
 
+/* TensorRT-LLM's knobs (scheduler trtllm, serve/sched-trtllm.c), under
+ * TRT-LLM's own names, and what that scheduler does not model. Runs after
+ * the rest of engine: and cluster: are read. */
+static gboolean read_trtllm(Loader *l, const SvYNode *engine, GError **error)
+{
+    SvEngineConfig *e = &l->cfg->engine;
+    gboolean trt = e->scheduler == SV_SCHED_TRTLLM;
+    int policy = SV_CAPACITY_GUARANTEED_NO_EVICT, max_tokens = SV_MAX_TOKENS_MAX_MODEL_LEN;
+    if (!opt_enum(l, engine, "engine", "capacity_scheduler_policy", sv_capacity_policy_names,
+                  &policy, error) ||
+        !opt_enum(l, engine, "engine", "max_tokens", max_tokens_names, &max_tokens, error))
+        return FALSE;
+    e->capacity_scheduler_policy = (SvCapacityPolicy)policy;
+    e->max_tokens = (SvMaxTokens)max_tokens;
+    const SvYNode *pn = sv_ynode_get(engine, "capacity_scheduler_policy");
+    if (pn != NULL && !trt)
+        return sv_ydoc_error(l->doc, pn, error, SV_ERROR_INVALID,
+                             "engine.capacity_scheduler_policy applies only to scheduler: trtllm");
+    const SvYNode *mn = sv_ynode_get(engine, "max_tokens");
+    if (mn != NULL && (!trt || policy != SV_CAPACITY_GUARANTEED_NO_EVICT))
+        return sv_ydoc_error(l->doc, mn, error, SV_ERROR_INVALID,
+                             "engine.max_tokens applies only to scheduler trtllm with "
+                             "capacity_scheduler_policy guaranteed_no_evict, the policy that "
+                             "reserves KV for it");
+    if (!trt)
+        return TRUE;
+    if (e->enable_prefix_caching)
+        return sv_ydoc_error(l->doc, sv_ynode_get(engine, "enable_prefix_caching"), error,
+                             SV_ERROR_INVALID,
+                             "engine.enable_prefix_caching with scheduler 'trtllm' (TensorRT-LLM's "
+                             "KV cache reuse) is not implemented yet");
+    if (e->preemption_mode == SV_PREEMPT_SWAP)
+        return sv_ydoc_error(l->doc, sv_ynode_get(engine, "preemption_mode"), error,
+                             SV_ERROR_INVALID,
+                             "engine.preemption_mode swap with scheduler 'trtllm' is not "
+                             "implemented yet (TensorRT-LLM pauses a request by dropping its KV)");
+    for (guint i = 0; i < l->cfg->pools->len; i++) {
+        const SvPoolConfig *p = g_ptr_array_index(l->cfg->pools, i);
+        if (p->role != SV_ROLE_MIXED)
+            return sv_ydoc_error(l->doc, l->pools[i].role, error, SV_ERROR_INVALID,
+                                 "scheduler 'trtllm' in disaggregated pools (role: %s) is not "
+                                 "implemented yet",
+                                 sv_role_names[p->role]);
+    }
+    return TRUE;
+}
+
 static gboolean read_engine(Loader *l, const SvYNode *root, GError **error)
 {
     SvEngineConfig *e = &l->cfg->engine;
@@ -771,9 +828,12 @@ static gboolean read_engine(Loader *l, const SvYNode *root, GError **error)
     e->scheduler = (SvSchedulerKind)sched;
     /* vLLM V1 and Sarathi chunk prefills by design, LightLLM by default
      * (chunked_prefill_size) and edf is v1's step; v0, Orca and static
-     * batching run whole prompts. */
+     * batching run whole prompts. trtllm follows trtllm-bench, whose
+     * ExecutorSettingsConfig turns chunked context on (TRT-LLM's LLM API
+     * alone leaves it off). */
     e->enable_chunked_prefill = sched == SV_SCHED_VLLM_V1 || sched == SV_SCHED_SARATHI ||
-                                sched == SV_SCHED_LIGHTLLM || sched == SV_SCHED_EDF;
+                                sched == SV_SCHED_LIGHTLLM || sched == SV_SCHED_EDF ||
+                                sched == SV_SCHED_TRTLLM;
     if (!opt_int(l, engine, "engine", "max_num_seqs", 1, 1048576, &e->max_num_seqs, error) ||
         !opt_int(l, engine, "engine", "max_num_batched_tokens", 1, MAX_TOKENS,
                  &e->max_num_batched_tokens, error) ||
@@ -788,7 +848,9 @@ static gboolean read_engine(Loader *l, const SvYNode *root, GError **error)
         !opt_enum(l, engine, "engine", "quantization", quant_names, &quant, error) ||
         !opt_enum(l, engine, "engine", "kv_cache_dtype", kv_dtype_names, &kv, error) ||
         !opt_enum(l, engine, "engine", "preemption_mode", preemption_names, &preempt, error) ||
-        !opt_double(l, engine, "engine", "swap_space", FALSE, 1e6, &e->swap_space_gib, error))
+        !opt_double(l, engine, "engine", "swap_space", FALSE, 1e6, &e->swap_space_gib, error) ||
+        !opt_bool(l, engine, "engine", "disable_custom_all_reduce", &e->disable_custom_all_reduce,
+                  error))
         return FALSE;
     l->chunked = sv_ynode_get(engine, "enable_chunked_prefill");
     /* Schedulers whose design fixes chunking refuse the other setting rather
@@ -831,7 +893,7 @@ static gboolean read_engine(Loader *l, const SvYNode *root, GError **error)
     if (e->block_size & (e->block_size - 1))
         return sv_ydoc_error(l->doc, sv_ynode_get(engine, "block_size"), error, SV_ERROR_INVALID,
                              "engine.block_size must be a power of 2, got %d", e->block_size);
-    return read_moe_load(l, engine, error);
+    return read_trtllm(l, engine, error) && read_moe_load(l, engine, error);
 }
 
 static gboolean read_length(Loader *l, const SvYNode *lengths, const char *which,

@@ -31,6 +31,7 @@ typedef enum {
     SV_SCHED_STATIC,
     SV_SCHED_LIGHTLLM,
     SV_SCHED_EDF,
+    SV_SCHED_TRTLLM,
     SV_SCHED_COUNT
 } SvSchedulerKind;
 extern const char *const sv_scheduler_names[]; /* NULL-terminated, index = SvSchedulerKind */
@@ -58,6 +59,20 @@ typedef struct {
 } SvKvTransferConfig;
 
 typedef enum { SV_PREEMPT_RECOMPUTE, SV_PREEMPT_SWAP } SvPreemptionMode;
+
+/* TensorRT-LLM's capacity scheduler policy (engine.capacity_scheduler_policy,
+ * scheduler trtllm only; serve/sched-trtllm.c). */
+typedef enum {
+    SV_CAPACITY_GUARANTEED_NO_EVICT, /* start only what fits to its max tokens (TRT-LLM default) */
+    SV_CAPACITY_MAX_UTILIZATION,     /* admit while blocks are free, pause the newest when out */
+} SvCapacityPolicy;
+extern const char *const sv_capacity_policy_names[]; /* NULL-terminated, index = SvCapacityPolicy */
+
+/* What the engine takes as each request's output limit (engine.max_tokens),
+ * which guaranteed_no_evict reserves KV for: none sent (the engine's
+ * max_model_len), or the request's own output length, as a benchmark client
+ * that sends max_tokens = its target length does (trtllm-bench). */
+typedef enum { SV_MAX_TOKENS_MAX_MODEL_LEN, SV_MAX_TOKENS_OUTPUT } SvMaxTokens;
 
 typedef struct {
     char *name;                 /* pool name */
@@ -92,7 +107,10 @@ typedef struct {
     SvDtype kv_cache_dtype;        /* auto = dtype */
     SvPreemptionMode preemption_mode;
     double swap_space_gib; /* CPU swap space per device, GiB (vLLM's swap_space; default 4) */
+    gboolean disable_custom_all_reduce; /* vLLM's: NCCL for every all-reduce (default false) */
     SvMoeLoad moe_load; /* expert popularity and placement (moe_load, expert_placement_strategy) */
+    SvCapacityPolicy capacity_scheduler_policy; /* trtllm: capacity scheduler policy */
+    SvMaxTokens max_tokens; /* trtllm guaranteed_no_evict: the output limit it reserves for */
 } SvEngineConfig;
 
 typedef enum { SV_LEN_FIXED, SV_LEN_UNIFORM, SV_LEN_LOGNORMAL, SV_LEN_TRACE } SvLengthDist;

@@ -12,7 +12,9 @@
  * budget whole.
  * The step is written once, with policy hooks (SvBudgetPolicy), because
  * sarathi, orca, lightllm and edf differ from it only in whom they preempt,
- * what they reserve at admission and whether they chunk. */
+ * what they reserve at admission and whether they chunk. Under vLLM v1's own
+ * policy the decode pass goes through the replica's decode cohort
+ * (cohort.c), which gives the same steps without visiting every decode. */
 #include "serve/serve-private.h"
 
 static SvRequest *pick_victim(SvReplica *rep, const SvBudgetPolicy *policy)
@@ -63,6 +65,7 @@ static inline gboolean schedule_running(SvReplica *rep, SvRequest *r, int32_t n,
  * queue, returning any blocks the policy reserved for it. */
 static void unadmit(SvReplica *rep, SvRequest *r, SvTimeNs now_ns)
 {
+    sv__cohort_forget(rep, r);
     sv_req_list_remove(&rep->running, r);
     if (r->blocks > 0) {
         sv_kv_pool_free(&rep->kv, r->blocks, now_ns);
@@ -79,11 +82,25 @@ int sv__sched_budget_step(SvReplica *rep, SvTimeNs now_ns, const SvBudgetPolicy 
     rep->budget = eng->max_num_batched_tokens;
     rep->preempted_this_step = FALSE;
 
+    /* Pass 1, fast: the decode cohort (cohort.c) schedules every decode at
+     * once; pass 2 then walks only the running requests outside it. A
+     * policy with hooks keeps the plain passes. */
+    gboolean fast = rep->cohort.enabled && policy->victim == NULL && policy->admit == NULL;
+    gboolean prefills = FALSE;
+    if (fast) {
+        int32_t members = sv__cohort_schedule(rep, now_ns);
+        if (members >= 0) {
+            rep->budget -= members;
+            prefills = rep->cohort.others.len > 0;
+        } else {
+            fast = FALSE;
+        }
+    }
     /* Pass 1: decodes (exactly one known token not yet computed). It notes
      * whether it passed a prefill, so that pass 2 is skipped in the common
      * all-decode step (a pass over every running request saved). */
-    gboolean prefills = FALSE;
-    for (SvRequest *r = rep->running.head, *next; r != NULL && rep->budget > 0; r = next) {
+    for (SvRequest *r = fast ? NULL : rep->running.head, *next; r != NULL && rep->budget > 0;
+         r = next) {
         next = r->next;
         if (r->state != SV_RS_RUNNING || r->scheduled > 0)
             continue;
@@ -96,10 +113,11 @@ int sv__sched_budget_step(SvReplica *rep, SvTimeNs now_ns, const SvBudgetPolicy 
             continue;
         rep->budget -= 1;
     }
-    /* Pass 2: running requests still prefilling (chunks). */
-    for (SvRequest *r = prefills ? rep->running.head : NULL, *next; r != NULL && rep->budget > 0;
-         r = next) {
-        next = r->next;
+    /* Pass 2: running requests still prefilling (chunks); with the cohort,
+     * those outside it (the same requests in the same order). */
+    SvRequest *first = !prefills ? NULL : fast ? rep->cohort.others.head : rep->running.head;
+    for (SvRequest *r = first, *next; r != NULL && rep->budget > 0; r = next) {
+        next = fast ? r->cnext : r->next;
         if (r->scheduled > 0)
             continue;
         int32_t remaining = sv_request_known_tokens(r) - r->num_computed;
@@ -108,8 +126,19 @@ int sv__sched_budget_step(SvReplica *rep, SvTimeNs now_ns, const SvBudgetPolicy 
         int32_t n = (int32_t)MIN((int64_t)remaining, rep->budget);
         if (!chunk && n < remaining)
             break;
-        if (!schedule_running(rep, r, n, policy, &next, now_ns))
+        if (fast && !sv__replica_try_schedule(rep, r, n, 0, now_ns)) {
+            /* Blocks are short: preemption picks its victims from the whole
+             * running list, so the rest of the step takes the plain path
+             * (the requests after @r in running order that pass 2 has not
+             * seen are exactly those it would still visit). */
+            sv__cohort_dissolve(rep);
+            fast = FALSE;
+            next = r->next;
+            if (!make_room(rep, r, n, policy, &next, now_ns))
+                continue;
+        } else if (!fast && !schedule_running(rep, r, n, policy, &next, now_ns)) {
             continue;
+        }
         rep->budget -= n;
     }
     /* Pass 3: new (or preempted) requests in queue order, only if nothing
@@ -122,7 +151,8 @@ int sv__sched_budget_step(SvReplica *rep, SvTimeNs now_ns, const SvBudgetPolicy 
         if (!chunk && n < remaining) {
             /* Progress guarantee: a prompt longer than the whole budget runs
              * alone rather than blocking the queue forever. */
-            if (!(rep->batch_len == 0 && remaining > eng->max_num_batched_tokens))
+            if (!(rep->batch_len + rep->cohort.scheduled == 0 &&
+                  remaining > eng->max_num_batched_tokens))
                 break;
             n = remaining;
         }
@@ -136,7 +166,7 @@ int sv__sched_budget_step(SvReplica *rep, SvTimeNs now_ns, const SvBudgetPolicy 
         }
         rep->budget -= n;
     }
-    return rep->batch_len;
+    return rep->batch_len + rep->cohort.scheduled;
 }
 
 static int schedule_v1(SvReplica *rep, SvTimeNs now_ns)

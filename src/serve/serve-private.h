@@ -50,6 +50,7 @@ struct SvRequest {
     uint8_t state;        /* SvRequestState */
     uint8_t trace_phase;  /* SvRequestPhase; kept only while an observer is set */
     uint8_t kv_flags;     /* SV_KV_*: what the KV fast paths must not skip */
+    uint8_t cohort_role;  /* SvCohortRole: in the decode cohort, its others list, or neither */
     /* Cold: read when a request arrives, is first scheduled, emits its
      * first token, finishes, is preempted or handed over. */
     int64_t id; /* arrival index */
@@ -70,6 +71,13 @@ struct SvRequest {
     SvTimeNs preempted_ns;    /* total time from preemption to resumption */
     int32_t cached_tokens;    /* prefix-cache hit when first scheduled, tokens */
     double energy_j;          /* its share, by tokens, of its iterations' energy (power.h), J */
+    /* Decode cohort (cohort.c): read when a member needs attention (every
+     * block_size tokens or so), never per step; next to energy_j, which
+     * attention also updates. */
+    int64_t cohort_sync;      /* member: replica iteration its token fields are current for */
+    int8_t cohort_bucket;     /* member: the context bucket it is counted in */
+    int64_t admit_seq;        /* admission order on its replica (the running list's order) */
+    SvRequest *cprev, *cnext; /* others-list links */
     /* Disaggregation: the hand-over from a prefill replica to a decode one
      * (disagg.c). Read once per request, never per step. */
     int32_t prefill_replica; /* replica that ran its prefill and handed it over; -1: none */
@@ -80,7 +88,7 @@ struct SvRequest {
     SvTimeNs xfer_start_ns;  /* when its KV started to move */
     SvTimeNs xfer_end_ns;    /* when its KV had arrived */
 };
-_Static_assert(offsetof(SvRequest, kv_flags) < 64, "a request's hot fields must share a line");
+_Static_assert(offsetof(SvRequest, cohort_role) < 64, "a request's hot fields must share a line");
 
 static inline int32_t sv_request_known_tokens(const SvRequest *r)
 {
@@ -176,6 +184,10 @@ extern const SvSchedulerVtable sv__sched_orca;
 extern const SvSchedulerVtable sv__sched_static;
 extern const SvSchedulerVtable sv__sched_lightllm;
 extern const SvSchedulerVtable sv__sched_edf;
+extern const SvSchedulerVtable sv__sched_trtllm;
+/* trtllm guaranteed_no_evict: KV blocks promised to @rep's running requests
+ * to their completion (0 under max_utilization); for tests. */
+int64_t sv__sched_trtllm_promised(const SvReplica *rep);
 
 /* Policy hooks of the token-budget step (sched-vllm-v1.c), which vllm-v1,
  * sarathi, orca, lightllm and edf share. NULL hooks give vLLM v1's choices. */
@@ -196,6 +208,94 @@ typedef struct {
  * max_num_seqs, the token budget, KV blocks and policy->admit allow.
  * Returns the batch size. */
 int sv__sched_budget_step(SvReplica *replica, SvTimeNs now_ns, const SvBudgetPolicy *policy);
+
+/* ---- decode cohort (cohort.c) ----
+ * The running requests of a replica that are purely decoding advance one
+ * token per iteration, all together. The cohort keeps them lazily: their
+ * token fields (generated, num_computed, blocks, last_token_ns, max_itl_ns,
+ * energy_j) are brought up to date only when one needs attention (its
+ * context enters another bucket, it emits its last token, or the rings are
+ * about to forget its last update), from per-iteration rings of the
+ * replica's gaps and energy per token; the batch shape's decode part and
+ * the step's new KV blocks come from counts kept per bucket and per context
+ * offset. A step
+ * then costs O(attention + prefills), not O(batch). Any event the lazy form
+ * does not model exactly (a preemption, blocks running short, a decode left
+ * out of a step) dissolves the cohort back into the plain path first, so
+ * results are byte-identical either way (SERVESIM_NO_FASTPATH=1 turns the
+ * cohort off to check that). */
+typedef enum {
+    SV_COHORT_NONE = 0, /* neither (waiting, or the others list not kept) */
+    SV_COHORT_OTHER,    /* running, not a member: in the others list */
+    SV_COHORT_MEMBER,   /* a cohort member */
+} SvCohortRole;
+
+typedef enum {
+    SV_COHORT_IDLE,    /* between iterations: members are due or current at `iter` */
+    SV_COHORT_FORMING, /* the members are in the step being formed */
+    SV_COHORT_RUNNING, /* ... and that step runs (its energy per token is known) */
+} SvCohortPhase;
+
+/* A member and the replica iteration at which it next needs attention:
+ * the entries of the cohort's min-heap (a few KiB per replica that stay in
+ * cache, where a ring of per-iteration lists would not). */
+typedef struct {
+    int64_t at;
+    SvRequest *r;
+} SvCohortDue;
+
+typedef struct {
+    gboolean enabled;     /* this replica uses the cohort (sv_sim_new decides) */
+    gboolean rebuild;     /* dissolved: the others list is rebuilt at the next step */
+    uint8_t phase;        /* SvCohortPhase */
+    int64_t iter;         /* the replica iteration being formed or run (pp = 1) */
+    SvTimeNs last_end_ns; /* end of the replica's previous iteration */
+    int32_t size;         /* members */
+    int32_t scheduled;    /* members in the step being formed or run */
+    int32_t count[SV_BATCH_CTX_BUCKETS];      /* members per context bucket */
+    int64_t offset_sum[SV_BATCH_CTX_BUCKETS]; /* sum of (context - iter) over them, tokens */
+    int32_t *residue;   /* members per (context - iter) mod block_size (owned) */
+    int32_t block_mask; /* block_size - 1 (a power of two) */
+    int32_t ring_mask;  /* ring length - 1 (a power of two) */
+    int32_t max_ahead;  /* iterations a member may go without attention */
+    SvCohortDue *due;   /* min-heap on .at of every member (owned) */
+    int32_t due_len, due_cap;
+    SvTimeNs *gap_ns;      /* ring: per iteration, its end minus the previous end, ns */
+    double *token_j;       /* ring: per iteration, its energy per token (0: none), J */
+    SvRequest **finishing; /* members whose last token this step emits */
+    int32_t num_finishing, finishing_cap;
+    SvReqList others; /* running non-members in running order (cprev/cnext; only len, head, tail) */
+    int64_t admit_seq; /* next admission number */
+} SvCohort;
+
+/* Set up / free @replica's cohort (enabled or not). */
+void sv__cohort_init(SvReplica *replica, gboolean enabled);
+void sv__cohort_clear(SvReplica *replica);
+/* Step formation, first pass: bring the members due at this iteration up to
+ * date and allocate their blocks, make the running decodes not yet members
+ * members, and put them all in the step (replica->shape's decode part).
+ * Returns the members scheduled, or -1 when the cohort had to be dissolved
+ * (blocks short, a decode it cannot take, more members than the token
+ * budget): the caller then runs the plain first pass. */
+int32_t sv__cohort_schedule(SvReplica *replica, SvTimeNs now_ns);
+/* Turn the members back into plain running requests, current for the step
+ * being formed (in it, at the front of replica->batch in running order,
+ * when it already holds them). */
+void sv__cohort_dissolve(SvReplica *replica);
+/* @r, admitted to the running set, or leaving it: keep the others list. */
+void sv__cohort_admitted(SvReplica *replica, SvRequest *r);
+void sv__cohort_forget(SvReplica *replica, SvRequest *r);
+/* The step with the members has started; @token_j is its energy per token. */
+void sv__cohort_started(SvReplica *replica, double token_j);
+/* The step has ended at @now_ns: record its gap and return it; the members
+ * whose last token it emitted are in replica->cohort.finishing, in running
+ * order. */
+SvTimeNs sv__cohort_ended(SvReplica *replica, SvTimeNs now_ns);
+/* Bring finishing member @r up to date through the step that ended at
+ * @now_ns and take it out of the cohort. */
+void sv__cohort_leave(SvReplica *replica, SvRequest *r, SvTimeNs now_ns);
+/* After the step's tokens are emitted: the next iteration. */
+void sv__cohort_next(SvReplica *replica, SvTimeNs now_ns);
 
 struct SvReplica {
     int index;                    /* global replica index */
@@ -241,6 +341,7 @@ struct SvReplica {
     int32_t num_stages;
     SvTimeNs *stage_free_ns;    /* per stage: when it finishes the last batch given to it */
     SvTimeNs *stage_ns;         /* scratch: the stage times of the batch being launched */
+    SvTimeNs *stage_start_ns;   /* scratch for the timeline: when that batch enters each stage */
     SvPpBatch *inflight;        /* ring of num_stages batches (owned) */
     int32_t inflight_head;      /* oldest batch in flight */
     int32_t inflight_len;       /* batches in flight */
@@ -253,6 +354,7 @@ struct SvReplica {
     gboolean layerwise;     /* prefill replica: start transfers as the last chunk starts */
     SvReqList kv_wait;      /* decode replica: hand-overs waiting for KV blocks, FIFO */
     int64_t kv_wait_blocks; /* blocks those wait for */
+    SvCohort cohort;        /* the lazily kept decoding requests (cohort.c) */
 };
 
 /* Put @r in the batch with @n tokens, allocating the KV blocks it needs.

@@ -48,6 +48,8 @@ struct SvSim {
     SvRouter *router;          /* (owned) routes arrivals over the entry replicas */
     SvReplica **replicas;      /* (owned) */
     int num_replicas;
+    /* Per pool: the engine limits its replicas run under (owned). */
+    SvEngineConfig *pool_engines;
     /* Where arrivals go: the mixed and prefill replicas (all of them unless
      * the cluster is disaggregated). (owned array; the replicas are not) */
     SvReplica **entry;
@@ -220,12 +222,15 @@ void sv__replica_admit(SvReplica *rep, SvRequest *r)
     sv_req_list_remove(&rep->waiting, r);
     r->state = SV_RS_RUNNING;
     sv_req_list_push_tail(&rep->running, r);
+    sv__cohort_admitted(rep, r);
 }
 
 void sv__replica_preempt(SvReplica *rep, SvRequest *r, SvTimeNs now_ns)
 {
     SV_ASSERT(r->state == SV_RS_RUNNING, "preempt request %" G_GINT64_FORMAT " in state %d", r->id,
               r->state);
+    /* The victim rule reads the running list in full: no lazy members. */
+    sv__cohort_dissolve(rep);
     if (r->scheduled > 0) {
         for (int i = 0; i < rep->batch_len; i++) {
             if (rep->batch[i] == r) {
@@ -271,22 +276,27 @@ static SvTimeNs iteration_time(SvSim *sim, SvReplica *rep, const SvBatchShape *s
 }
 
 /* Give each of the @n requests of @batch its share of @energy_j by its
- * tokens (@tokens in all); a step without tokens stays unattributed. */
-static void attribute_energy(SvSim *sim, SvRequest **batch, int n, int64_t tokens, double energy_j)
+ * tokens (@tokens in all); a step without tokens stays unattributed.
+ * Returns the energy per token (0 when unattributed), which the decode
+ * cohort's members receive lazily. */
+static double attribute_energy(SvSim *sim, SvRequest **batch, int n, int64_t tokens,
+                               double energy_j)
 {
     if (tokens <= 0 || energy_j <= 0)
-        return;
+        return 0;
     double per_token = energy_j / (double)tokens;
     for (int i = 0; i < n; i++)
         batch[i]->energy_j += per_token * batch[i]->scheduled;
     sv_power_attributed(sim->power, energy_j);
+    return per_token;
 }
 
 /* Report an iteration that starts at @now_ns: its requests that were queued
  * or preempted begin their prefill (or, swapped back in, decode again), then
  * the iteration itself. */
 static void observe_iteration(SvSim *sim, SvReplica *rep, const SvBatchShape *shape,
-                              SvTimeNs now_ns, SvTimeNs dt_ns)
+                              SvTimeNs now_ns, SvTimeNs dt_ns, SvTimeNs stage_copy_ns,
+                              int64_t swap_blocks)
 {
     const SvSimObserver *obs = sim->observer;
     for (int i = 0; i < rep->batch_len; i++) {
@@ -309,8 +319,18 @@ static void observe_iteration(SvSim *sim, SvReplica *rep, const SvBatchShape *sh
         .waiting = rep->waiting.len,
         .kv_used_blocks = rep->kv.total_blocks - rep->kv.free_blocks,
         .kv_total_blocks = rep->kv.total_blocks,
-        .swap_blocks = rep->swap_blocks_step,
+        .swap_blocks = swap_blocks,
+        .num_stages = 1,
     };
+    /* A pipelined batch (pp_kick has just booked its stages): each stage
+     * ends when stage_free_ns says and lasts its time plus the copies. */
+    if (rep->num_stages > 1) {
+        for (int s = 0; s < rep->num_stages; s++)
+            rep->stage_start_ns[s] = rep->stage_free_ns[s] - rep->stage_ns[s] - stage_copy_ns;
+        ev.num_stages = rep->num_stages;
+        ev.stage_start_ns = rep->stage_start_ns;
+        ev.stage_end_ns = rep->stage_free_ns;
+    }
     obs->iteration(obs->user_data, &ev);
 }
 
@@ -364,7 +384,9 @@ static void replica_kick(SvSim *sim, SvReplica *rep)
     batch_begin(rep);
     /* A step that only swapped (its batch came out empty) still spends the
      * copy time. */
-    if (rep->sched->schedule(rep, now) == 0 && rep->swap_blocks_step == 0) {
+    /* The step's requests: rep->batch and the decode cohort's members. */
+    int n = rep->sched->schedule(rep, now);
+    if (n == 0 && rep->swap_blocks_step == 0) {
         if (G_UNLIKELY(rep->role == SV_ROLE_DECODE && rep->running.len == 0) && unstick(rep, now))
             replica_kick(sim, rep);
         return;
@@ -373,24 +395,26 @@ static void replica_kick(SvSim *sim, SvReplica *rep)
     batch_shape(rep, &shape);
     double flops = 0, energy = 0;
     SvIterProfile prof;
-    SvTimeNs dt = rep->batch_len > 0 ? iteration_time(sim, rep, &shape, &flops, &prof) : 0;
+    SvTimeNs dt = n > 0 ? iteration_time(sim, rep, &shape, &flops, &prof) : 0;
+    int64_t swapped = rep->swap_blocks_step; /* the charge resets it */
     dt += sv__replica_swap_charge(rep);
     SV_ASSERT(dt > 0, "iteration of %d requests predicted to take %" G_GINT64_FORMAT " ns",
               rep->batch_len, dt);
     /* Power: a cap may slow the iteration; its energy goes to its requests. */
-    dt = sv_power_iteration(sim->power, rep->index, now, dt, rep->batch_len > 0 ? &prof : NULL,
-                            &energy);
-    attribute_energy(sim, rep->batch, rep->batch_len, shape.prefill_tokens + shape.num_decode,
-                     energy);
+    dt = sv_power_iteration(sim->power, rep->index, now, dt, n > 0 ? &prof : NULL, &energy);
+    double token_j = attribute_energy(sim, rep->batch, rep->batch_len,
+                                      shape.prefill_tokens + shape.num_decode, energy);
+    if (rep->cohort.scheduled > 0)
+        sv__cohort_started(rep, token_j);
     rep->busy = TRUE;
     rep->iter_end_ns = now + dt;
     rep->busy_ns += dt;
     rep->flops += flops;
     sim->batch_iters++;
-    sim->batch_seqs += rep->batch_len;
+    sim->batch_seqs += n;
     sim->batch_tokens += shape.prefill_tokens + shape.num_decode;
     if (G_UNLIKELY(sim->observer != NULL))
-        observe_iteration(sim, rep, &shape, now, dt);
+        observe_iteration(sim, rep, &shape, now, dt, 0, swapped);
     sv_engine_schedule(sim->engine, now + dt, sim->component, EV_ITER_END, rep->index, NULL);
     if (G_UNLIKELY(rep->layerwise))
         start_layerwise(sim, rep, rep->batch, rep->batch_len, now, now + dt);
@@ -403,6 +427,7 @@ static void finish_request(SvSim *sim, SvReplica *rep, SvRequest *r, SvTimeNs no
 {
     if (rep->sched->finished != NULL)
         rep->sched->finished(rep, r);
+    sv__cohort_forget(rep, r);
     sv_req_list_remove(&rep->running, r);
     sv__replica_kv_release(rep, r, now);
     record_request(sim, r, SV_REQ_COMPLETED, SV_REJECT_NONE, now);
@@ -467,6 +492,22 @@ static inline void emit_tokens(SvSim *sim, SvReplica *rep, SvRequest **batch, in
     sv_metrics_add_itl_n(sim->metrics, run_gap, run_len);
 }
 
+/* The decode cohort's members have each emitted a token (cohort.c): count
+ * them, and finish those whose last token it was, in running order and
+ * before the rest of the batch, where the plain first pass puts decodes. */
+static void emit_cohort(SvSim *sim, SvReplica *rep, SvTimeNs now)
+{
+    int32_t n = rep->cohort.scheduled;
+    SvTimeNs gap = sv__cohort_ended(rep, now);
+    sv_metrics_add_itl_n(sim->metrics, gap, n);
+    sim->output_tokens += n;
+    for (int32_t i = 0; i < rep->cohort.num_finishing; i++) {
+        SvRequest *r = rep->cohort.finishing[i];
+        sv__cohort_leave(rep, r, now);
+        finish_request(sim, rep, r, now);
+    }
+}
+
 static void pump_transfers(SvSim *sim, SvReplica *dst, SvTimeNs now);
 
 static void on_iteration_end(SvSim *sim, SvReplica *rep, SvTimeNs now)
@@ -474,8 +515,12 @@ static void on_iteration_end(SvSim *sim, SvReplica *rep, SvTimeNs now)
     sv_power_iteration_end(sim->power, rep->index, now);
     rep->iterations++;
     sim->iterations++;
+    if (rep->cohort.scheduled > 0)
+        emit_cohort(sim, rep, now);
     emit_tokens(sim, rep, rep->batch, rep->batch_len, now);
     rep->batch_len = 0;
+    if (rep->cohort.enabled)
+        sv__cohort_next(rep, now);
     rep->busy = FALSE;
     replica_kick(sim, rep);
     /* After the kick, which may have moved queued requests into the batch. */
@@ -524,7 +569,11 @@ static void pp_kick(SvSim *sim, SvReplica *rep)
     }
     /* Every stage's devices copy their own layers' swapped blocks before
      * they run it. */
+    int64_t swapped = rep->swap_blocks_step; /* the charge resets it */
     SvTimeNs copy_ns = sv__replica_swap_charge(rep);
+    /* Power: a cap may slow each stage; its energy goes to the requests. */
+    double energy = sv_power_pipeline_stages(sim->power, rep->index, rep->stage_ns, copy_ns,
+                                             rep->batch_len > 0 ? &prof : NULL);
     SvTimeNs t = now, sum = 0;
     for (int s = 0; s < p; s++) {
         SvTimeNs dt = rep->stage_ns[s] + copy_ns;
@@ -536,9 +585,8 @@ static void pp_kick(SvSim *sim, SvReplica *rep)
     }
     SV_ASSERT(t > now, "batch of %d requests on replica %d predicted to take no time",
               rep->batch_len, rep->index);
-    /* Power: each device runs one stage, busy sum / p on average. */
-    double energy =
-        sv_power_pipeline_batch(sim->power, rep->index, sum / p, rep->batch_len > 0 ? &prof : NULL);
+    /* Each stage's devices draw its power while it runs the batch. */
+    sv_power_pipeline_launch(sim->power, rep->index, now, rep->stage_free_ns);
     attribute_energy(sim, rep->batch, rep->batch_len, shape.prefill_tokens + shape.num_decode,
                      energy);
     rep->stage_busy_ns += sum;
@@ -548,7 +596,7 @@ static void pp_kick(SvSim *sim, SvReplica *rep)
     sim->batch_seqs += rep->batch_len;
     sim->batch_tokens += shape.prefill_tokens + shape.num_decode;
     if (G_UNLIKELY(sim->observer != NULL))
-        observe_iteration(sim, rep, &shape, now, t - now);
+        observe_iteration(sim, rep, &shape, now, t - now, copy_ns, swapped);
     /* Into the ring: swap the arrays, so nothing is copied or allocated. */
     SvPpBatch *b = &rep->inflight[(rep->inflight_head + rep->inflight_len) % p];
     SvRequest **reqs = b->reqs;
@@ -737,6 +785,7 @@ static void start_layerwise(SvSim *sim, SvReplica *src, SvRequest **batch, int n
  * stays there until copied) and queues for a decode replica's blocks. */
 static void hand_over(SvSim *sim, SvReplica *src, SvRequest *r, SvTimeNs now)
 {
+    sv__cohort_forget(src, r);
     sv_req_list_remove(&src->running, r);
     r->state = SV_RS_TRANSFER;
     src->outstanding--;
@@ -1185,13 +1234,36 @@ gboolean sv_sim_kv_blocks(const SvModel *model, const SvPoolConfig *pool,
     return TRUE;
 }
 
+void sv_sim_pool_engine(const SvEngineConfig *engine, const SvPoolConfig *pool, SvEngineConfig *out)
+{
+    /* vLLM runs each data-parallel rank as its own engine core
+     * (vllm/v1/engine/core.py: DPEngineCoreProc is an EngineCoreProc, and
+     * each builds its own Scheduler from the one scheduler config; docs
+     * serving/data_parallel_deployment.md: "each DP rank is deployed as a
+     * separate core engine process"), so max_num_seqs and
+     * max_num_batched_tokens bind per rank and a group of dp ranks runs up
+     * to dp x max_num_seqs sequences per forward pass. (SGLang's
+     * --max-running-requests is the group's total instead; the keys here
+     * have vLLM's meaning.) A replica schedules its ranks as one pool of
+     * sequences (the predictor times the busiest rank, holding ceil(n / dp)
+     * of them), so it gets the group's limits. Simplifications: one
+     * request's prefill chunk may exceed one rank's token budget, and the
+     * ranks share one queue where vLLM balances arrivals over per-rank
+     * queues. */
+    *out = *engine;
+    int64_t dp = MAX(pool->data_parallel_size, 1);
+    out->max_num_seqs = (int)MIN((int64_t)engine->max_num_seqs * dp, (int64_t)G_MAXINT32);
+    out->max_num_batched_tokens =
+        (int)MIN((int64_t)engine->max_num_batched_tokens * dp, (int64_t)G_MAXINT32);
+}
+
 static const SvSchedulerVtable *scheduler_for(SvSchedulerKind kind)
 {
     static const SvSchedulerVtable *const table[SV_SCHED_COUNT] = {
         [SV_SCHED_VLLM_V0] = &sv__sched_vllm_v0, [SV_SCHED_VLLM_V1] = &sv__sched_vllm_v1,
         [SV_SCHED_SARATHI] = &sv__sched_sarathi, [SV_SCHED_ORCA] = &sv__sched_orca,
         [SV_SCHED_STATIC] = &sv__sched_static,   [SV_SCHED_LIGHTLLM] = &sv__sched_lightllm,
-        [SV_SCHED_EDF] = &sv__sched_edf,
+        [SV_SCHED_EDF] = &sv__sched_edf,         [SV_SCHED_TRTLLM] = &sv__sched_trtllm,
     };
     return kind >= 0 && kind < SV_SCHED_COUNT ? table[kind] : NULL;
 }
@@ -1256,6 +1328,7 @@ SvSim *sv_sim_new(const SvConfig *config, const SvTrace *trace, const SvSimOptio
     sim->slabs = g_ptr_array_new_with_free_func(g_aligned_free);
     sim->predictors = g_ptr_array_new_with_free_func((GDestroyNotify)sv_predictor_free);
     sim->stage_memos = g_ptr_array_new_with_free_func((GDestroyNotify)sv__stage_memo_free);
+    sim->pool_engines = g_new0(SvEngineConfig, config->pools->len);
     sim->engine = sv_engine_new(config->seed);
     sim->metrics = sv_metrics_new(&config->slo);
     sim->sample_interval_ns = MAX(sv_s_to_ns(config->output.sample_interval_s), 1000);
@@ -1290,8 +1363,17 @@ SvSim *sv_sim_new(const SvConfig *config, const SvTrace *trace, const SvSimOptio
     }
     int max_model_len = config->engine.max_model_len > 0 ? config->engine.max_model_len
                                                          : config->model->max_position_embeddings;
+    /* The decode cohort (cohort.c) serves vllm-v1 replicas of one stage
+     * unless something reads running requests' token fields between steps
+     * (prefix caching's unit filling, TTFT-predicting admission).
+     * SERVESIM_NO_FASTPATH=1 turns it off: the results must not change
+     * (tests/check-fastpath.sh compares the two). */
+    gboolean cohort =
+        config->engine.scheduler == SV_SCHED_VLLM_V1 && !config->engine.enable_prefix_caching &&
+        !config->admission.reject_predicted_slo_miss && g_getenv("SERVESIM_NO_FASTPATH") == NULL;
     for (guint p = 0; p < config->pools->len; p++) {
         const SvPoolConfig *pool = config->pools->pdata[p];
+        sv_sim_pool_engine(&config->engine, pool, &sim->pool_engines[p]);
         int64_t blocks = sim->options.kv_blocks;
         if (sim->options.pool_kv_blocks != NULL && (int)p < sim->options.num_pool_kv_blocks &&
             sim->options.pool_kv_blocks[p] > 0)
@@ -1330,7 +1412,7 @@ SvSim *sv_sim_new(const SvConfig *config, const SvTrace *trace, const SvSimOptio
             sim->replicas[sim->num_replicas] = rep;
             rep->index = sim->num_replicas++;
             rep->pool = pool;
-            rep->engine = &config->engine;
+            rep->engine = &sim->pool_engines[p];
             rep->sched = sched;
             rep->max_model_len = max_model_len;
             rep->num_devices = sv_plan_devices(&plan);
@@ -1345,11 +1427,14 @@ SvSim *sv_sim_new(const SvConfig *config, const SvTrace *trace, const SvSimOptio
             rep->layerwise = pool->role == SV_ROLE_PREFILL && config->kv_transfer.layerwise;
             rep->num_stages = stages;
             if (stages > 1) {
+                sv_power_replica_stages(sim->power, rep->index, stages);
                 rep->stage_free_ns = g_new0(SvTimeNs, stages);
                 rep->stage_ns = g_new0(SvTimeNs, stages);
+                rep->stage_start_ns = g_new0(SvTimeNs, stages);
                 rep->inflight = g_new0(SvPpBatch, stages);
                 rep->stage_memo = stage_memo;
             }
+            sv__cohort_init(rep, cohort && stages == 1);
             if (sched->init != NULL)
                 sched->init(rep);
         }
@@ -1389,12 +1474,14 @@ void sv_sim_free(SvSim *sim)
             sim->replicas[i]->sched->free(sim->replicas[i]);
         SvReplica *rep = sim->replicas[i];
         sv_kv_pool_clear(&rep->kv);
+        sv__cohort_clear(rep);
         g_free(rep->batch);
         for (int s = 0; rep->inflight != NULL && s < rep->num_stages; s++)
             g_free(rep->inflight[s].reqs);
         g_free(rep->inflight);
         g_free(rep->stage_free_ns);
         g_free(rep->stage_ns);
+        g_free(rep->stage_start_ns);
         g_free(rep);
     }
     g_free(sim->replicas);
@@ -1406,6 +1493,7 @@ void sv_sim_free(SvSim *sim)
         g_ptr_array_unref(sim->slabs);
     if (sim->predictors)
         g_ptr_array_unref(sim->predictors);
+    g_free(sim->pool_engines);
     sv_tenant_mix_free(sim->mix);
     sv__admission_free(sim->admission);
     sv_power_free(sim->power);
@@ -1472,8 +1560,14 @@ void sv_sim_run(SvSim *sim)
 void sv_sim_set_observer(SvSim *sim, const SvSimObserver *observer)
 {
     sim->observer = observer;
-    for (int i = 0; i < sim->num_replicas; i++)
+    for (int i = 0; i < sim->num_replicas; i++) {
         sim->replicas[i]->observer = observer;
+        /* The timeline follows every request through every step. */
+        if (observer != NULL) {
+            sv__cohort_dissolve(sim->replicas[i]);
+            sim->replicas[i]->cohort.enabled = FALSE;
+        }
+    }
 }
 
 void sv_sim_set_progress(SvSim *sim, SvSimProgressFn fn, void *user_data)

@@ -99,6 +99,12 @@ void sv_sim_balance(const SvSim *sim, SvSimBalance *out);
 gboolean sv_sim_kv_blocks(const SvModel *model, const SvPoolConfig *pool,
                           const SvEngineConfig *engine, int64_t *blocks_out, GError **error);
 
+/* The engine settings one replica of @pool runs under: @engine's, with
+ * max_num_seqs and max_num_batched_tokens per attention data-parallel rank
+ * as in vLLM, so data_parallel_size times the configured values. */
+void sv_sim_pool_engine(const SvEngineConfig *engine, const SvPoolConfig *pool,
+                        SvEngineConfig *out);
+
 /* ---- observers: timeline (--trace-events) and progress ----
  * Optional hooks set before sv_sim_run. With none set the engine pays one
  * well-predicted branch per hook site and allocates nothing. */
@@ -145,6 +151,14 @@ typedef struct {
     int64_t kv_used_blocks;  /* blocks held after scheduling */
     int64_t kv_total_blocks; /* blocks of the replica */
     int64_t swap_blocks;     /* blocks copied to or from the CPU tier by this step */
+    /* The batch's path through a pipelined replica's stages (num_stages > 1;
+     * 1 and NULL otherwise), valid during the call: it enters stage s at
+     * stage_start_ns[s] and leaves it at stage_end_ns[s], after stage s - 1
+     * and after the batch before it in stage s. duration_ns runs from
+     * start_ns to the last stage's end. */
+    int32_t num_stages;
+    const SvTimeNs *stage_start_ns;
+    const SvTimeNs *stage_end_ns;
 } SvIterationEvent;
 
 typedef struct {

@@ -14,6 +14,7 @@ made where a source does not publish something, are in validation/README.md.
 
 import csv
 import json
+import math
 import os
 import statistics
 import sys
@@ -303,6 +304,10 @@ SW_MODEL = {"llama2-70b": "llama-2-70b", "bloom-176b": "bloom-176b"}
 # which servesim, like vLLM, refuses; those rows are left out.
 SW_MAX_LEN = {"llama2-70b": 4096, "bloom-176b": 2048}
 SW_HW = {"a100-80gb": "a100-sxm-80g", "h100-80gb": "h100-sxm"}
+# Splitwise's 2023 engine, like DistServe's vLLM baseline below, predates
+# vLLM's custom all-reduce (vllm-project/vllm PR #2192, merged January 2024,
+# v0.3.0): every all-reduce went through NCCL.
+NO_CUSTOM_AR = "--disable-custom-all-reduce"
 
 
 def splitwise_cases():
@@ -334,7 +339,7 @@ def splitwise_cases():
         out.append({
             "id": f"{model}/{hw.split('-')[0]}x{tp}/p{p}-b{b}-t{t}",
             "study": "predict",
-            "sets": f"--model={SW_MODEL[model]} --hw={SW_HW[hw]} --tp={tp}",
+            "sets": f"--model={SW_MODEL[model]} --hw={SW_HW[hw]} --tp={tp} {NO_CUSTOM_AR}",
             "prefill_batch": f"prefill={p}x{b}",
             "decode_batch": f"decode={b}@{p + t // 2}",
             "prefill_ms": g(prompt),
@@ -381,7 +386,7 @@ def distserve_cases():
         for tp in sorted(prof[mid], key=int):
             c = prof[mid][tp]
             a, b_, c2 = c["prefill"]
-            base = f"--model={DS_MODEL[mid]} --hw=a100-sxm-80g --tp={tp}"
+            base = f"--model={DS_MODEL[mid]} --hw=a100-sxm-80g --tp={tp} {NO_CUSTOM_AR}"
             short = mid.split("/")[1]
             for bs, p in DS_PREFILL:
                 out.append({
@@ -436,6 +441,57 @@ TRT10_MODEL = {"Llama 3.1 8B": "llama-3.1-8b", "Llama 3.3 70B": "llama-3.1-70b",
 TRT10_HW = {"H100": "h100-sxm", "H200": "h200-sxm", "B200": "b200"}
 
 
+def yaml_scalar(path, key):
+    """A top-level scalar of a servesim model or hwprofile YAML (no parser needed)."""
+    with open(path) as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return float(line.split(":", 1)[1].split("#")[0])
+    raise KeyError(f"{path}: no {key}")
+
+
+def trtllm_bench_settings(model, hw, tp, prec, isl, osl):
+    """max_batch_size and max_num_tokens as trtllm-bench picks them when the
+    command line gives neither, as the perf-overview runs did:
+    calc_engine_setting and finetune_setting in tensorrt_llm/bench/build/
+    tuning.py. The KV cache is sized as 0.95 of the device memory left after
+    the weights (param count x bytes per weight, in GB, against the device's
+    memory in GiB: TRT-LLM's own mix of units), the number of ISL + OSL
+    requests it holds is rounded up (a "slightly optimistic" batch), capped at
+    4096, and the token budget follows as batch x (1 + ISL / OSL) in
+    [2048, 32768]. The device memory is the hwprofile's memory_runtime_gib
+    (torch's total_memory, what trtllm-bench reads)."""
+    root = os.path.dirname(VAL)
+    mpath = os.path.join(root, "models", model + ".yaml")
+    layers = yaml_scalar(mpath, "num_layers")
+    kv_heads = max(tp, yaml_scalar(mpath, "num_kv_heads"))
+    head_dim = yaml_scalar(mpath, "head_dim")
+    params_b = yaml_scalar(mpath, "published_params") / 1e9
+    gib = yaml_scalar(os.path.join(root, "hwprofiles", hw + ".yaml"), "memory_runtime_gib")
+    byte_per_elem = {"FP8": 1.0, "FP4": 0.5}.get(prec, 2.0)
+    byte_per_kv = 1.0 if prec in ("FP8", "FP4") else 2.0
+    gb_per_token = 2 * layers * kv_heads * head_dim * byte_per_kv / 1024 ** 3
+    available = gib * tp - params_b * byte_per_elem
+    requests = available * 0.95 / gb_per_token / (isl + osl)
+    raw_bs = min(requests, 4096)
+    raw_tokens = min(raw_bs * (1 + isl / osl), 32768)
+    if raw_bs < 256:
+        bs = max(64, 32 * math.ceil(raw_bs / 32))
+    elif raw_bs < 1024:
+        bs = 128 * math.ceil(raw_bs / 128)
+    else:
+        bs = 256 * math.ceil(raw_bs / 256)
+    if raw_tokens < 4096:
+        tokens = max(2048, 256 * math.ceil(raw_tokens / 256))
+    elif raw_tokens < 8192:
+        tokens = 512 * math.ceil(raw_tokens / 512)
+    else:
+        tokens = 1024 * math.ceil(raw_tokens / 1024)
+    # servesim refuses a token budget below the batch (every running
+    # sequence needs a token per step); TRT-LLM would cap the batch by it.
+    return bs, max(tokens, bs)
+
+
 def trt_sets(model, hw, tp, prec, isl, osl):
     sets = [f"model={model}", f"cluster.pools.0.hardware={hw}",
             f"cluster.pools.0.tensor_parallel_size={tp}"]
@@ -446,6 +502,8 @@ def trt_sets(model, hw, tp, prec, isl, osl):
     elif prec == "FP16":
         sets += ["engine.dtype=float16"]
     n = TRT_REQS[(isl, osl)]
+    bs, tokens = trtllm_bench_settings(model, hw, tp, prec, isl, osl)
+    sets += [f"engine.max_num_seqs={bs}", f"engine.max_num_batched_tokens={tokens}"]
     sets += [f"engine.max_model_len={isl + osl}",
              f"workload.lengths.input.value={isl}", f"workload.lengths.output.value={osl}",
              f"workload.arrival.concurrency={n}", f"workload.num_requests={n}"]

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# The decode cohort (src/serve/cohort.c) is an exact shortcut: every study
+# must give byte-identical requests.csv, timeseries.csv and summary.json
+# (less its wall time) with it and without it (SERVESIM_NO_FASTPATH=1, the
+# plain per-request path). Runs each golden scenario, then studies chosen to
+# drive the cohort's fall-backs: KV preemption by recomputation and by swap
+# (blocks short at the decode pass, and in the prefill pass after decodes
+# were placed), small and large blocks, no chunked prefill, a disaggregated
+# cluster, and short copies of the speed benchmarks.
+#   bash tests/run-fastpath.sh BIN TESTS_DIR
+set -u
+bin=$1
+dir=$2
+root=$(cd "$dir/.." && pwd)
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+pass=0
+fail=0
+
+# check NAME CONFIG [ARGS...]: run both ways and compare the outputs.
+check() {
+  local name=$1 cfg=$2
+  shift 2
+  if ! (cd "$root" && "$bin" run "$cfg" -o "$tmp/$name.fast" --quiet "$@") 2>"$tmp/err" </dev/null; then
+    echo "FAIL $name: run failed: $(head -1 "$tmp/err")"; fail=$((fail + 1)); return
+  fi
+  if ! (cd "$root" && SERVESIM_NO_FASTPATH=1 "$bin" run "$cfg" -o "$tmp/$name.slow" --quiet "$@") \
+    2>"$tmp/err" </dev/null; then
+    echo "FAIL $name: plain run failed: $(head -1 "$tmp/err")"; fail=$((fail + 1)); return
+  fi
+  local f
+  for f in requests.csv timeseries.csv; do
+    if ! cmp -s "$tmp/$name.fast/$f" "$tmp/$name.slow/$f"; then
+      echo "FAIL $name: $f differs with and without the fast path"; fail=$((fail + 1)); return
+    fi
+  done
+  if ! diff <(grep -v '"wall_s"' "$tmp/$name.fast/summary.json") \
+    <(grep -v '"wall_s"' "$tmp/$name.slow/summary.json") >/dev/null; then
+    echo "FAIL $name: summary.json differs with and without the fast path"; fail=$((fail + 1)); return
+  fi
+  pass=$((pass + 1))
+  rm -rf "$tmp/$name.fast" "$tmp/$name.slow"
+}
+
+for cfg in "$dir"/scenarios/*.yaml; do
+  name=$(basename "$cfg" .yaml)
+  args=$(sed -n 's/^# args: //p' "$cfg" | head -1)
+  eval "check \"$name\" \"$cfg\" $args"
+done
+kv=$dir/scenarios/kv-preemption.yaml
+check kv-swap "$kv" --set engine.preemption_mode=swap
+check kv-block8 "$kv" --set engine.block_size=8
+check kv-block64-swap "$kv" --set engine.block_size=64 --set engine.preemption_mode=swap \
+  --set workload.num_requests=200
+check kv-no-chunking "$kv" --set engine.enable_chunked_prefill=false
+# A budget of 2,048 tokens: prefill chunks that find blocks short preempt
+# after the decodes are placed.
+check kv-prefill-preempts "$kv" --set engine.max_num_batched_tokens=2048 \
+  --set workload.num_requests=300
+check cluster-1024 "$root/bench/cluster-1024.yaml" --set workload.duration_s=3
+check cluster-1024-disagg "$root/bench/cluster-1024-disagg.yaml" --set workload.duration_s=3
+check azure "$root/bench/azure-100k.yaml" --set workload.num_requests=3000
+
+echo "fast path: $pass identical, $fail failed"
+[ "$fail" -eq 0 ]
