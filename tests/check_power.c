@@ -194,6 +194,184 @@ START_TEST(test_attribution_sums)
 }
 END_TEST
 
+/* Pipeline stages of the toy: stage 0 takes 10 ms, stage 1 @ctx ms (an
+ * int), whatever the batch. */
+static SvTimeNs toy_stage(void *ctx, const SvBatchShape *s, int stage)
+{
+    return stage == 0 ? 10000000 : (SvTimeNs) * (const int *)ctx * 1000000;
+}
+
+static SvSim *run_pipeline(Study *st, int *stage1_ms)
+{
+    SvSimOptions opt = {.stage_time_fn = toy_stage, .stage_time_ctx = stage1_ms, .kv_blocks = 1000};
+    GError *error = NULL;
+    SvSim *sim = sv_sim_new(&st->cfg, st->trace, &opt, &error);
+    ck_assert_msg(sim != NULL, "%s", error ? error->message : "");
+    sv_sim_run(sim);
+    SvSimBalance b;
+    sv_sim_balance(sim, &b);
+    ck_assert_uint_eq(b.events_scheduled, b.events_processed + b.events_cancelled);
+    ck_assert_uint_eq(b.events_pending, 0);
+    ck_assert_int_eq(b.arrived, b.completed + b.rejected);
+    return sim;
+}
+
+/* One replica as a pipeline of two stages (TP 1, so one device each):
+ * stage 0 takes 10 ms, stage 1 20 ms; 150 W busy, 100 W idle. Request A
+ * (output 2) arrives at 0, B (output 2) at 5 ms, when stage 0 is still
+ * busy. The batches:
+ *   A prefill  s0 [0,10]   s1 [10,30]
+ *   B prefill  s0 [10,20]  s1 [30,50]   (stage 1 busy until 30)
+ *   A decode   s0 [30,40]  s1 [50,70]   (A's token at 30)
+ *   B decode   s0 [50,60]  s1 [70,90]   (B's token at 50)
+ * Stage 0 is busy 40 ms and idle 50 ms: 6 + 5 = 11 J; stage 1 busy 80 ms
+ * and idle 10 ms: 12 + 1 = 13 J; 24 J over 90 ms. Both stages run only
+ * in [10,20]: the peak is 300 W, the mean 24 / 0.09 = 266.7 W. Each batch
+ * is 10 ms + 20 ms at 150 W = 4.5 J, so each request gets 9 J. */
+START_TEST(test_pipeline_stages)
+{
+    Study *st = study_new("arrival_s,input_tokens,output_tokens\n"
+                          "0,10,2\n"
+                          "0.005,10,2\n",
+                          1, 1);
+    st->pool[0].pipeline_parallel_size = 2;
+    int stage1_ms = 20;
+    SvSim *sim = run_pipeline(st, &stage1_ms);
+    const SvRunTotals *t = sv_sim_totals(sim);
+    ck_assert_int_eq(t->end_ns, 90000000);
+    NEAR(t->energy_j, 24.0);
+    NEAR(t->power.idle_energy_j, 6.0);
+    NEAR(t->power.attributed_j, 18.0);
+    NEAR(t->power_mean_w, 24.0 / 0.09);
+    NEAR(t->power_peak_w, 300.0);
+    NEAR(t->power.pools[0].peak_w, 300.0);
+    NEAR(t->power.pools[0].mean_w, 24.0 / 0.09);
+    NEAR(t->power.device_peak_w, 150.0);
+    NEAR(t->power.device_mean_w, 24.0 / 0.09 / 2);
+    ck_assert_int_eq(t->power.pools[0].devices, 2);
+    ck_assert_int_eq(t->power.pools[0].iterations, 4);
+    /* Each device's busy time on average: (40 + 80) / 2 ms. */
+    NEAR(t->power.pools[0].busy_s, 0.06);
+    NEAR(t->power.pools[0].active_device_w, 150.0);
+    SvMetrics *m = sv_sim_metrics(sim);
+    NEAR(sv_metrics_request_energy(m, 0), 9.0);
+    NEAR(sv_metrics_request_energy(m, 1), 9.0);
+    /* 10 ms rows: [0,10] one stage busy; [10,20] both; [20,30] stage 1. */
+    size_t n = 0;
+    const SvSample *smp = sv_metrics_samples(m, &n);
+    ck_assert_uint_ge(n, 10);
+    NEAR(smp[1].power_w, 250.0);
+    NEAR(smp[2].power_w, 300.0);
+    NEAR(smp[3].power_w, 250.0);
+    sv_sim_free(sim);
+    study_free(st);
+}
+END_TEST
+
+/* One request alone through a short pipeline, the run far shorter than a
+ * timeseries row: the reported bug had the peak (then taken from the rows,
+ * which run past the end of the run) below the mean. A (output 1): stage 0
+ * [0,10], stage 1 [10,20]: 250 W throughout, so peak = mean = 250 W. */
+START_TEST(test_pipeline_peak_not_below_mean)
+{
+    Study *st = study_new("arrival_s,input_tokens,output_tokens\n0,10,1\n", 1, 1);
+    st->pool[0].pipeline_parallel_size = 2;
+    st->cfg.output.sample_interval_s = 1.0;
+    int stage1_ms = 10;
+    SvSim *sim = run_pipeline(st, &stage1_ms);
+    const SvRunTotals *t = sv_sim_totals(sim);
+    ck_assert_int_eq(t->end_ns, 20000000);
+    NEAR(t->energy_j, 5.0);
+    NEAR(t->power_mean_w, 250.0);
+    NEAR(t->power_peak_w, 250.0);
+    ck_assert(t->power_peak_w >= t->power_mean_w);
+    ck_assert(t->power.pools[0].peak_w >= t->power.pools[0].mean_w);
+    ck_assert(t->power.device_peak_w >= t->power.device_mean_w);
+    sv_sim_free(sim);
+    study_free(st);
+}
+END_TEST
+
+/* A budget over a pipeline counts and caps each stage's devices. Stages of
+ * 10 ms each, budget 250 W, reaction 5 ms. A (output 4) at 0, B (output
+ * 4) at 5 ms: stage 0 runs A, B, A, B... from 0 to 80 ms, stage 1 from 10
+ * to 90 ms. Both stages busy from 10 ms (300 W): the controller caps each
+ * stage to 125 W at 15 ms, which prices every stage run launched from 20
+ * ms on (B's prefill on stage 1, [20,30], was priced at 10 ms: 150 W). So
+ * the draw is 300 W in [10,20], 275 W in [20,30] and 250 W after:
+ *   stage 0: 20 ms x 150 + 60 ms x 125 + 10 ms idle = 3 + 7.5 + 1 J
+ *   stage 1: 10 ms idle + 20 ms x 150 + 60 ms x 125 = 1 + 3 + 7.5 J
+ * 23 J; over the budget 20 ms, by 50 x 0.01 + 25 x 0.01 = 0.75 J; twelve
+ * stage runs throttled (six batches, two stages each). */
+START_TEST(test_pipeline_budget)
+{
+    Study *st = study_new("arrival_s,input_tokens,output_tokens\n"
+                          "0,10,4\n"
+                          "0.005,10,4\n",
+                          1, 1);
+    st->pool[0].pipeline_parallel_size = 2;
+    st->cfg.power.budget_w = 250;
+    st->cfg.power.policy = SV_CAP_UNIFORM;
+    int stage1_ms = 10;
+    SvSim *sim = run_pipeline(st, &stage1_ms);
+    const SvRunTotals *t = sv_sim_totals(sim);
+    ck_assert_int_eq(t->end_ns, 90000000);
+    NEAR(t->energy_j, 23.0);
+    NEAR(t->power_peak_w, 300.0);
+    NEAR(t->power.over_budget_s, 0.02);
+    NEAR(t->power.over_budget_j, 0.75);
+    ck_assert_int_eq(t->power.pools[0].throttled, 12);
+    ck_assert_int_eq(t->power.release_events, 1);
+    sv_sim_free(sim);
+    study_free(st);
+}
+END_TEST
+
+/* A power cap on a pipeline slows each stage's compute-bound share, on the
+ * power module alone. Two stages of 10 ms, each purely compute-bound at
+ * half the peak FLOP rate: at the full clock a device draws 100 + 50 + 400
+ * x 0.5 = 350 W. With clock_exp g the power at clock f is 100 + 250 f^g
+ * (the utilisation rises as f falls, its power per FLOP falls as
+ * f^(g-1)), so a 250 W cap runs at f = 0.6^(1/g) and each stage takes
+ * 10 ms / f at 250 W. Launched at 0, stage 0 runs [0, d], stage 1 [d, 2d]:
+ * energy 2 x (250 + 100) x d, peak 350 W. */
+START_TEST(test_pipeline_cap)
+{
+    Study *st = study_new("arrival_s,input_tokens,output_tokens\n0,10,1\n", 1, 1);
+    st->pool[0].pipeline_parallel_size = 2;
+    st->pool_power[0].power_cap_w = 250;
+    g_autoptr(SvPower) pw = sv_power_new(&st->cfg, NULL);
+    sv_power_add_replica(pw, 0, 2);
+    sv_power_replica_stages(pw, 0, 2);
+    ck_assert_int_eq(sv_power_num_replicas(pw), 1);
+    g_autoptr(SvEngine) engine = sv_engine_new(1);
+    sv_power_attach(pw, engine);
+    /* The batch's profile: times summed over the stages, work averaged
+     * over the devices (each stage's device does 5e12 FLOPs). */
+    SvIterProfile prof = {.compute_s = 0.02, .total_s = 0.02, .flops = 0.5 * 1e15 * 0.01};
+    SvTimeNs stage_ns[2] = {10000000, 10000000};
+    double e = sv_power_pipeline_stages(pw, 0, stage_ns, 0, &prof);
+    double f = pow(0.6, 1 / 1.56), d = 0.01 / f;
+    ck_assert_int_eq(stage_ns[0], sv_s_to_ns(d));
+    ck_assert_int_eq(stage_ns[1], sv_s_to_ns(d));
+    ck_assert_msg(fabs(e - 2 * 250 * d) < 1e-6, "batch energy %.9g", e);
+    SvTimeNs ends[2] = {stage_ns[0], 2 * stage_ns[0]};
+    sv_power_pipeline_launch(pw, 0, 0, ends);
+    sv_engine_run(engine, SV_TIME_NEVER);
+    SvRunTotals t = {0};
+    sv_power_finish(pw, ends[1], &t);
+    double span = sv_ns_to_s(ends[1]);
+    ck_assert_msg(fabs(t.energy_j - 350 * span) < 1e-6, "energy %.9g", t.energy_j);
+    ck_assert_msg(fabs(t.power_peak_w - 350) < 1e-6, "peak %.9g", t.power_peak_w);
+    ck_assert_msg(fabs(t.power.device_peak_w - 250) < 1e-6, "device peak %.9g",
+                  t.power.device_peak_w);
+    ck_assert_int_eq(t.power.pools[0].throttled, 2);
+    ck_assert_msg(fabs(t.power.pools[0].throttle_delay_s - 2 * (d - 0.01)) < 1e-9, "delay %.9g",
+                  t.power.pools[0].throttle_delay_s);
+    study_free(st);
+}
+END_TEST
+
 /* Cost and carbon: 2 devices for 60 ms at $3.6/device-hour, 14 J at PUE 1.5,
  * $0.2/kWh, 400 gCO2/kWh. */
 START_TEST(test_cost_carbon)
@@ -582,6 +760,8 @@ Suite *power_suite(void)
     tcase_add_test(tc, test_energy_timeline);
     tcase_add_test(tc, test_attribution_sums);
     tcase_add_test(tc, test_cost_carbon);
+    tcase_add_test(tc, test_pipeline_stages);
+    tcase_add_test(tc, test_pipeline_peak_not_below_mean);
     suite_add_tcase(s, tc);
     tc = tcase_create("caps");
     tcase_add_test(tc, test_cap_factor);
@@ -589,6 +769,8 @@ Suite *power_suite(void)
     tcase_add_test(tc, test_budget_capping);
     tcase_add_test(tc, test_budget_policies);
     tcase_add_test(tc, test_cap_prefill_not_decode);
+    tcase_add_test(tc, test_pipeline_budget);
+    tcase_add_test(tc, test_pipeline_cap);
     suite_add_tcase(s, tc);
     tc = tcase_create("config");
     tcase_add_test(tc, test_config_power);

@@ -69,6 +69,13 @@ for cfg in "$dir"/scenarios/*.yaml; do
   if [ ! -f "$tmp/$name.a/summary.json" ]; then
     echo "FAIL $name: no summary.json to check"; fail=$((fail+1)); continue
   fi
+  # Invariant of every scenario: no peak power below its mean.
+  bad=$(awk -f "$dir/peak-mean.awk" "$tmp/$name.a/summary.json")
+  if [ -n "$bad" ]; then
+    echo "FAIL $name: $(echo "$bad" | head -1)"; fail=$((fail+1))
+  else
+    pass=$((pass+1))
+  fi
   while read -r key op want tol; do
     case "$key" in ''|'#'*) continue ;; esac
     case "$op" in '=='|'<='|'>=') ;; *)

@@ -127,11 +127,6 @@ static gboolean read_pool(const SvYDoc *doc, const SvYNode *node, int index, SvC
     g_autofree char *pk = g_strdup_printf("%s.priority", where);
     if (pn != NULL && !sv_ynode_int(doc, pn, pk, -1000000, 1000000, &c->priority, error))
         return FALSE;
-    if (cap_mark != NULL && pool->pipeline_parallel_size > 1)
-        return sv_ydoc_error(doc, cap_mark, error, SV_ERROR_INVALID,
-                             "%s.power_cap_w on pool '%s' with pipeline_parallel_size %d is not "
-                             "implemented yet (caps throttle single-stage replicas only)",
-                             where, pool->name, pool->pipeline_parallel_size);
     if (cap_mark != NULL && c->power_cap_w <= hw->idle_power_w)
         return sv_ydoc_error(doc, cap_mark, error, SV_ERROR_INVALID,
                              "%s.power_cap_w %g W is not above the idle power of %s (%g W): "
@@ -193,13 +188,8 @@ static gboolean read_cluster(const SvYDoc *doc, const SvYNode *map, SvConfig *co
     int devices = 0;
     for (guint i = 0; i < config->pools->len; i++) {
         const SvPoolConfig *p = g_ptr_array_index(config->pools, i);
-        if (p->pipeline_parallel_size > 1)
-            return sv_ydoc_error(doc, map, error, SV_ERROR_INVALID,
-                                 "power.cluster: a power budget over pool '%s' with "
-                                 "pipeline_parallel_size %d is not implemented yet (the "
-                                 "controller caps single-stage replicas only)",
-                                 p->name, p->pipeline_parallel_size);
-        int n = p->replicas * p->tensor_parallel_size * p->pipeline_parallel_size;
+        int n = p->replicas * p->tensor_parallel_size * p->pipeline_parallel_size *
+                MAX(p->data_parallel_size, 1);
         devices += n;
         nameplate += n * p->hw->max_power_w;
         idle += n * p->hw->idle_power_w;

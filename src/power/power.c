@@ -1,11 +1,15 @@
-/* The run's power state: per replica, the energy integrated at iteration
- * boundaries; per pool and for the cluster, the instantaneous draw, its
- * peak and the time above the budget; the budget's capping controller (an
- * engine component that wakes a reaction delay after the draw goes over
- * the budget); and, at the end, cost and carbon. Iterations are throttled
- * here, not in the predictor, because a cap bites only on iterations whose
- * power would exceed it: prefill slows, decode does not (SplitwiseSim's
- * capped H100). */
+/* The run's power state: per replica (per stage of a pipeline replica), the
+ * energy integrated at iteration boundaries; per pool and for the cluster,
+ * the instantaneous draw, its peak and the time above the budget; the
+ * budget's capping controller (an engine component that wakes a reaction
+ * delay after the draw goes over the budget); and, at the end, cost and
+ * carbon. Iterations are throttled here, not in the predictor, because a
+ * cap bites only on iterations whose power would exceed it: prefill slows,
+ * decode does not (SplitwiseSim's capped H100). A pipeline batch's path
+ * through the stages is known when it is launched, so each stage's run is
+ * priced then and booked; the booked starts and ends are applied in time
+ * order whenever the module is next called (flush), which keeps the draw
+ * exact without an engine event per stage. */
 #include "power/power.h"
 
 #include <math.h>
@@ -16,9 +20,21 @@ enum { EV_BUDGET_CHECK = 1 };
 /* Bisection steps for the clock under a cap: 2^-30 of the clock range. */
 #define CLOCK_STEPS 30
 
+/* A pipeline stage's run of one batch, priced when the batch is launched. */
+typedef struct {
+    double w;          /* per-device power, W */
+    double demand_w;   /* the same with no budget cap, W */
+    SvTimeNs dur_ns;   /* length; 0 = the stage has nothing to do */
+    SvTimeNs start_ns; /* when it starts (booked intervals) */
+    gboolean prefilly; /* mostly compute-bound */
+} Interval;
+
+/* One accounting unit: a replica's devices, or one pipeline stage's devices
+ * of a pipeline-parallel replica (each stage draws power on its own
+ * timeline: it idles while the batch is in another stage). */
 typedef struct {
     int pool;          /* index into config->pools */
-    int devices;       /* accelerators of the replica */
+    int devices;       /* accelerators of the unit */
     SvTimeNs acc_ns;   /* energy is accounted up to here (the current iteration's start) */
     double acc_j;      /* energy up to acc_ns, all devices, J */
     SvTimeNs end_ns;   /* end of the current or last iteration */
@@ -27,6 +43,11 @@ typedef struct {
     double cap_w;      /* per-device cap set by the budget controller, W; 0 = none */
     gboolean busy;     /* an iteration runs */
     gboolean prefilly; /* the current iteration is mostly compute-bound (prefill-first) */
+    /* Pipeline stages only. */
+    int stages;     /* stages of the unit's replica; 1 for a whole replica */
+    Interval next;  /* the stage's part of the batch being launched */
+    Interval *ring; /* intervals booked to start later (owned), a ring of stages + 1 */
+    int ring_head, ring_len;
 } Replica;
 
 typedef struct {
@@ -47,7 +68,10 @@ typedef struct {
 struct SvPower {
     const SvConfig *config;  /* (not owned) */
     const SvPowerConfig *pc; /* config->power */
-    GArray *reps;            /* Replica */
+    GArray *reps;            /* Replica: the accounting units */
+    GArray *first;           /* int per replica: the index of its first unit in reps */
+    GArray *stage_units;     /* int: the units of pipeline stages, in reps */
+    SvTimeNs next_ns;        /* earliest booked stage start or end not yet applied */
     Pool *pools;
     int num_pools;
     double draw_w;        /* cluster draw now, W */
@@ -69,6 +93,16 @@ struct SvPower {
     int64_t capping_events, release_events;
     SvPoolPowerTotals *totals; /* per pool, for SvRunTotals (owned) */
 };
+
+static void flush_due(SvPower *pw, SvTimeNs now_ns);
+
+/* Apply the booked pipeline-stage changes due by @now_ns (flush_due); a
+ * compare when none is (always, without pipelines). */
+static inline void flush(SvPower *pw, SvTimeNs now_ns)
+{
+    if (G_UNLIKELY(pw->next_ns <= now_ns))
+        flush_due(pw, now_ns);
+}
 
 /* ---- one device ------------------------------------------------------ */
 
@@ -164,6 +198,9 @@ SvPower *sv_power_new(const SvConfig *config, GError **error)
     pw->config = config;
     pw->pc = &config->power;
     pw->reps = g_array_new(FALSE, TRUE, sizeof(Replica));
+    pw->first = g_array_new(FALSE, FALSE, sizeof(int));
+    pw->stage_units = g_array_new(FALSE, FALSE, sizeof(int));
+    pw->next_ns = SV_TIME_NEVER;
     pw->num_pools = (int)config->pools->len;
     pw->pools = g_new0(Pool, pw->num_pools);
     pw->totals = g_new0(SvPoolPowerTotals, pw->num_pools);
@@ -192,7 +229,11 @@ void sv_power_free(SvPower *power)
 {
     if (power == NULL)
         return;
+    for (guint i = 0; i < power->reps->len; i++)
+        g_free(g_array_index(power->reps, Replica, i).ring);
     g_array_unref(power->reps);
+    g_array_unref(power->first);
+    g_array_unref(power->stage_units);
     g_free(power->pools);
     g_free(power->totals);
     g_free(power);
@@ -202,19 +243,54 @@ void sv_power_add_replica(SvPower *power, int pool, int devices)
 {
     g_return_if_fail(power != NULL && pool >= 0 && pool < power->num_pools && devices > 0);
     Pool *q = &power->pools[pool];
-    Replica r = {.pool = pool, .devices = devices, .iter_w = q->dev.idle_w};
+    Replica r = {.pool = pool, .devices = devices, .iter_w = q->dev.idle_w, .stages = 1};
+    int unit = (int)power->reps->len;
+    g_array_append_val(power->first, unit);
     g_array_append_val(power->reps, r);
     q->t.devices += devices;
+    /* A device that never runs peaks at its idle draw. */
+    q->t.device_peak_w = MAX(q->t.device_peak_w, q->dev.idle_w);
+    power->device_peak_w = MAX(power->device_peak_w, q->dev.idle_w);
     q->draw_w += devices * q->dev.idle_w;
     power->draw_w += devices * q->dev.idle_w;
     power->peak_w = MAX(power->peak_w, power->draw_w);
     q->t.peak_w = MAX(q->t.peak_w, q->draw_w);
 }
 
+void sv_power_replica_stages(SvPower *power, int replica, int stages)
+{
+    g_return_if_fail(power != NULL && replica == (int)power->first->len - 1 && stages > 0);
+    Replica *r = &g_array_index(power->reps, Replica, power->reps->len - 1);
+    g_return_if_fail(r->stages == 1 && r->devices % stages == 0);
+    if (stages == 1)
+        return;
+    /* Split the replica's devices (already counted, drawing idle) into one
+     * unit per stage. */
+    Replica stage = *r;
+    stage.devices = r->devices / stages;
+    stage.stages = stages;
+    int base = (int)power->reps->len - 1;
+    for (int s = 0; s < stages; s++) {
+        stage.ring = g_new0(Interval, stages + 1);
+        int unit = base + s;
+        g_array_append_val(power->stage_units, unit);
+        if (s == 0)
+            g_array_index(power->reps, Replica, power->reps->len - 1) = stage;
+        else
+            g_array_append_val(power->reps, stage);
+    }
+}
+
 int sv_power_num_replicas(const SvPower *power)
 {
     g_return_val_if_fail(power != NULL, 0);
-    return (int)power->reps->len;
+    return (int)power->first->len;
+}
+
+/* The first accounting unit of replica @replica. */
+static inline Replica *unit_of(SvPower *pw, int replica)
+{
+    return &g_array_index(pw->reps, Replica, g_array_index(pw->first, int, replica));
 }
 
 double sv_power_pool_clock(const SvPower *power, int pool)
@@ -252,8 +328,10 @@ static void schedule_check(SvPower *pw, SvTimeNs now_ns)
     if (pw->check_pending || pw->engine == NULL)
         return;
     pw->check_pending = TRUE;
-    sv_engine_schedule(pw->engine, now_ns + sv_s_to_ns(pw->pc->reaction_delay_s), pw->component,
-                       EV_BUDGET_CHECK, 0, NULL);
+    /* A pipeline stage's draw change is applied when the next entry point
+     * comes by (flush), possibly after it happened. */
+    SvTimeNs at = MAX(now_ns + sv_s_to_ns(pw->pc->reaction_delay_s), sv_engine_now(pw->engine));
+    sv_engine_schedule(pw->engine, at, pw->component, EV_BUDGET_CHECK, 0, NULL);
 }
 
 /* Change replica @r's per-device power to @w at @now_ns. */
@@ -289,23 +367,16 @@ static double replica_energy(const SvPower *pw, const Replica *r, SvTimeNs t_ns)
 
 /* ---- iterations ------------------------------------------------------ */
 
-SvTimeNs sv_power_iteration(SvPower *power, int replica, SvTimeNs start_ns, SvTimeNs dt_ns,
-                            const SvIterProfile *profile, double *energy_j)
+/* Price a busy interval of unit @r that the predictor timed at @dt_ns (at
+ * the pool's locked clock), of which @prof is the model part (the rest,
+ * copies and host time, does not stretch with the clock): the clock the
+ * pool's cap and the budget's cap on @r allow, the power at it, and the
+ * length after throttling, into @out. Counts throttling in the pool. */
+static void price(SvPower *pw, const Replica *r, SvTimeNs dt_ns, const SvIterProfile *prof,
+                  Interval *out)
 {
-    g_return_val_if_fail(power != NULL && replica >= 0 && replica < (int)power->reps->len, dt_ns);
-    Replica *r = &g_array_index(power->reps, Replica, replica);
-    Pool *q = &power->pools[r->pool];
+    Pool *q = &pw->pools[r->pool];
     const SvDevicePower *dev = &q->dev;
-    /* An end the engine did not report (it cannot happen today) is taken
-     * to be this start. */
-    if (r->busy)
-        sv_power_iteration_end(power, replica, start_ns);
-    /* Account the idle gap since the last iteration. */
-    r->acc_j = replica_energy(power, r, start_ns);
-    r->acc_ns = start_ns;
-
-    static const SvIterProfile none = {0};
-    const SvIterProfile *prof = profile != NULL ? profile : &none;
     double dt_s = sv_ns_to_s(dt_ns);
     double model_s = sv_iter_profile_time_s(prof, q->clock, dev->memory_sensitivity);
     double extra_s = MAX(0.0, dt_s - model_s);
@@ -325,32 +396,74 @@ SvTimeNs sv_power_iteration(SvPower *power, int replica, SvTimeNs start_ns, SvTi
         q->t.throttle_delay_s += sv_ns_to_s(out_ns - dt_ns);
     }
     q->t.cap_unmet += unmet;
-    double d_s = sv_ns_to_s(out_ns);
-    double e = w * r->devices * d_s;
-    power->iter_j += e;
-    q->t.iterations++;
-    q->t.busy_s += d_s;
-    q->busy_j += w * d_s;
-    q->flops += prof->flops;
-    q->bytes += prof->bytes;
     q->t.device_peak_w = MAX(q->t.device_peak_w, w);
-    power->device_peak_w = MAX(power->device_peak_w, w);
-    r->demand_w = demand;
-    r->prefilly = prof->compute_s > prof->memory_s;
-    r->busy = TRUE;
-    r->end_ns = start_ns + out_ns;
-    set_draw(power, r, w, start_ns);
-    if (energy_j != NULL)
-        *energy_j = e;
-    return out_ns;
+    pw->device_peak_w = MAX(pw->device_peak_w, w);
+    *out = (Interval){
+        .w = w, .demand_w = demand, .dur_ns = out_ns, .prefilly = prof->compute_s > prof->memory_s};
 }
 
-void sv_power_iteration_end(SvPower *power, int replica, SvTimeNs now_ns)
+/* Book one iteration (or pipeline batch) of pool @q: @busy_s seconds of
+ * each device's time on average, @busy_ws the same weighted by its power
+ * (W s per device), and its model work. */
+static void pool_busy(Pool *q, double busy_s, double busy_ws, const SvIterProfile *prof)
 {
-    g_return_if_fail(power != NULL && replica >= 0 && replica < (int)power->reps->len);
-    Replica *r = &g_array_index(power->reps, Replica, replica);
-    if (!r->busy)
-        return;
+    q->t.iterations++;
+    q->t.busy_s += busy_s;
+    q->busy_j += busy_ws;
+    q->flops += prof->flops;
+    q->bytes += prof->bytes;
+}
+
+static void unit_end(SvPower *power, Replica *r, SvTimeNs now_ns);
+
+/* Unit @r starts the busy interval @iv at @now_ns. */
+static void unit_start(SvPower *pw, Replica *r, SvTimeNs now_ns, const Interval *iv)
+{
+    /* An end due at this very instant and not applied yet is taken to
+     * be this start. */
+    if (r->busy && r->end_ns <= now_ns)
+        unit_end(pw, r, now_ns);
+    SV_ASSERT(!r->busy,
+              "power: a unit starts at %" G_GINT64_FORMAT " ns while busy until %" G_GINT64_FORMAT
+              " ns",
+              now_ns, r->end_ns);
+    /* Account the idle gap since the last interval. */
+    r->acc_j = replica_energy(pw, r, now_ns);
+    r->acc_ns = now_ns;
+    r->demand_w = iv->demand_w;
+    r->prefilly = iv->prefilly;
+    r->busy = TRUE;
+    r->end_ns = now_ns + iv->dur_ns;
+    set_draw(pw, r, iv->w, now_ns);
+}
+
+SvTimeNs sv_power_iteration(SvPower *power, int replica, SvTimeNs start_ns, SvTimeNs dt_ns,
+                            const SvIterProfile *profile, double *energy_j)
+{
+    g_return_val_if_fail(power != NULL && replica >= 0 && replica < (int)power->first->len, dt_ns);
+    flush(power, start_ns);
+    Replica *r = unit_of(power, replica);
+    Pool *q = &power->pools[r->pool];
+    /* An end the engine did not report (it cannot happen today) is taken
+     * to be this start. */
+    if (r->busy)
+        unit_end(power, r, start_ns);
+    Interval iv;
+    static const SvIterProfile none = {0};
+    const SvIterProfile *prof = profile != NULL ? profile : &none;
+    price(power, r, dt_ns, prof, &iv);
+    pool_busy(q, sv_ns_to_s(iv.dur_ns), iv.w * sv_ns_to_s(iv.dur_ns), prof);
+    double e = iv.w * r->devices * sv_ns_to_s(iv.dur_ns);
+    power->iter_j += e;
+    unit_start(power, r, start_ns, &iv);
+    if (energy_j != NULL)
+        *energy_j = e;
+    return iv.dur_ns;
+}
+
+/* Unit @r's busy interval ends at @now_ns. */
+static void unit_end(SvPower *power, Replica *r, SvTimeNs now_ns)
+{
     /* The iteration's energy stays in acc_j's reach through end_ns. */
     r->acc_j = replica_energy(power, r, now_ns);
     r->acc_ns = now_ns;
@@ -359,34 +472,139 @@ void sv_power_iteration_end(SvPower *power, int replica, SvTimeNs now_ns)
     set_draw(power, r, power->pools[r->pool].dev.idle_w, now_ns);
 }
 
-double sv_power_pipeline_batch(SvPower *power, int replica, SvTimeNs busy_ns,
-                               const SvIterProfile *profile)
+void sv_power_iteration_end(SvPower *power, int replica, SvTimeNs now_ns)
 {
-    g_return_val_if_fail(power != NULL && replica >= 0 && replica < (int)power->reps->len, 0);
-    Replica *r = &g_array_index(power->reps, Replica, replica);
-    Pool *q = &power->pools[r->pool];
-    const SvDevicePower *dev = &q->dev;
+    g_return_if_fail(power != NULL && replica >= 0 && replica < (int)power->first->len);
+    flush(power, now_ns);
+    Replica *r = unit_of(power, replica);
+    if (r->busy)
+        unit_end(power, r, now_ns);
+}
+
+/* Unit @r's next change of draw that was booked ahead: its busy interval's
+ * end, else its first booked start; SV_TIME_NEVER when none. An end sorts
+ * before a start at the same time (*@is_start FALSE). */
+static SvTimeNs unit_next(const Replica *r, gboolean *is_start)
+{
+    *is_start = FALSE;
+    if (r->busy)
+        return r->end_ns;
+    if (r->ring_len > 0) {
+        *is_start = TRUE;
+        return r->ring[r->ring_head].start_ns;
+    }
+    return SV_TIME_NEVER;
+}
+
+/* Apply the pipeline stages' booked starts and ends up to @now_ns, in time
+ * order across all stages (ends before starts at the same instant), so the
+ * draw, its peak and the time over the budget are exact without an engine
+ * event per stage. Every entry point calls it before it reads or changes
+ * the draw. A linear scan over the stages per change: pipelines are few. */
+static void flush_due(SvPower *pw, SvTimeNs now_ns)
+{
+    while (pw->next_ns <= now_ns) {
+        Replica *best = NULL;
+        SvTimeNs t_best = SV_TIME_NEVER;
+        gboolean start_best = TRUE;
+        for (guint i = 0; i < pw->stage_units->len; i++) {
+            Replica *r = &g_array_index(pw->reps, Replica, g_array_index(pw->stage_units, int, i));
+            gboolean is_start;
+            SvTimeNs t = unit_next(r, &is_start);
+            if (t < t_best || (t == t_best && start_best && !is_start)) {
+                best = r;
+                t_best = t;
+                start_best = is_start;
+            }
+        }
+        if (best == NULL || t_best > now_ns) {
+            pw->next_ns = t_best;
+            return;
+        }
+        if (!start_best) {
+            unit_end(pw, best, t_best);
+        } else {
+            Interval iv = best->ring[best->ring_head];
+            best->ring_head = (best->ring_head + 1) % (best->stages + 1);
+            best->ring_len--;
+            unit_start(pw, best, t_best, &iv);
+        }
+    }
+}
+
+double sv_power_pipeline_stages(SvPower *power, int replica, SvTimeNs *stage_ns, SvTimeNs copy_ns,
+                                const SvIterProfile *profile)
+{
+    g_return_val_if_fail(power != NULL && replica >= 0 && replica < (int)power->first->len, 0);
+    g_return_val_if_fail(stage_ns != NULL, 0);
+    Replica *u = unit_of(power, replica);
+    Pool *q = &power->pools[u->pool];
+    int p = u->stages;
     static const SvIterProfile none = {0};
     const SvIterProfile *prof = profile != NULL ? profile : &none;
-    double d_s = sv_ns_to_s(busy_ns);
-    if (d_s <= 0)
-        return 0;
-    double model_s = sv_iter_profile_time_s(prof, q->clock, dev->memory_sensitivity);
-    double w;
-    gboolean unmet;
-    sv_device_power_clock(dev, prof, MAX(0.0, d_s - model_s), q->clock, 0, &w, &unmet);
-    double e = w * r->devices * d_s;
-    /* The idle floor of these seconds is already in the baseline. */
-    r->acc_j += (w - dev->idle_w) * r->devices * d_s;
-    power->iter_j += e;
-    q->t.iterations++;
-    q->t.busy_s += d_s;
-    q->busy_j += w * d_s;
-    q->flops += prof->flops;
-    q->bytes += prof->bytes;
-    q->t.device_peak_w = MAX(q->t.device_peak_w, w);
-    power->device_peak_w = MAX(power->device_peak_w, w);
-    return e;
+    SvTimeNs sum_ns = 0;
+    for (int s = 0; s < p; s++)
+        sum_ns += stage_ns[s];
+    /* The profile is the whole batch's (times summed over the stages, work
+     * averaged over all the replica's devices). A stage's part is taken in
+     * proportion to its time: its times x share, and its devices' work x
+     * share x p (each stage's devices do the work of their layers only). */
+    double energy = 0, busy_s = 0, busy_ws = 0;
+    for (int s = 0; s < p; s++) {
+        Replica *r = u + s;
+        SvTimeNs dt = stage_ns[s] + copy_ns;
+        if (dt <= 0) {
+            r->next = (Interval){.w = q->dev.idle_w};
+            continue;
+        }
+        double share = sum_ns > 0 ? (double)stage_ns[s] / (double)sum_ns : 0;
+        SvIterProfile part = {.compute_s = prof->compute_s * share,
+                              .memory_s = prof->memory_s * share,
+                              .comm_s = prof->comm_s * share,
+                              .total_s = prof->total_s * share,
+                              .flops = prof->flops * share * p,
+                              .bytes = prof->bytes * share * p};
+        price(power, r, dt, &part, &r->next);
+        SvTimeNs out = r->next.dur_ns;
+        stage_ns[s] = out - copy_ns;
+        double d_s = sv_ns_to_s(out);
+        energy += r->next.w * r->devices * d_s;
+        busy_s += d_s;
+        busy_ws += r->next.w * d_s;
+    }
+    /* Per device on average: each device runs one stage. */
+    pool_busy(q, busy_s / p, busy_ws / p, prof);
+    power->iter_j += energy;
+    return energy;
+}
+
+void sv_power_pipeline_launch(SvPower *power, int replica, SvTimeNs now_ns,
+                              const SvTimeNs *stage_end_ns)
+{
+    g_return_if_fail(power != NULL && replica >= 0 && replica < (int)power->first->len);
+    g_return_if_fail(stage_end_ns != NULL);
+    flush(power, now_ns);
+    Replica *u = unit_of(power, replica);
+    int p = u->stages;
+    for (int s = 0; s < p; s++) {
+        Replica *r = u + s;
+        if (r->next.dur_ns <= 0)
+            continue;
+        SvTimeNs start = stage_end_ns[s] - r->next.dur_ns;
+        SV_ASSERT(start >= now_ns,
+                  "power: stage %d starts at %" G_GINT64_FORMAT
+                  " ns, before its launch at %" G_GINT64_FORMAT " ns",
+                  s, start, now_ns);
+        if (start == now_ns) {
+            unit_start(power, r, now_ns, &r->next);
+            power->next_ns = MIN(power->next_ns, r->end_ns);
+            continue;
+        }
+        SV_ASSERT(r->ring_len <= p, "power: stage %d has %d batches booked", s, r->ring_len);
+        r->next.start_ns = start;
+        r->ring[(r->ring_head + r->ring_len++) % (p + 1)] = r->next;
+        power->next_ns = MIN(power->next_ns, start);
+    }
 }
 
 void sv_power_attributed(SvPower *power, double attributed_j)
@@ -398,6 +616,7 @@ void sv_power_attributed(SvPower *power, double attributed_j)
 double sv_power_sample(SvPower *power, SvTimeNs now_ns, double *pool_w)
 {
     g_return_val_if_fail(power != NULL, 0);
+    flush(power, now_ns);
     double total = 0;
     double *pool_j = g_newa(double, power->num_pools + 1);
     for (int p = 0; p < power->num_pools; p++)
@@ -410,15 +629,11 @@ double sv_power_sample(SvPower *power, SvTimeNs now_ns, double *pool_w)
     }
     double dt = sv_ns_to_s(now_ns - power->sample_ns);
     double mean = dt > 0 ? (total - power->sample_j) / dt : power->draw_w;
-    /* A row's mean bounds the peak from below: pipelines, whose draw is not
-     * tracked between their batches, reach it this way. */
-    power->peak_w = MAX(power->peak_w, mean);
     for (int p = 0; p < power->num_pools; p++) {
         Pool *q = &power->pools[p];
         double w = dt > 0 ? (pool_j[p] - q->sample_j) / dt : q->draw_w;
         if (pool_w != NULL)
             pool_w[p] = w;
-        q->t.peak_w = MAX(q->t.peak_w, w);
         q->sample_j = pool_j[p];
     }
     power->sample_ns = now_ns;
@@ -529,6 +744,7 @@ static void controller_handle(SvEngine *engine, void *self, const SvEvent *event
 {
     SvPower *pw = self;
     SvTimeNs now = sv_engine_now(engine);
+    flush(pw, now);
     SV_ASSERT(event->kind == EV_BUDGET_CHECK, "power controller got event kind %u", event->kind);
     pw->check_pending = FALSE;
     advance(pw, now);
@@ -572,6 +788,7 @@ void sv_power_finish(SvPower *power, SvTimeNs end_ns, SvRunTotals *totals)
     g_return_if_fail(power != NULL && totals != NULL);
     SvPower *pw = power;
     const SvPowerConfig *pc = pw->pc;
+    flush(pw, end_ns);
     advance(pw, end_ns);
     if (pw->capping) {
         pw->capped_s += sv_ns_to_s(MAX(end_ns, pw->capping_since) - pw->capping_since);
@@ -595,7 +812,11 @@ void sv_power_finish(SvPower *power, SvTimeNs end_ns, SvRunTotals *totals)
         nameplate += t->devices * q->dev.max_w;
         modelled = modelled || q->dev.max_w > 0;
         t->mean_w = span_s > 0 ? t->energy_j / span_s : 0;
+        /* The peak is the tracked draw's; a mean over a span it never
+         * leaves may round a hair above it. */
+        t->peak_w = MAX(t->peak_w, t->mean_w);
         t->device_mean_w = t->devices > 0 ? t->mean_w / t->devices : 0;
+        t->device_peak_w = MAX(t->device_peak_w, t->device_mean_w);
         /* Time-weighted utilisation over the iterations: work / (peak x time). */
         double peak_c = q->dev.peak_flops * t->busy_s, peak_m = q->dev.peak_bytes_per_s * t->busy_s;
         t->util_flops = peak_c > 0 ? MIN(q->flops / peak_c, 1.0) : 0;
@@ -616,7 +837,7 @@ void sv_power_finish(SvPower *power, SvTimeNs end_ns, SvRunTotals *totals)
     o->attributed_j = pw->attributed_j;
     o->unattributed_j = pw->iter_j - pw->attributed_j;
     o->device_mean_w = devices > 0 && span_s > 0 ? total / (devices * span_s) : 0;
-    o->device_peak_w = pw->device_peak_w;
+    o->device_peak_w = MAX(pw->device_peak_w, o->device_mean_w);
     o->budget_w = pc->budget_w;
     o->oversubscription = pc->budget_w > 0 ? nameplate / pc->budget_w - 1.0 : 0;
     o->policy = pc->budget_w > 0 ? sv_cap_policy_names[pc->policy] : NULL;
@@ -635,6 +856,6 @@ void sv_power_finish(SvPower *power, SvTimeNs end_ns, SvRunTotals *totals)
     o->num_pools = pw->num_pools;
     totals->energy_j = total;
     totals->power_mean_w = span_s > 0 ? total / span_s : 0;
-    totals->power_peak_w = pw->peak_w;
+    totals->power_peak_w = MAX(pw->peak_w, totals->power_mean_w);
     totals->cost_usd = o->energy_cost_usd + o->device_cost_usd;
 }

@@ -72,6 +72,10 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(SvPower, sv_power_free)
 /* Register replica number (index) sv_power_num_replicas() of pool @pool
  * (index into config->pools) with @devices devices. */
 void sv_power_add_replica(SvPower *power, int pool, int devices);
+/* The replica just added runs as a pipeline of @stages stages, its devices
+ * split evenly among them: each stage's devices then draw power on their
+ * own timeline (sv_power_pipeline_stages). Before sv_power_attach. */
+void sv_power_replica_stages(SvPower *power, int replica, int stages);
 int sv_power_num_replicas(const SvPower *power);
 
 /* The clock factor the predictor of pool @pool runs at (locked clock), 1
@@ -91,14 +95,23 @@ SvTimeNs sv_power_iteration(SvPower *power, int replica, SvTimeNs start_ns, SvTi
 /* Replica @replica's iteration ended at @now_ns. */
 void sv_power_iteration_end(SvPower *power, int replica, SvTimeNs now_ns);
 
-/* A batch launched into replica @replica's pipeline (pp > 1) that keeps
- * the replica's devices busy for @busy_ns on average (the sum of its stage
- * times over the number of stages: each device runs one stage). Its
- * energy is booked at once, as a lump above the idle floor, and returned.
- * Pipelines are not throttled and their instantaneous draw is not tracked:
- * the config refuses caps and budgets for them. */
-double sv_power_pipeline_batch(SvPower *power, int replica, SvTimeNs busy_ns,
-                               const SvIterProfile *profile);
+/* A batch is launched into pipeline replica @replica: stage s will run it
+ * for @stage_ns[s] (the predictor's time at the pool's locked clock) plus
+ * @copy_ns (swap copies, not stretched by the clock); @profile is the
+ * whole batch's (NULL: no model work). Prices each stage's part as an
+ * iteration of its own devices: a power cap (the pool's, or the budget's
+ * on that stage) slows its compute-bound share, and stage_ns[s] receives
+ * the stretched time (copy excluded). Returns the batch's energy over all
+ * stages. Then call sv_power_pipeline_launch with the stages' end times. */
+double sv_power_pipeline_stages(SvPower *power, int replica, SvTimeNs *stage_ns, SvTimeNs copy_ns,
+                                const SvIterProfile *profile);
+/* The batch priced by sv_power_pipeline_stages leaves stage s at
+ * @stage_end_ns[s] (having run its stretched time up to then): each
+ * stage's devices draw the stage's power over that interval and idle
+ * outside it (bubbles included). Draw changes in the future are engine
+ * events of the power component. */
+void sv_power_pipeline_launch(SvPower *power, int replica, SvTimeNs now_ns,
+                              const SvTimeNs *stage_end_ns);
 
 /* Iteration energy given to requests (by their tokens) and left over (a
  * step that only swapped): the sim reports each iteration's split. */
