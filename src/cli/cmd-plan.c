@@ -4,6 +4,7 @@
  * under mpirun), or a Slurm job array (--emit slurm DIR, then each task
  * runs --shard FILE and `servesim collect DIR` merges). */
 #include "cli/commands.h"
+#include "cli/interrupt.h"
 #include "cli/progress.h"
 #include "search/search.h"
 
@@ -18,10 +19,11 @@ static const char plan_help[] =
     "\n"
     "Writes DIR/plans.csv (every plan: knobs, metrics, SLO met, why pruned),\n"
     "DIR/pareto.csv, DIR/best.yaml (a study `servesim run` takes as is) and\n"
-    "DIR/plans.log, the results as they finish: run the same command again to\n"
-    "resume. --mpi runs under mpirun (rank 0 hands out plans); --emit slurm DIR\n"
-    "writes a job array and plan shards, merged by `servesim collect DIR`.\n"
-    "Exit status: 0 success, 2 bad input, 1 internal error.";
+    "DIR/plans.log, the results as they finish: after Ctrl-C (or a crash) run\n"
+    "the same command again to resume. --mpi runs under mpirun (rank 0 hands out\n"
+    "plans); --emit slurm DIR writes a job array and plan shards, merged by\n"
+    "`servesim collect DIR`.\n"
+    "Exit status: 0 success, 2 bad input, 1 internal error, 130/143 interrupted.";
 
 static const char capacity_help[] =
     "For each plan of the study's search: block, find the highest request rate one\n"
@@ -34,7 +36,7 @@ static const char capacity_help[] =
     "\n"
     "Writes DIR/plans.csv, DIR/pareto.csv, DIR/best.yaml (the fleet) and\n"
     "DIR/plans.log as `plan` does, with the same back ends.\n"
-    "Exit status: 0 success, 2 bad input, 1 internal error.";
+    "Exit status: 0 success, 2 bad input, 1 internal error, 130/143 interrupted.";
 
 typedef struct {
     SvProgressBar *bar;
@@ -62,6 +64,15 @@ typedef struct {
     gint rows;
 } Options;
 
+/* A search that failed: interrupted (a signal here, or a worker rank that
+ * got one) -> "servesim: interrupted", 130 or 143; else the error. */
+static int search_fail(const GError *error)
+{
+    if (sv_cli_caught_signal() != 0 || g_error_matches(error, SV_SEARCH_INTERRUPTED, 0))
+        return sv_cli_interrupted();
+    return sv_cli_fail(error);
+}
+
 /* The search itself; MPI is initialised around it by the caller. @rank > 0:
  * an MPI worker, which prints nothing. */
 static int search_main(const Options *o, const char *config, const char *prog, SvSearchMode mode,
@@ -80,8 +91,19 @@ static int search_main(const Options *o, const char *config, const char *prog, S
     g_autoptr(SvSearch) search = sv_search_new(space, &error);
     if (search == NULL)
         return rank == 0 ? sv_cli_fail(error) : 2;
-    if (rank > 0) /* an MPI worker: serve rank 0 until it says stop */
-        return sv_mpi_worker_loop(sv_search_context(search), &error) ? 0 : 1;
+    /* From here on Ctrl-C or a TERM stops the search: no new evaluation
+     * starts, running simulations stop after their current event and their
+     * results are dropped; what finished before is in the results log, one
+     * whole line each, so the same command resumes from it. Output files
+     * are written only by a search that completed. */
+    sv_cli_catch_signals();
+    sv_eval_context_set_stop(sv_search_context(search), sv_cli_stop_requested, NULL);
+    if (rank > 0) { /* an MPI worker: serve rank 0 until it says stop */
+        gboolean served = sv_mpi_worker_loop(sv_search_context(search), &error);
+        if (sv_cli_caught_signal() != 0)
+            return 128 + sv_cli_caught_signal(); /* rank 0 says it */
+        return served ? 0 : 1;
+    }
 
     g_autoptr(SvRunner) runner = NULL;
     if (o->mpi) {
@@ -96,7 +118,7 @@ static int search_main(const Options *o, const char *config, const char *prog, S
 
     if (o->emit != NULL) {
         if (!sv_search_emit_slurm(search, runner, o->out_dir, o->shards, prog, &error))
-            return sv_cli_fail(error);
+            return search_fail(error);
         if (!o->quiet) {
             const SvSearchStats *st = sv_search_stats(search);
             printf("wrote %s/servesim.sbatch and %s/shards/: %" G_GINT64_FORMAT
@@ -138,7 +160,7 @@ static int search_main(const Options *o, const char *config, const char *prog, S
         ok = sv_search_run(search, runner, &error);
     g_clear_pointer(&progress.bar, sv_progress_bar_free);
     if (!ok)
-        return sv_cli_fail(error);
+        return search_fail(error);
     double wall_s = (double)(g_get_monotonic_time() - t0) * 1e-6;
     const SvSearchStats *st = sv_search_stats(search);
     if (o->shard != NULL) {
@@ -146,7 +168,7 @@ static int search_main(const Options *o, const char *config, const char *prog, S
             printf("shard %s: %" G_GINT64_FORMAT " plans evaluated (%" G_GINT64_FORMAT
                    " already done) in %.1f s\n",
                    o->shard, st->simulated, st->resumed, wall_s);
-        return 0;
+        return sv_cli_caught_signal() != 0 ? sv_cli_interrupted() : 0;
     }
     if (o->out_dir != NULL && !sv_search_write(search, o->out_dir, &error))
         return sv_cli_fail(error);
@@ -160,6 +182,9 @@ static int search_main(const Options *o, const char *config, const char *prog, S
             printf("wrote %s/plans.csv, pareto.csv%s\n", o->out_dir,
                    sv_search_best(search) != NULL ? ", best.yaml" : "");
     }
+    /* A signal after the last evaluation: the files are complete. */
+    if (sv_cli_caught_signal() != 0)
+        return sv_cli_interrupted();
     return 0;
 }
 

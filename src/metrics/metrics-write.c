@@ -3,6 +3,7 @@
  * "<name>.tmp" first and is renamed only when all three were written, so a
  * failed run never leaves a truncated file that looks complete. */
 #include "metrics/metrics.h"
+#include "metrics/quantile.h"
 
 #include <errno.h>
 #include <glib/gstdio.h>
@@ -490,34 +491,22 @@ static void put_seconds(FILE *f, SvTimeNs t_ns)
             mag / (uint64_t)SV_NS_PER_S, mag % (uint64_t)SV_NS_PER_S);
 }
 
-typedef struct {
-    int64_t id;   /* request id */
-    size_t index; /* position in the metrics' record list */
-} IdIndex;
-
-static int cmp_id_index(const void *a, const void *b)
-{
-    const IdIndex *x = a, *y = b;
-    if (x->id != y->id)
-        return (x->id > y->id) - (x->id < y->id);
-    return (x->index > y->index) - (x->index < y->index);
-}
-
 static void write_requests(FILE *f, const SvMetrics *metrics)
 {
     size_t n = sv_metrics_num_requests(metrics);
-    /* Records arrive in finish order; rows go out by id. Sorting 16-byte keys
-     * instead of the 64-byte records keeps a 1 M run's extra memory at 16 MB. */
-    IdIndex *order = g_new(IdIndex, MAX(n, 1));
+    /* Records arrive in finish order; rows go out by id. The (id, record)
+     * pairs go through the summaries' external sort, so that a 10 M-request
+     * run does not hold 160 MB of them (ids are unique: the record index
+     * only breaks impossible ties). Records already in id order need none. */
     gboolean sorted = TRUE;
-    for (size_t i = 0; i < n; i++) {
-        order[i].id = sv_metrics_request(metrics, i)->id;
-        order[i].index = i;
-        if (i > 0 && order[i].id < order[i - 1].id)
-            sorted = FALSE;
+    for (size_t i = 1; i < n && sorted; i++)
+        sorted = sv_metrics_request(metrics, i)->id >= sv_metrics_request(metrics, i - 1)->id;
+    g_autoptr(SvPairSort) order = NULL;
+    if (!sorted) {
+        order = sv__metrics_pair_sort_new(metrics);
+        for (size_t i = 0; i < n; i++)
+            sv_pair_sort_add(order, (uint64_t)sv_metrics_request(metrics, i)->id, i);
     }
-    if (!sorted)
-        qsort(order, n, sizeof(IdIndex), cmp_id_index);
 
     fputs("id,arrival_s,input_tokens,output_tokens,outcome,reject_reason,replica,"
           "queue_s,ttft_s,"
@@ -525,7 +514,10 @@ static void write_requests(FILE *f, const SvMetrics *metrics)
           "energy_j,decode_replica,kv_block_wait_s,kv_link_wait_s,kv_transfer_s\n",
           f);
     for (size_t k = 0; k < n; k++) {
-        const SvRequestRecord *r = sv_metrics_request(metrics, order[k].index);
+        SvSortPair next = {0, k};
+        if (order != NULL)
+            SV_ASSERT(sv_pair_sort_next(order, &next), "request row %zu of %zu lost", k, n);
+        const SvRequestRecord *r = sv_metrics_request(metrics, (size_t)next.value);
         gboolean done = r->outcome == SV_REQ_COMPLETED;
         fprintf(f, "%d,", (int)r->id);
         put_seconds(f, r->arrival_ns);
@@ -572,7 +564,6 @@ static void write_requests(FILE *f, const SvMetrics *metrics)
             fputs(",,,,\n", f);
         }
     }
-    g_free(order);
 }
 
 static void write_timeseries(FILE *f, const SvMetrics *metrics)
@@ -603,7 +594,10 @@ static void write_timeseries(FILE *f, const SvMetrics *metrics)
         for (int p = 0; pw != NULL && p < pools; p++)
             fprintf(f, ",%.3f", finite_or_zero(pw[p]));
         fputc('\n', f);
+        if ((i & 4095) == 4095) /* a spilled run's rows leave memory as they go */
+            sv_metrics_samples_read(metrics, i);
     }
+    sv_metrics_samples_read(metrics, n);
 }
 
 /* ---- file plumbing ---- */
@@ -751,6 +745,8 @@ static void append_plan(GString *out, const SvConfig *config)
                                pool->tensor_parallel_size);
         if (pool->pipeline_parallel_size > 1)
             g_string_append_printf(out, " PP%d", pool->pipeline_parallel_size);
+        if (pool->data_parallel_size > 1)
+            g_string_append_printf(out, " DP%d", pool->data_parallel_size);
         if (pool->expert_parallel_size > 1)
             g_string_append_printf(out, " EP%d", pool->expert_parallel_size);
         if (pool->role != SV_ROLE_MIXED && role_name(pool->role) != NULL)

@@ -2,8 +2,11 @@
  * never copies its records on growth), an HDR-style log-linear histogram of
  * inter-token gaps (O(1) add, no allocation), time-series rows, and the
  * summary statistics (exact percentiles over requests, histogram ones for ITL).
+ * The percentiles sort through metrics/quantile.c, which spills to disk past
+ * a limit, so that summarising does not need memory in proportion to the run.
  */
 #include "metrics/metrics.h"
+#include "metrics/quantile.h"
 
 #include <fcntl.h>
 #include <glib/gstdio.h>
@@ -15,6 +18,7 @@
 /* Records per chunk: 16 Ki x 64 bytes = 1 MiB, so a 1 M-request run holds 64
  * chunks (64 MiB) and a small run touches only the pages it uses. */
 #define CHUNK_BITS    14
+#define SIDE_KEEP     8 /* chunks of each spilled side table kept in memory */
 #define CHUNK_RECORDS (1u << CHUNK_BITS)
 #define CHUNK_BYTES   ((size_t)CHUNK_RECORDS * sizeof(SvRequestRecord)) /* pages: 16 Ki x n */
 
@@ -39,7 +43,15 @@ struct SvMetrics {
     int spill_fd;                    /* the file, or -1: chunks on the heap */
     GArray *chunk_mapped;            /* gboolean per chunk: mapped from spill_fd (else g_new) */
     size_t hot_chunk;                /* spilled: the chunk last touched, kept in memory */
-    GArray *samples;                 /* SvSample rows */
+    char *spill_dir;                 /* where spilled summaries go (NULL: the system's) */
+    size_t quantile_mem;             /* values a summary keeps in memory; 0: no limit */
+    GArray *samples;                 /* SvSample rows (not spilled) */
+    int sample_fd;                   /* spilled: rows mapped from a deleted file, or -1 */
+    SvSample *sample_map;            /* sample_cap rows mapped */
+    size_t sample_cap;               /* rows the mapping holds */
+    size_t sample_len;               /* rows written */
+    size_t sample_kept_from;         /* bytes below this offset are dropped from memory */
+    gboolean sample_tried;           /* the file was made (or failed): not again */
     int64_t itl_count;               /* gaps recorded */
     int64_t itl_sum_ns;              /* exact sum of gaps, ns */
     int64_t itl_min_ns;              /* smallest gap, ns */
@@ -52,7 +64,20 @@ struct SvMetrics {
     GPtrArray *kv_chunks; /* SvRequestKv[CHUNK_RECORDS] each by request id; NULL until one is set */
     GPtrArray *xfer_chunks;   /* SvRequestTransfer[CHUNK_RECORDS] by request id; NULL until set */
     GPtrArray *energy_chunks; /* double[CHUNK_RECORDS] each by request id, J; NULL until set */
-    char **power_pools;       /* n_power_pools names for power_w_<pool> columns, owned */
+    /* Spilled: the three tables' chunks above are mapped from a second
+     * deleted file, and only the two chunks each table touched last stay
+     * in memory (ids finish roughly in order, stragglers a chunk behind). */
+    int side_fd;             /* that file, or -1 */
+    off_t side_bytes;        /* bytes of it handed out */
+    GHashTable *side_mapped; /* chunk pointers mapped from side_fd (a set), or NULL */
+    /* Per table (SideTable), the chunks kept in memory, a FIFO ring: the
+     * ids in flight at once span several chunks at cluster scale (1,200
+     * req/s x tens of seconds in the system is 3-4 chunks of 16 Ki), and
+     * keeping fewer than that made every touch drop a chunk that the next
+     * one re-read from the file. */
+    size_t side_hot[3][SIDE_KEEP];
+    int side_hot_next[3]; /* the ring slot the next newcomer replaces */
+    char **power_pools;   /* n_power_pools names for power_w_<pool> columns, owned */
     int n_power_pools;
     GArray *pool_power; /* n_power_pools doubles per sample, W */
 };
@@ -84,6 +109,13 @@ SvMetrics *sv_metrics_new(const SvSloConfig *slo)
     metrics->chunks = g_ptr_array_new();
     metrics->chunk_mapped = g_array_new(FALSE, FALSE, sizeof(gboolean));
     metrics->spill_fd = -1;
+    metrics->side_fd = -1;
+    metrics->sample_fd = -1;
+    /* Summaries spill past this many values even without sv_metrics_spill
+     * (to the system's temporary folder): a capacity search's fleet checks
+     * run up to millions of requests on every thread. */
+    metrics->quantile_mem = SV_QUANTILE_MEM_DEFAULT;
+    memset(metrics->side_hot, 0xff, sizeof(metrics->side_hot)); /* SIZE_MAX: none */
     metrics->samples = g_array_new(FALSE, FALSE, sizeof(SvSample));
     metrics->itl_min_ns = INT64_MAX;
     SvSloClass def = {.name = (char *)"default",
@@ -160,6 +192,72 @@ const char *sv_metrics_tenant_name(const SvMetrics *metrics, int index)
     return metrics->tenants[index];
 }
 
+/* ---- per-request tables by id (KV, transfer, energy) ---- */
+
+typedef enum { SIDE_KV, SIDE_XFER, SIDE_ENERGY } SideTable;
+
+/* A table chunk of @elem_bytes x CHUNK_RECORDS zero bytes: mapped from the
+ * side file when the metrics spill and the disk has room, else on the heap. */
+static void *side_chunk_new(SvMetrics *m, size_t elem_bytes)
+{
+    size_t bytes = elem_bytes * CHUNK_RECORDS;
+    if (m->spill_fd >= 0 && m->side_fd < 0) {
+        g_autofree char *tmpl = g_build_filename(
+            m->spill_dir != NULL ? m->spill_dir : g_get_tmp_dir(), "servesim-side-XXXXXX", NULL);
+        m->side_fd = g_mkstemp(tmpl);
+        if (m->side_fd >= 0)
+            g_unlink(tmpl);
+    }
+    if (m->side_fd >= 0 && posix_fallocate(m->side_fd, m->side_bytes, (off_t)bytes) == 0) {
+        void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, m->side_fd, m->side_bytes);
+        if (p != MAP_FAILED) {
+            m->side_bytes += (off_t)bytes;
+            if (m->side_mapped == NULL)
+                m->side_mapped = g_hash_table_new(g_direct_hash, g_direct_equal);
+            g_hash_table_add(m->side_mapped, p);
+            return p; /* a new file region reads as zeros */
+        }
+    }
+    return g_malloc0(bytes);
+}
+
+/* Spilled tables: note that @table's chunk @chunk is in use, and drop from
+ * memory (not from the file) the oldest of the SIDE_KEEP kept when it is a
+ * newcomer. The kept chunks are a cache, not state: hence the cast. */
+static void side_touch(const SvMetrics *metrics, SideTable table, GPtrArray *chunks, size_t chunk,
+                       size_t elem_bytes)
+{
+    SvMetrics *m = (SvMetrics *)metrics;
+    if (m->side_mapped == NULL)
+        return;
+    size_t *hot = m->side_hot[table];
+    for (int i = 0; i < SIDE_KEEP; i++)
+        if (hot[i] == chunk)
+            return;
+    int slot = m->side_hot_next[table];
+    if (hot[slot] < chunks->len) {
+        void *old = chunks->pdata[hot[slot]];
+        if (old != NULL && g_hash_table_contains(m->side_mapped, old))
+            madvise(old, elem_bytes * CHUNK_RECORDS, MADV_DONTNEED);
+    }
+    hot[slot] = chunk;
+    m->side_hot_next[table] = (slot + 1) % SIDE_KEEP;
+}
+
+static void side_table_free(SvMetrics *m, GPtrArray *chunks, size_t elem_bytes)
+{
+    if (chunks == NULL)
+        return;
+    for (guint i = 0; i < chunks->len; i++) {
+        void *p = chunks->pdata[i];
+        if (p != NULL && m->side_mapped != NULL && g_hash_table_contains(m->side_mapped, p))
+            munmap(p, elem_bytes * CHUNK_RECORDS);
+        else
+            g_free(p);
+    }
+    g_ptr_array_free(chunks, TRUE);
+}
+
 void sv_metrics_free(SvMetrics *metrics)
 {
     if (metrics == NULL)
@@ -174,15 +272,21 @@ void sv_metrics_free(SvMetrics *metrics)
     g_array_free(metrics->chunk_mapped, TRUE);
     if (metrics->spill_fd >= 0)
         close(metrics->spill_fd);
+    g_free(metrics->spill_dir);
     g_array_free(metrics->samples, TRUE);
+    if (metrics->sample_map != NULL)
+        munmap(metrics->sample_map, metrics->sample_cap * sizeof(SvSample));
+    if (metrics->sample_fd >= 0)
+        close(metrics->sample_fd);
     free_classes(metrics);
     free_tenants(metrics);
-    if (metrics->kv_chunks != NULL)
-        g_ptr_array_free(metrics->kv_chunks, TRUE);
-    if (metrics->xfer_chunks != NULL)
-        g_ptr_array_free(metrics->xfer_chunks, TRUE);
-    if (metrics->energy_chunks != NULL)
-        g_ptr_array_free(metrics->energy_chunks, TRUE);
+    side_table_free(metrics, metrics->kv_chunks, sizeof(SvRequestKv));
+    side_table_free(metrics, metrics->xfer_chunks, sizeof(SvRequestTransfer));
+    side_table_free(metrics, metrics->energy_chunks, sizeof(double));
+    if (metrics->side_mapped != NULL)
+        g_hash_table_destroy(metrics->side_mapped);
+    if (metrics->side_fd >= 0)
+        close(metrics->side_fd);
     g_strfreev(metrics->power_pools);
     if (metrics->pool_power != NULL)
         g_array_free(metrics->pool_power, TRUE);
@@ -201,7 +305,27 @@ gboolean sv_metrics_spill(SvMetrics *metrics, const char *dir)
         return FALSE;
     g_unlink(tmpl); /* the file lives as long as the descriptor, and goes with it */
     metrics->spill_fd = fd;
+    /* The summaries' sorts spill beside the records. */
+    g_free(metrics->spill_dir);
+    metrics->spill_dir = g_strdup(dir);
     return TRUE;
+}
+
+void sv_metrics_set_spill_values(SvMetrics *metrics, size_t values)
+{
+    g_return_if_fail(metrics != NULL);
+    metrics->quantile_mem = values;
+}
+
+SvPairSort *sv__metrics_pair_sort_new(const SvMetrics *metrics)
+{
+    return sv_pair_sort_new(metrics->quantile_mem, metrics->spill_dir);
+}
+
+/* A sorter for @groups groups of values, spilling as the metrics do. */
+static SvQuantiles *quantiles_new(const SvMetrics *metrics, uint64_t groups)
+{
+    return sv_quantiles_new(groups, metrics->quantile_mem, metrics->spill_dir);
 }
 
 /* A new record chunk: mapped from the spill file when there is one and
@@ -270,18 +394,94 @@ const SvRequestRecord *sv_metrics_request(const SvMetrics *metrics, size_t index
     return &records[index & (CHUNK_RECORDS - 1)];
 }
 
+/* Spilled rows: room for twice as many. FALSE when the file cannot grow
+ * or be mapped; the rows then move to the heap array for good. */
+static gboolean sample_map_grow(SvMetrics *m)
+{
+    size_t cap = MAX(m->sample_cap * 2, (size_t)4096);
+    size_t old_bytes = m->sample_cap * sizeof(SvSample), bytes = cap * sizeof(SvSample);
+    void *p = MAP_FAILED;
+    if (posix_fallocate(m->sample_fd, 0, (off_t)bytes) == 0)
+        p = m->sample_map == NULL
+                ? mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, m->sample_fd, 0)
+                : mremap(m->sample_map, old_bytes, bytes, MREMAP_MAYMOVE);
+    if (p != MAP_FAILED) {
+        m->sample_map = p;
+        m->sample_cap = cap;
+        return TRUE;
+    }
+    if (m->sample_map != NULL) {
+        g_array_append_vals(m->samples, m->sample_map, (guint)m->sample_len);
+        munmap(m->sample_map, old_bytes);
+    }
+    m->sample_map = NULL;
+    close(m->sample_fd);
+    m->sample_fd = -1;
+    return FALSE;
+}
+
+/* Spilled rows: drop the whole pages below row @upto from memory (the file
+ * keeps them; a later read faults them back in). The kept offset is a
+ * cache, not state: hence the cast. */
+static void samples_drop_below(const SvMetrics *metrics, size_t upto)
+{
+    SvMetrics *m = (SvMetrics *)metrics;
+    if (m->sample_map == NULL)
+        return;
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    size_t end = MIN(upto, m->sample_len) * sizeof(SvSample) / page * page;
+    if (end > m->sample_kept_from) {
+        madvise((char *)m->sample_map + m->sample_kept_from, end - m->sample_kept_from,
+                MADV_DONTNEED);
+        m->sample_kept_from = end;
+    }
+}
+
 void sv_metrics_add_sample(SvMetrics *metrics, const SvSample *sample)
 {
     g_return_if_fail(metrics != NULL && sample != NULL);
+    if (G_UNLIKELY(!metrics->sample_tried) && metrics->spill_fd >= 0) {
+        /* The first row of a spilled run: the rows get their own file. */
+        metrics->sample_tried = TRUE;
+        g_autofree char *tmpl =
+            g_build_filename(metrics->spill_dir != NULL ? metrics->spill_dir : g_get_tmp_dir(),
+                             "servesim-samples-XXXXXX", NULL);
+        metrics->sample_fd = g_mkstemp(tmpl);
+        if (metrics->sample_fd >= 0)
+            g_unlink(tmpl);
+    }
+    if (metrics->sample_fd >= 0 &&
+        (metrics->sample_len < metrics->sample_cap || sample_map_grow(metrics))) {
+        metrics->sample_map[metrics->sample_len++] = *sample;
+        samples_drop_below(metrics, metrics->sample_len - 1);
+        return;
+    }
     g_array_append_vals(metrics->samples, sample, 1);
 }
 
 const SvSample *sv_metrics_samples(const SvMetrics *metrics, size_t *n_out)
 {
     g_return_val_if_fail(metrics != NULL, NULL);
+    if (metrics->sample_map != NULL) {
+        if (n_out != NULL)
+            *n_out = metrics->sample_len;
+        return metrics->sample_map;
+    }
     if (n_out != NULL)
         *n_out = metrics->samples->len;
     return (const SvSample *)(const void *)metrics->samples->data;
+}
+
+void sv_metrics_samples_read(const SvMetrics *metrics, size_t upto)
+{
+    g_return_if_fail(metrics != NULL);
+    if (metrics->sample_map == NULL)
+        return;
+    /* From the first row: a reader may have faulted any of them back in. */
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    size_t end = MIN(upto, metrics->sample_len) * sizeof(SvSample) / page * page;
+    if (end > 0)
+        madvise(metrics->sample_map, end, MADV_DONTNEED);
 }
 
 const SvSloConfig *sv_metrics_slo(const SvMetrics *metrics)
@@ -398,26 +598,13 @@ double sv_percentile_sorted(const double *sorted, size_t n, double percentile)
 {
     if (n == 0 || sorted == NULL)
         return 0.0;
-    double p = CLAMP(percentile, 0.0, 100.0);
-    double h = (double)(n - 1) * p / 100.0;
-    size_t lo = (size_t)floor(h);
-    if (lo >= n - 1)
+    size_t lo;
+    double frac;
+    gboolean last;
+    sv__percentile_rank(n, percentile, &lo, &frac, &last);
+    if (last)
         return sorted[n - 1];
-    double frac = h - (double)lo;
     return sorted[lo] + frac * (sorted[lo + 1] - sorted[lo]);
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* Non-finite values would print as NaN/inf in JSON; the summary never has them.
- */
-static double finite_or_zero(double x)
-{
-    return isfinite(x) ? x : 0.0;
 }
 
 typedef enum { M_TTFT, M_TPOT, M_E2E, M_QUEUE } Metric;
@@ -444,9 +631,6 @@ static double queue_s(const SvRequestRecord *r)
     return ns_to_s(r->first_scheduled_ns - r->arrival_ns);
 }
 
-/* Fill @buf with @metric over completed requests, sort it, and summarise;
- * *slo_value_out gets the SLO percentile. One buffer is reused for the four
- * metrics so a 1 M-request run needs 8 MB here, not 32. */
 /* @metric of completed @r into *@v; FALSE when @r has none (TPOT of a
  * one-token output). */
 static gboolean metric_value(Metric metric, const SvRequestRecord *r, double *v)
@@ -470,43 +654,19 @@ static gboolean metric_value(Metric metric, const SvRequestRecord *r, double *v)
     return FALSE;
 }
 
-static void dist_from(double *buf, size_t n, SvDist *out, double slo_percentile,
-                      double *slo_value_out);
+/* Where sv_quantiles_finish puts each group's summary: @dists[group] and
+ * @slo[group] (the SLO percentile). */
+typedef struct {
+    SvDist **dists;
+    double *slo;
+} DistSink;
 
-static void summarize_metric(const SvMetrics *metrics, Metric metric, double *buf, SvDist *out,
-                             double slo_percentile, double *slo_value_out)
+static void store_dist(void *user_data, uint64_t group, int64_t n, const SvDist *dist, double extra)
 {
-    size_t n = 0;
-    for (size_t i = 0; i < metrics->n_records; i++) {
-        const SvRequestRecord *r = sv_metrics_request(metrics, i);
-        if (r->outcome != SV_REQ_COMPLETED)
-            continue;
-        if (metric_value(metric, r, &buf[n]))
-            n++;
-    }
-    dist_from(buf, n, out, slo_percentile, slo_value_out);
-}
-
-/* Sort @buf (@n values) and summarise it; *@slo_value_out gets its
- * @slo_percentile. */
-static void dist_from(double *buf, size_t n, SvDist *out, double slo_percentile,
-                      double *slo_value_out)
-{
-    memset(out, 0, sizeof(*out));
-    *slo_value_out = 0.0;
-    if (n == 0)
-        return;
-    qsort(buf, n, sizeof(double), cmp_double);
-    /* Summing in ascending order keeps rounding small and the result fixed. */
-    double sum = 0.0;
-    for (size_t i = 0; i < n; i++)
-        sum += buf[i];
-    out->mean = finite_or_zero(sum / (double)n);
-    out->p50 = finite_or_zero(sv_percentile_sorted(buf, n, 50.0));
-    out->p90 = finite_or_zero(sv_percentile_sorted(buf, n, 90.0));
-    out->p99 = finite_or_zero(sv_percentile_sorted(buf, n, 99.0));
-    out->max = finite_or_zero(buf[n - 1]);
-    *slo_value_out = sv_percentile_sorted(buf, n, slo_percentile);
+    DistSink *sink = user_data;
+    *sink->dists[group] = *dist;
+    if (sink->slo != NULL)
+        sink->slo[group] = extra;
 }
 
 static gboolean meets_slo(const SvSloClass *slo, const SvRequestRecord *r)
@@ -529,6 +689,9 @@ void sv_metrics_summarize(SvMetrics *metrics, const SvRunTotals *totals, SvSumma
 
     SvTimeNs first_arrival = SV_TIME_NEVER, last_finish = 0;
     int64_t meeting = 0, input_tokens = 0, output_tokens = 0, preemptions = 0;
+    /* Exact percentiles of the four metrics (groups M_TTFT..M_QUEUE), in
+     * bounded memory however many requests there are. */
+    g_autoptr(SvQuantiles) q = quantiles_new(metrics, 4);
     for (size_t i = 0; i < metrics->n_records; i++) {
         const SvRequestRecord *r = sv_metrics_request(metrics, i);
         first_arrival = MIN(first_arrival, r->arrival_ns);
@@ -537,6 +700,11 @@ void sv_metrics_summarize(SvMetrics *metrics, const SvRunTotals *totals, SvSumma
         if (r->outcome != SV_REQ_COMPLETED) {
             out->rejected++;
             continue;
+        }
+        for (Metric m = M_TTFT; m <= M_QUEUE; m++) {
+            double v;
+            if (metric_value(m, r, &v))
+                sv_quantiles_add(q, m, v);
         }
         out->completed++;
         input_tokens += r->input_tokens;
@@ -554,13 +722,11 @@ void sv_metrics_summarize(SvMetrics *metrics, const SvRunTotals *totals, SvSumma
     out->preemptions = totals != NULL ? totals->preemptions : preemptions;
 
     double pct = slo->percentile > 0 ? MIN(slo->percentile, 100.0) : 90.0;
-    double slo_ttft = 0, slo_tpot = 0, slo_e2e = 0, slo_queue = 0;
-    double *buf = g_new(double, MAX(out->completed, 1));
-    summarize_metric(metrics, M_TTFT, buf, &out->ttft_s, pct, &slo_ttft);
-    summarize_metric(metrics, M_TPOT, buf, &out->tpot_s, pct, &slo_tpot);
-    summarize_metric(metrics, M_E2E, buf, &out->e2e_s, pct, &slo_e2e);
-    summarize_metric(metrics, M_QUEUE, buf, &out->queue_s, pct, &slo_queue);
-    g_free(buf);
+    double slo_values[4] = {0, 0, 0, 0};
+    SvDist *dists[4] = {&out->ttft_s, &out->tpot_s, &out->e2e_s, &out->queue_s};
+    sv_quantiles_finish(q, pct, store_dist, &(DistSink){dists, slo_values});
+    double slo_ttft = slo_values[M_TTFT], slo_tpot = slo_values[M_TPOT],
+           slo_e2e = slo_values[M_E2E];
 
     if (metrics->itl_count > 0) {
         out->itl_s.mean = ns_to_s(metrics->itl_sum_ns) / (double)metrics->itl_count;
@@ -605,43 +771,44 @@ static size_t group_of(SvGroupBy by, const SvRequestRecord *r)
     return by == SV_GROUP_TENANT ? r->tenant : r->slo_class;
 }
 
-/* Whether completed requests @idx[0..n) of one class @c meet it at the SLO
- * percentile @pct (each set target; a TPOT target holds trivially when none
- * has a TPOT). */
-static gboolean class_met(const SvMetrics *metrics, const size_t *idx, size_t n,
-                          const SvSloClass *c, double pct, double *buf)
+/* Metric @m's target in class @c (0: none). */
+static double class_target(const SvSloClass *c, int m)
 {
-    if (n == 0)
-        return FALSE;
-    const Metric metrics_with_targets[3] = {M_TTFT, M_TPOT, M_E2E};
-    const double targets[3] = {c->ttft_s, c->tpot_s, c->e2e_s};
-    for (int m = 0; m < 3; m++) {
-        if (targets[m] <= 0)
-            continue;
-        size_t k = 0;
-        for (size_t i = 0; i < n; i++)
-            if (metric_value(metrics_with_targets[m], sv_metrics_request(metrics, idx[i]), &buf[k]))
-                k++;
-        if (k == 0)
-            continue;
-        qsort(buf, k, sizeof(double), cmp_double);
-        if (sv_percentile_sorted(buf, k, pct) > targets[m])
-            return FALSE;
-    }
-    return TRUE;
+    return m == 0 ? c->ttft_s : m == 1 ? c->tpot_s : c->e2e_s;
 }
 
+/* Group summaries come back keyed group x 3 + metric (TTFT, TPOT, E2E):
+ * the distributions into out[], the SLO percentile into slo[] (NAN where
+ * the group has no value of that metric). */
 typedef struct {
-    size_t cls; /* SLO class */
-    size_t idx; /* record index */
-} ClassIdx;
+    SvGroupSummary *out;
+    double *slo;
+} GroupSink;
 
-static int cmp_class_idx(const void *a, const void *b)
+static void store_group(void *user_data, uint64_t key, int64_t n, const SvDist *dist, double extra)
 {
-    const ClassIdx *x = a, *y = b;
-    if (x->cls != y->cls)
-        return (x->cls > y->cls) - (x->cls < y->cls);
-    return (x->idx > y->idx) - (x->idx < y->idx);
+    GroupSink *sink = user_data;
+    SvGroupSummary *g = &sink->out[key / 3];
+    SvDist *dists[3] = {&g->ttft_s, &g->tpot_s, &g->e2e_s};
+    *dists[key % 3] = *dist;
+    sink->slo[key] = extra;
+}
+
+/* Tenants under several SLO classes: each (tenant, class) share is judged
+ * at the SLO percentile against its class's targets; keys are (tenant x
+ * classes + class) x 3 + metric. */
+typedef struct {
+    const SvMetrics *metrics;
+    gboolean *failed; /* per tenant: some share misses its class's targets */
+} ShareSink;
+
+static void judge_share(void *user_data, uint64_t key, int64_t n, const SvDist *dist, double extra)
+{
+    ShareSink *sink = user_data;
+    uint64_t share = key / 3, classes = (uint64_t)sink->metrics->n_classes;
+    double target = class_target(&sink->metrics->classes[share % classes], (int)(key % 3));
+    if (target > 0 && extra > target)
+        sink->failed[share / classes] = TRUE;
 }
 
 SvGroupSummary *sv_metrics_summarize_groups(SvMetrics *metrics, SvGroupBy by, size_t *n_out)
@@ -651,9 +818,15 @@ SvGroupSummary *sv_metrics_summarize_groups(SvMetrics *metrics, SvGroupBy by, si
     SvGroupSummary *out = g_new0(SvGroupSummary, MAX(groups, 1));
     *n_out = groups;
 
-    /* Counts, the run's span, and each group's completed requests bucketed
-     * by a counting sort (record indices, in record order within a group). */
-    size_t *start = g_new0(size_t, groups + 1);
+    /* One pass: counts, the run's span, and every completed request's
+     * metrics into exact per-group percentiles (bounded memory). A tenant
+     * whose requests span several classes also needs each (tenant, class)
+     * share's percentiles. */
+    const Metric which[3] = {M_TTFT, M_TPOT, M_E2E};
+    gboolean shares = by == SV_GROUP_TENANT && metrics->n_classes > 1;
+    g_autoptr(SvQuantiles) q = quantiles_new(metrics, (uint64_t)groups * 3);
+    g_autoptr(SvQuantiles) qs =
+        shares ? quantiles_new(metrics, (uint64_t)groups * (uint64_t)metrics->n_classes * 3) : NULL;
     int64_t *meeting = g_new0(int64_t, MAX(groups, 1));
     SvTimeNs first_arrival = SV_TIME_NEVER, last_finish = 0;
     for (size_t i = 0; i < metrics->n_records; i++) {
@@ -666,71 +839,49 @@ SvGroupSummary *sv_metrics_summarize_groups(SvMetrics *metrics, SvGroupBy by, si
             continue;
         }
         out[g].completed++;
-        start[g + 1]++;
         if (meets_slo(&metrics->classes[r->slo_class], r))
             meeting[g]++;
+        uint64_t share = (uint64_t)g * (uint64_t)metrics->n_classes + r->slo_class;
+        for (int m = 0; m < 3; m++) {
+            double v;
+            if (!metric_value(which[m], r, &v))
+                continue;
+            sv_quantiles_add(q, (uint64_t)g * 3 + (uint64_t)m, v);
+            if (qs != NULL)
+                sv_quantiles_add(qs, share * 3 + (uint64_t)m, v);
+        }
     }
     double duration_s = 0;
     if (metrics->n_records > 0 && last_finish > first_arrival)
         duration_s = ns_to_s(last_finish - first_arrival);
-    for (size_t g = 0; g < groups; g++)
-        start[g + 1] += start[g];
-    size_t completed = start[groups];
-    size_t *idx = g_new(size_t, MAX(completed, 1));
-    size_t *fill = g_new(size_t, MAX(groups, 1));
-    memcpy(fill, start, groups * sizeof(size_t));
-    for (size_t i = 0; i < metrics->n_records; i++) {
-        const SvRequestRecord *r = sv_metrics_request(metrics, i);
-        if (r->outcome == SV_REQ_COMPLETED)
-            idx[fill[group_of(by, r)]++] = i;
-    }
 
     double pct = metrics->slo.percentile > 0 ? MIN(metrics->slo.percentile, 100.0) : 90.0;
-    double *buf = g_new(double, MAX(completed, 1));
-    ClassIdx *pairs = by == SV_GROUP_TENANT ? g_new(ClassIdx, MAX(completed, 1)) : NULL;
+    double *slo = g_new(double, MAX(groups * 3, 1));
+    for (size_t k = 0; k < groups * 3; k++)
+        slo[k] = NAN;
+    sv_quantiles_finish(q, pct, store_group, &(GroupSink){out, slo});
+    gboolean *failed = g_new0(gboolean, MAX(groups, 1));
+    if (qs != NULL)
+        sv_quantiles_finish(qs, pct, judge_share, &(ShareSink){metrics, failed});
     for (size_t g = 0; g < groups; g++) {
         SvGroupSummary *s = &out[g];
-        size_t *gi = idx + start[g];
-        size_t n = start[g + 1] - start[g];
-        const Metric which[3] = {M_TTFT, M_TPOT, M_E2E};
-        SvDist *dists[3] = {&s->ttft_s, &s->tpot_s, &s->e2e_s};
-        for (int m = 0; m < 3; m++) {
-            size_t k = 0;
-            for (size_t i = 0; i < n; i++)
-                if (metric_value(which[m], sv_metrics_request(metrics, gi[i]), &buf[k]))
-                    k++;
-            double unused;
-            dist_from(buf, k, dists[m], pct, &unused);
-        }
         if (s->completed > 0)
             s->slo_attainment = (double)meeting[g] / (double)s->completed;
         if (duration_s > 0)
             s->goodput_requests_per_s = (double)meeting[g] / duration_s;
-        if (by == SV_GROUP_SLO_CLASS) {
-            s->slo_met = class_met(metrics, gi, n, &metrics->classes[g], pct, buf);
-            continue;
-        }
-        /* A tenant: each class among its requests against its own targets. */
-        for (size_t i = 0; i < n; i++)
-            pairs[i] = (ClassIdx){sv_metrics_request(metrics, gi[i])->slo_class, gi[i]};
-        qsort(pairs, n, sizeof(ClassIdx), cmp_class_idx);
-        for (size_t i = 0; i < n; i++)
-            gi[i] = pairs[i].idx;
-        s->slo_met = n > 0;
-        for (size_t a = 0; a < n && s->slo_met;) {
-            int c = sv_metrics_request(metrics, gi[a])->slo_class;
-            size_t b = a;
-            while (b < n && sv_metrics_request(metrics, gi[b])->slo_class == c)
-                b++;
-            s->slo_met = class_met(metrics, gi + a, b - a, &metrics->classes[c], pct, buf);
-            a = b;
+        /* A class, or a tenant of the one class: the group's own
+         * percentiles against that class's targets; a metric no request
+         * has (TPOT of one-token outputs) holds trivially. */
+        const SvSloClass *c = &metrics->classes[by == SV_GROUP_SLO_CLASS ? g : 0];
+        s->slo_met = s->completed > 0 && !failed[g];
+        for (int m = 0; m < 3 && s->slo_met && !shares; m++) {
+            double target = class_target(c, m);
+            if (target > 0 && !isnan(slo[g * 3 + (size_t)m]) && slo[g * 3 + (size_t)m] > target)
+                s->slo_met = FALSE;
         }
     }
-    g_free(buf);
-    g_free(pairs);
-    g_free(idx);
-    g_free(fill);
-    g_free(start);
+    g_free(failed);
+    g_free(slo);
     g_free(meeting);
     return out;
 }
@@ -741,12 +892,13 @@ void sv_metrics_set_request_energy(SvMetrics *metrics, int64_t id, double energy
 {
     g_return_if_fail(metrics != NULL && id >= 0);
     if (metrics->energy_chunks == NULL)
-        metrics->energy_chunks = g_ptr_array_new_with_free_func(g_free);
+        metrics->energy_chunks = g_ptr_array_new();
     size_t chunk = (size_t)id >> CHUNK_BITS;
     while (metrics->energy_chunks->len <= chunk)
         g_ptr_array_add(metrics->energy_chunks, NULL);
     if (metrics->energy_chunks->pdata[chunk] == NULL)
-        metrics->energy_chunks->pdata[chunk] = g_new0(double, CHUNK_RECORDS);
+        metrics->energy_chunks->pdata[chunk] = side_chunk_new(metrics, sizeof(double));
+    side_touch(metrics, SIDE_ENERGY, metrics->energy_chunks, chunk, sizeof(double));
     ((double *)metrics->energy_chunks->pdata[chunk])[(size_t)id & (CHUNK_RECORDS - 1)] = energy_j;
 }
 
@@ -757,6 +909,7 @@ double sv_metrics_request_energy(const SvMetrics *metrics, int64_t id)
     if (id < 0 || metrics->energy_chunks == NULL || chunk >= metrics->energy_chunks->len ||
         metrics->energy_chunks->pdata[chunk] == NULL)
         return 0;
+    side_touch(metrics, SIDE_ENERGY, metrics->energy_chunks, chunk, sizeof(double));
     return ((const double *)metrics->energy_chunks->pdata[chunk])[(size_t)id & (CHUNK_RECORDS - 1)];
 }
 
@@ -799,12 +952,13 @@ void sv_metrics_set_request_kv(SvMetrics *metrics, int64_t id, const SvRequestKv
 {
     g_return_if_fail(metrics != NULL && id >= 0 && kv != NULL);
     if (metrics->kv_chunks == NULL)
-        metrics->kv_chunks = g_ptr_array_new_with_free_func(g_free);
+        metrics->kv_chunks = g_ptr_array_new();
     size_t chunk = (size_t)id >> CHUNK_BITS;
     while (metrics->kv_chunks->len <= chunk)
         g_ptr_array_add(metrics->kv_chunks, NULL);
     if (metrics->kv_chunks->pdata[chunk] == NULL)
-        metrics->kv_chunks->pdata[chunk] = g_new0(SvRequestKv, CHUNK_RECORDS);
+        metrics->kv_chunks->pdata[chunk] = side_chunk_new(metrics, sizeof(SvRequestKv));
+    side_touch(metrics, SIDE_KV, metrics->kv_chunks, chunk, sizeof(SvRequestKv));
     SvRequestKv *slot = metrics->kv_chunks->pdata[chunk];
     slot[(size_t)id & (CHUNK_RECORDS - 1)] = *kv;
 }
@@ -817,6 +971,7 @@ void sv_metrics_request_kv(const SvMetrics *metrics, int64_t id, SvRequestKv *ou
     if (id < 0 || metrics->kv_chunks == NULL || chunk >= metrics->kv_chunks->len ||
         metrics->kv_chunks->pdata[chunk] == NULL)
         return;
+    side_touch(metrics, SIDE_KV, metrics->kv_chunks, chunk, sizeof(SvRequestKv));
     *out =
         ((const SvRequestKv *)metrics->kv_chunks->pdata[chunk])[(size_t)id & (CHUNK_RECORDS - 1)];
 }
@@ -825,21 +980,19 @@ void sv_metrics_kv_summary(const SvMetrics *metrics, SvKvSummary *out)
 {
     g_return_if_fail(metrics != NULL && out != NULL);
     memset(out, 0, sizeof(*out));
-    double *buf = g_new(double, MAX(metrics->n_records, 1));
-    size_t n = 0;
+    g_autoptr(SvQuantiles) q = quantiles_new(metrics, 1);
     for (size_t i = 0; i < metrics->n_records; i++) {
         const SvRequestRecord *r = sv_metrics_request(metrics, i);
         if (r->outcome != SV_REQ_COMPLETED)
             continue;
         SvRequestKv kv;
         sv_metrics_request_kv(metrics, r->id, &kv);
-        buf[n++] = sv_ns_to_s(kv.preempted_ns);
+        sv_quantiles_add(q, 0, sv_ns_to_s(kv.preempted_ns));
         out->requests_preempted += r->preemptions > 0;
         out->requests_with_hits += kv.cached_tokens > 0;
     }
-    double unused;
-    dist_from(buf, n, &out->preempted_s, 50.0, &unused);
-    g_free(buf);
+    SvDist *dists[1] = {&out->preempted_s};
+    sv_quantiles_finish(q, 50.0, store_dist, &(DistSink){dists, NULL});
 
     /* Queue growth while requests still arrive: after the last arrival the
      * queue can only drain, which would hide an overload. */
@@ -849,6 +1002,8 @@ void sv_metrics_kv_summary(const SvMetrics *metrics, SvKvSummary *out)
     double st = 0, sw = 0, stt = 0, stw = 0;
     size_t m = 0;
     for (size_t i = 0; i < ns; i++) {
+        if ((i & 4095) == 4095) /* a spilled run's rows leave memory as they go */
+            sv_metrics_samples_read(metrics, i - 1);
         out->waiting_peak = MAX(out->waiting_peak, s[i].waiting);
         if (i > 0 && s[i - 1].arrived >= last_arrived)
             continue; /* only samples up to the one that saw the last arrival */
@@ -859,6 +1014,7 @@ void sv_metrics_kv_summary(const SvMetrics *metrics, SvKvSummary *out)
         stw += t * w;
         m++;
     }
+    sv_metrics_samples_read(metrics, ns);
     double den = (double)m * stt - st * st;
     out->waiting_growth_per_s = m >= 2 && den > 0 ? ((double)m * stw - st * sw) / den : 0.0;
 }
@@ -866,9 +1022,9 @@ void sv_metrics_kv_summary(const SvMetrics *metrics, SvKvSummary *out)
 /* ---- disaggregated prefill/decode ---- */
 
 /* A chunk's slots start as "no transfer" (decode_replica -1). */
-static SvRequestTransfer *xfer_chunk_new(void)
+static SvRequestTransfer *xfer_chunk_new(SvMetrics *metrics)
 {
-    SvRequestTransfer *c = g_new0(SvRequestTransfer, CHUNK_RECORDS);
+    SvRequestTransfer *c = side_chunk_new(metrics, sizeof(SvRequestTransfer));
     for (size_t i = 0; i < CHUNK_RECORDS; i++)
         c[i].decode_replica = -1;
     return c;
@@ -878,12 +1034,13 @@ void sv_metrics_set_request_transfer(SvMetrics *metrics, int64_t id, const SvReq
 {
     g_return_if_fail(metrics != NULL && id >= 0 && t != NULL);
     if (metrics->xfer_chunks == NULL)
-        metrics->xfer_chunks = g_ptr_array_new_with_free_func(g_free);
+        metrics->xfer_chunks = g_ptr_array_new();
     size_t chunk = (size_t)id >> CHUNK_BITS;
     while (metrics->xfer_chunks->len <= chunk)
         g_ptr_array_add(metrics->xfer_chunks, NULL);
     if (metrics->xfer_chunks->pdata[chunk] == NULL)
-        metrics->xfer_chunks->pdata[chunk] = xfer_chunk_new();
+        metrics->xfer_chunks->pdata[chunk] = xfer_chunk_new(metrics);
+    side_touch(metrics, SIDE_XFER, metrics->xfer_chunks, chunk, sizeof(SvRequestTransfer));
     ((SvRequestTransfer *)metrics->xfer_chunks->pdata[chunk])[(size_t)id & (CHUNK_RECORDS - 1)] =
         *t;
 }
@@ -896,6 +1053,7 @@ gboolean sv_metrics_request_transfer(const SvMetrics *metrics, int64_t id, SvReq
     if (id < 0 || metrics->xfer_chunks == NULL || chunk >= metrics->xfer_chunks->len ||
         metrics->xfer_chunks->pdata[chunk] == NULL)
         return FALSE;
+    side_touch(metrics, SIDE_XFER, metrics->xfer_chunks, chunk, sizeof(SvRequestTransfer));
     *out = ((const SvRequestTransfer *)
                 metrics->xfer_chunks->pdata[chunk])[(size_t)id & (CHUNK_RECORDS - 1)];
     return out->decode_replica >= 0;
@@ -907,29 +1065,20 @@ void sv_metrics_transfer_summary(const SvMetrics *metrics, SvTransferSummary *ou
     memset(out, 0, sizeof(*out));
     if (metrics->xfer_chunks == NULL)
         return;
-    size_t cap = MAX(metrics->n_records, 1);
-    double *bw = g_new(double, cap), *lw = g_new(double, cap), *tr = g_new(double, cap),
-           *qu = g_new(double, cap);
+    g_autoptr(SvQuantiles) q = quantiles_new(metrics, 4);
     size_t n = 0;
     for (size_t i = 0; i < metrics->n_records; i++) {
         const SvRequestRecord *r = sv_metrics_request(metrics, i);
         SvRequestTransfer t;
         if (r->outcome != SV_REQ_COMPLETED || !sv_metrics_request_transfer(metrics, r->id, &t))
             continue;
-        bw[n] = sv_ns_to_s(t.block_wait_ns);
-        lw[n] = sv_ns_to_s(t.link_wait_ns);
-        tr[n] = sv_ns_to_s(t.transfer_ns);
-        qu[n] = sv_ns_to_s(t.block_wait_ns + t.link_wait_ns);
+        sv_quantiles_add(q, 0, sv_ns_to_s(t.block_wait_ns));
+        sv_quantiles_add(q, 1, sv_ns_to_s(t.link_wait_ns));
+        sv_quantiles_add(q, 2, sv_ns_to_s(t.transfer_ns));
+        sv_quantiles_add(q, 3, sv_ns_to_s(t.block_wait_ns + t.link_wait_ns));
         n++;
     }
     out->requests = (int64_t)n;
-    double unused;
-    dist_from(bw, n, &out->block_wait_s, 50.0, &unused);
-    dist_from(lw, n, &out->link_wait_s, 50.0, &unused);
-    dist_from(tr, n, &out->transfer_s, 50.0, &unused);
-    dist_from(qu, n, &out->queue_s, 50.0, &unused);
-    g_free(bw);
-    g_free(lw);
-    g_free(tr);
-    g_free(qu);
+    SvDist *dists[4] = {&out->block_wait_s, &out->link_wait_s, &out->transfer_s, &out->queue_s};
+    sv_quantiles_finish(q, 50.0, store_dist, &(DistSink){dists, NULL});
 }

@@ -162,12 +162,23 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(SvMetrics, sv_metrics_free)
 /* Keep the request records in a deleted temporary file in @dir (NULL: the
  * system's temporary folder) instead of the heap: 64 bytes a request on
  * disk, and in memory only the 1 MiB chunk in use, so a 10 M-request run
- * does not hold 640 MB of records. Call before the first record. FALSE
+ * does not hold 640 MB of records. The per-request KV, transfer and energy
+ * tables go to a second such file (two chunks each in memory), the
+ * time-series rows to a third (the page being written in memory), and the
+ * summaries' exact percentiles and requests.csv's id order sort through
+ * bounded memory (sv_metrics_set_spill_values). Call before the first
+ * record. FALSE
  * (records stay on the heap) when the file cannot be made; a chunk that
  * does not fit on the disk stays on the heap too. Pointers from
  * sv_metrics_request stay valid, but reading records is then not
  * thread-safe (it drops chunks behind it). */
 gboolean sv_metrics_spill(SvMetrics *metrics, const char *dir);
+/* Values (16 bytes each) that a summary's exact percentiles keep in memory
+ * before sorting them into runs in a deleted temporary file (see
+ * metrics/quantile.h), in sv_metrics_spill's folder or the system's
+ * temporary one: 256 Ki (4 MiB) unless set; 0: no limit. The results do not
+ * depend on it: tests force it low. */
+void sv_metrics_set_spill_values(SvMetrics *metrics, size_t values);
 /* Record a finished or rejected request (copied). */
 void sv_metrics_add_request(SvMetrics *metrics, const SvRequestRecord *record);
 /* Record one inter-token gap (ns) into the ITL histogram. Hot path: O(1), no allocation. */
@@ -227,8 +238,12 @@ char *sv_metrics_format_table(SvMetrics *metrics, const SvConfig *config,
 size_t sv_metrics_num_requests(const SvMetrics *metrics);
 /* (transfer none) valid until the next sv_metrics_add_request. */
 const SvRequestRecord *sv_metrics_request(const SvMetrics *metrics, size_t index);
-/* (transfer none) @n_out: number of samples. */
+/* (transfer none) @n_out: number of samples; valid until the next
+ * sv_metrics_add_sample. */
 const SvSample *sv_metrics_samples(const SvMetrics *metrics, size_t *n_out);
+/* A reader of a spilled run's samples is done with rows below @upto: their
+ * memory is given back (they stay readable). A no-op when not spilled. */
+void sv_metrics_samples_read(const SvMetrics *metrics, size_t upto);
 /* (transfer none) the SLO given at creation. */
 const SvSloConfig *sv_metrics_slo(const SvMetrics *metrics);
 

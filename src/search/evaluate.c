@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "metrics/metrics.h"
+#include "metrics/quantile.h"
 #include "perf/plan.h"
 #include "serve/sim.h"
 #include "workload/workload.h"
@@ -68,6 +69,8 @@ struct SvEvalContext {
     SvTrace *trace;       /* loaded once, read-only after (owned) */
     pthread_mutex_t lock; /* guards hw (a pthread mutex: visible to ThreadSanitizer) */
     GHashTable *hw;       /* resolved path -> SvHw* (owned), loaded on first use */
+    SvSimStopFn stop_fn;  /* polled by every simulation, or NULL */
+    void *stop_data;
 };
 
 void sv_plan_result_free(SvPlanResult *result)
@@ -157,6 +160,18 @@ void sv_eval_context_free(SvEvalContext *ctx)
     g_free(ctx);
 }
 
+void sv_eval_context_set_stop(SvEvalContext *ctx, SvSimStopFn fn, void *user_data)
+{
+    g_return_if_fail(ctx != NULL);
+    ctx->stop_fn = fn;
+    ctx->stop_data = user_data;
+}
+
+gboolean sv_eval_context_stopped(const SvEvalContext *ctx)
+{
+    return ctx != NULL && ctx->stop_fn != NULL && ctx->stop_fn(ctx->stop_data);
+}
+
 /* "FILE:L:C: message" -> "message": plans.csv says what, not where (every
  * plan shares the study's marks). */
 static char *strip_location(const char *message, const char *path)
@@ -192,7 +207,9 @@ static int config_devices(const SvConfig *config)
     int n = 0;
     for (guint i = 0; i < config->pools->len; i++) {
         const SvPoolConfig *p = g_ptr_array_index(config->pools, i);
-        n += p->replicas * p->tensor_parallel_size * p->pipeline_parallel_size;
+        /* tp x pp x dp devices a replica (perf/predictor.h). */
+        n += p->replicas * p->tensor_parallel_size * p->pipeline_parallel_size *
+             MAX(p->data_parallel_size, 1);
     }
     return n;
 }
@@ -203,7 +220,7 @@ static double config_kw_tdp(const SvConfig *config)
     for (guint i = 0; i < config->pools->len; i++) {
         const SvPoolConfig *p = g_ptr_array_index(config->pools, i);
         w += (double)p->replicas * p->tensor_parallel_size * p->pipeline_parallel_size *
-             p->hw->max_power_w;
+             MAX(p->data_parallel_size, 1) * p->hw->max_power_w;
     }
     return w / 1000.0;
 }
@@ -265,23 +282,16 @@ typedef struct {
     double output_tokens;
 } RunOut;
 
-static gint cmp_double(gconstpointer a, gconstpointer b)
+/* sv_quantiles_finish's callback: group g's SLO percentile into slo_pct[g]. */
+static void store_slo_pct(void *user_data, uint64_t group, int64_t n, const SvDist *dist,
+                          double slo_pct)
 {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double percentile_of(GArray *values, double pct)
-{
-    if (values->len == 0)
-        return 0;
-    g_array_sort(values, cmp_double);
-    return sv_percentile_sorted((const double *)values->data, values->len, pct);
+    ((double *)user_data)[group] = slo_pct;
 }
 
 /* @warm: predictors to reuse, one per pool, or NULL. */
-static void run_sim(const SvConfig *config, const SvTrace *trace, SvPredictor *const *warm,
-                    RunOut *out)
+static void run_sim(const SvEvalContext *ctx, const SvConfig *config, const SvTrace *trace,
+                    SvPredictor *const *warm, RunOut *out)
 {
     memset(out, 0, sizeof *out);
     GError *error = NULL;
@@ -289,6 +299,9 @@ static void run_sim(const SvConfig *config, const SvTrace *trace, SvPredictor *c
     g_autoptr(SvSim) sim = sv_sim_new(config, trace, &options, &error);
     SV_ASSERT(sim != NULL, "plan config loaded but the simulation refused it: %s",
               error != NULL ? error->message : "?");
+    /* Cut short on Ctrl-C; sv_task_run then drops the result. */
+    if (ctx->stop_fn != NULL)
+        sv_sim_set_stop(sim, ctx->stop_fn, ctx->stop_data);
     sv_sim_run(sim);
     SvMetrics *metrics = sv_sim_metrics(sim);
     out->totals = *sv_sim_totals(sim);
@@ -299,9 +312,10 @@ static void run_sim(const SvConfig *config, const SvTrace *trace, SvPredictor *c
         out->sum.rejected - sv_metrics_count_rejected(metrics, SV_REJECT_TOO_LONG);
     /* The SLO's own percentile of each target, for the reason a plan
      * misses it, and the output tokens of completed requests. */
-    GArray *t[3];
-    for (int i = 0; i < 3; i++)
-        t[i] = g_array_new(FALSE, FALSE, sizeof(double));
+    /* Exact, in bounded memory (a fleet check runs up to 2 M requests on
+     * every thread): sv_percentile_sorted of the sorted values, without
+     * holding them all. Groups: TTFT, TPOT, E2E. */
+    g_autoptr(SvQuantiles) t = sv_quantiles_new(3, SV_QUANTILE_MEM_DEFAULT, NULL);
     size_t n = sv_metrics_num_requests(metrics);
     for (size_t i = 0; i < n; i++) {
         const SvRequestRecord *rec = sv_metrics_request(metrics, i);
@@ -310,18 +324,16 @@ static void run_sim(const SvConfig *config, const SvTrace *trace, SvPredictor *c
         out->output_tokens += rec->output_tokens;
         double ttft = sv_ns_to_s(rec->first_token_ns - rec->arrival_ns);
         double e2e = sv_ns_to_s(rec->finish_ns - rec->arrival_ns);
-        g_array_append_val(t[0], ttft);
+        sv_quantiles_add(t, 0, ttft);
         if (rec->output_tokens > 1) {
             double tpot =
                 sv_ns_to_s(rec->finish_ns - rec->first_token_ns) / (double)(rec->output_tokens - 1);
-            g_array_append_val(t[1], tpot);
+            sv_quantiles_add(t, 1, tpot);
         }
-        g_array_append_val(t[2], e2e);
+        sv_quantiles_add(t, 2, e2e);
     }
-    for (int i = 0; i < 3; i++) {
-        out->slo_pct[i] = percentile_of(t[i], config->slo.percentile);
-        g_array_unref(t[i]);
-    }
+    memset(out->slo_pct, 0, sizeof out->slo_pct); /* 0 for a metric without values */
+    sv_quantiles_finish(t, config->slo.percentile, store_slo_pct, out->slo_pct);
 }
 
 /* Does the run meet the SLO at the target, and if not, why. */
@@ -427,7 +439,7 @@ static double bisect_rate(SvEvalContext *ctx, SvConfig *config, const SvTrace *t
         for (int i = 0; i < MAX_BISECT_STEPS; i++) {
             config->workload.rate_per_s = hi;
             RunOut run;
-            run_sim(config, trace, warm, &run);
+            run_sim(ctx, config, trace, warm, &run);
             (*sims)++;
             g_autoptr(GString) why = g_string_new(NULL);
             if (!judge(config, &run, INFINITY, hi, why))
@@ -441,7 +453,7 @@ static double bisect_rate(SvEvalContext *ctx, SvConfig *config, const SvTrace *t
         double mid = 0.5 * (lo + hi);
         config->workload.rate_per_s = mid;
         RunOut run;
-        run_sim(config, trace, warm, &run);
+        run_sim(ctx, config, trace, warm, &run);
         (*sims)++;
         g_autoptr(GString) why = g_string_new(NULL);
         if (judge(config, &run, bound, mid, why)) {
@@ -476,7 +488,7 @@ SvPlanResult *sv_plan_evaluate(SvEvalContext *ctx, int id, GError **error)
 
     if (space->mode == SV_SEARCH_PLAN && space->objective != SV_OBJ_MAX_RATE) {
         RunOut run;
-        run_sim(config, trace, NULL, &run);
+        run_sim(ctx, config, trace, NULL, &run);
         sims = 1;
         r->meets = judge(config, &run, bound, space->open_loop ? target : 0, why);
         fill_metrics(r, &run, devices);
@@ -529,7 +541,8 @@ SvPlanResult *sv_plan_evaluate(SvEvalContext *ctx, int id, GError **error)
         return g_steal_pointer(&r);
     }
     SvPoolConfig *pool = g_ptr_array_index(config->pools, 0);
-    int per_replica = pool->tensor_parallel_size * pool->pipeline_parallel_size;
+    int per_replica = pool->tensor_parallel_size * pool->pipeline_parallel_size *
+                      MAX(pool->data_parallel_size, 1);
     int64_t n1 = config->workload.num_requests;
     int replicas = MAX(1, (int)ceil(target * (1.0 + space->headroom) / max_rate - 1e-9));
     RunOut run;
@@ -545,7 +558,7 @@ SvPlanResult *sv_plan_evaluate(SvEvalContext *ctx, int id, GError **error)
         config->workload.rate_per_s = target;
         if (n1 > 0)
             config->workload.num_requests = MIN(n1 * replicas, MAX_FLEET_REQUESTS);
-        run_sim(config, trace, warm, &run);
+        run_sim(ctx, config, trace, warm, &run);
         sims++;
         double fleet_bound = bound * replicas; /* devices scale the bound linearly */
         met = judge(config, &run, fleet_bound, target, why);

@@ -11,6 +11,7 @@
 
 #include "search/bound.h"
 #include "search/space.h"
+#include "serve/sim.h"
 
 G_BEGIN_DECLS
 
@@ -79,6 +80,13 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(SvPlanResult, sv_plan_result_free)
 typedef struct SvEvalContext SvEvalContext;
 SvEvalContext *sv_eval_context_new(const SvSearchSpace *space, GError **error);
 void sv_eval_context_free(SvEvalContext *ctx);
+/* Interruption (Ctrl-C): every simulation of an evaluation polls @fn
+ * (sv_sim_set_stop), and sv_eval_context_stopped reports it. Set before
+ * any evaluation starts: the context is read-only once threads share it. */
+void sv_eval_context_set_stop(SvEvalContext *ctx, SvSimStopFn fn, void *user_data);
+/* Whether the stop function says stop (FALSE without one). A result
+ * computed while it did may come from a simulation cut short. */
+gboolean sv_eval_context_stopped(const SvEvalContext *ctx);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(SvEvalContext, sv_eval_context_free)
 
 /* The static part of a plan: its config loads (else INFEASIBLE with the

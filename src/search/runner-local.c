@@ -26,9 +26,39 @@ typedef struct {
     gboolean stop;
 } LocalRunner;
 
+/* What G_DEFINE_QUARK expands to (it would spell the name with spaces
+ * once clang-format has been through it). */
+GQuark sv_search_interrupted_quark(void)
+{
+    static GQuark quark;
+    if (G_UNLIKELY(quark == 0))
+        quark = g_quark_from_static_string("sv-search-interrupted");
+    return quark;
+}
+
+static SvPlanResult *interrupted(int id, GError **error)
+{
+    g_set_error(error, SV_SEARCH_INTERRUPTED, 0, "plan %d: interrupted", id);
+    return NULL;
+}
+
 SvPlanResult *sv_task_run(SvEvalContext *ctx, SvTaskKind kind, int id, GError **error)
 {
-    return kind == SV_TASK_CHECK ? sv_plan_check(ctx, id, error) : sv_plan_evaluate(ctx, id, error);
+    if (sv_eval_context_stopped(ctx))
+        return interrupted(id, error);
+    GError *inner = NULL;
+    SvPlanResult *r =
+        kind == SV_TASK_CHECK ? sv_plan_check(ctx, id, &inner) : sv_plan_evaluate(ctx, id, &inner);
+    /* Checked after the evaluation: the stop flag only ever goes up, so a
+     * simulation cut short is always followed by this test. */
+    if (sv_eval_context_stopped(ctx)) {
+        sv_plan_result_free(r);
+        g_clear_error(&inner);
+        return interrupted(id, error);
+    }
+    if (inner != NULL)
+        g_propagate_error(error, inner);
+    return r;
 }
 
 static void *worker(void *data)
@@ -113,6 +143,8 @@ static const SvRunnerVtable local_vtable = {"local", local_run, local_free};
 
 SvRunner *sv_runner_local_new(SvEvalContext *ctx, int jobs)
 {
+    /* Made before any worker thread, which then only looks it up. */
+    (void)sv_search_interrupted_quark();
     LocalRunner *r = g_new0(LocalRunner, 1);
     r->base.vtable = &local_vtable;
     r->base.ctx = ctx;

@@ -4,7 +4,10 @@
  * pool and send back the result as its text line (evaluate.h), which parses
  * back bit-identical, so the outputs match any other back end. Protocol:
  * worker -> master READY (empty) once, then RESULT (line) or ERROR
- * ("INPUT|CODE|message") per task; master -> worker TASK (kind, id) or
+ * ("INPUT|CODE|message", INPUT 2: interrupted) per task; master -> worker
+ * TASK (kind, id) or STOP. On Ctrl-C (mpirun passes the signal to every
+ * rank) the master hands out nothing more and waits for the tasks out;
+ * workers cut their simulations short, answer "interrupted", and leave at
  * STOP. Built only with -DSERVESIM_WITH_MPI=ON (SV_HAVE_MPI). */
 #include "search/runner.h"
 
@@ -60,8 +63,12 @@ static gboolean mpi_run(SvRunner *base, SvTaskKind kind, const int *ids, int n, 
         return sv_runner_run(r->local, kind, ids, n, done, user_data, error);
     int next = 0, outstanding = 0;
     GError *first = NULL;
+    gboolean stopping = FALSE; /* interrupted here or on a worker: hand out nothing more */
     while (next < n || outstanding > 0) {
-        while (next < n && !g_queue_is_empty(&r->idle)) {
+        stopping = stopping || sv_eval_context_stopped(base->ctx);
+        if (stopping && outstanding == 0)
+            break;
+        while (next < n && !stopping && !g_queue_is_empty(&r->idle)) {
             int rank = GPOINTER_TO_INT(g_queue_pop_head(&r->idle));
             int msg[2] = {(int)kind, ids[next++]};
             MPI_Send(msg, 2, MPI_INT, rank, TAG_TASK, MPI_COMM_WORLD);
@@ -82,17 +89,25 @@ static gboolean mpi_run(SvRunner *base, SvTaskKind kind, const int *ids, int n, 
                             "MPI rank %d sent a result that does not parse", st.MPI_SOURCE);
         } else if (st.MPI_TAG == TAG_ERROR) {
             outstanding--;
+            g_auto(GStrv) f = g_strsplit(text, "|", 3);
+            gboolean stopped = f[0] != NULL && strcmp(f[0], "2") == 0;
+            stopping = stopping || stopped;
             if (first == NULL) {
                 /* "INPUT|CODE|message": keep whether it is bad input. */
-                g_auto(GStrv) f = g_strsplit(text, "|", 3);
                 gboolean input = f[0] != NULL && strcmp(f[0], "1") == 0;
                 int code = f[0] != NULL && f[1] != NULL ? atoi(f[1]) : SV_ERROR_IO;
-                g_set_error(&first, input ? SV_CONFIG_ERROR : SV_PLAN_ERROR, code, "%s",
+                g_set_error(&first,
+                            stopped ? SV_SEARCH_INTERRUPTED
+                            : input ? SV_CONFIG_ERROR
+                                    : SV_PLAN_ERROR,
+                            stopped ? 0 : code, "%s",
                             f[0] != NULL && f[1] != NULL && f[2] != NULL ? f[2] : text);
             }
         }
         g_queue_push_tail(&r->idle, GINT_TO_POINTER(st.MPI_SOURCE));
     }
+    if (stopping && first == NULL)
+        g_set_error(&first, SV_SEARCH_INTERRUPTED, 0, "interrupted");
     if (first != NULL) {
         g_propagate_error(error, first);
         return FALSE;
@@ -155,9 +170,11 @@ gboolean sv_mpi_worker_loop(SvEvalContext *ctx, GError **error)
             g_autofree char *line = sv_plan_result_to_line(res);
             MPI_Send(line, (int)strlen(line), MPI_CHAR, 0, TAG_RESULT, MPI_COMM_WORLD);
         } else {
+            int kind = err != NULL && g_error_matches(err, SV_SEARCH_INTERRUPTED, 0) ? 2
+                       : err != NULL && sv_error_is_input(err)                       ? 1
+                                                                                     : 0;
             g_autofree char *text =
-                g_strdup_printf("%d|%d|%s", err != NULL && sv_error_is_input(err) ? 1 : 0,
-                                err != NULL ? err->code : SV_ERROR_IO,
+                g_strdup_printf("%d|%d|%s", kind, err != NULL ? err->code : SV_ERROR_IO,
                                 err != NULL ? err->message : "evaluation failed");
             MPI_Send(text, (int)strlen(text), MPI_CHAR, 0, TAG_ERROR, MPI_COMM_WORLD);
             g_clear_error(&err);

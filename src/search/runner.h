@@ -39,7 +39,16 @@ struct SvRunner {
     int workers;        /* evaluations that can run at once */
 };
 
+/* The error of a task not run, or whose result was dropped, because the
+ * evaluation context was told to stop (sv_eval_context_set_stop). */
+#define SV_SEARCH_INTERRUPTED (sv_search_interrupted_quark())
+GQuark sv_search_interrupted_quark(void);
+
 /* Run one task in this process (what every back end ends up calling).
+ * Once the context says stop, a task is not started, and a result that
+ * finishes after it is dropped (a simulation in it may have been cut
+ * short): NULL with an SV_SEARCH_INTERRUPTED error. Back ends drain their
+ * batch this way quickly and hand nothing incomplete to the results log.
  * (transfer full) */
 SvPlanResult *sv_task_run(SvEvalContext *ctx, SvTaskKind kind, int id, GError **error);
 
