@@ -18,7 +18,20 @@ do for [k=1:3] {
     set xlabel metric." (s)"
     set xrange [0:*]
     unset arrow
+    # stats takes one column as y values and keeps those inside the y range
+    # (the fractions' [0:1]): open it, or an E2E past 1 s is not counted.
+    set yrange [*:*]
     stats data using (column(k + 1)) nooutput
+    set yrange [0:1]
+    # About four tics of 1, 2 or 5 x 10^n: gnuplot's own choice crowds
+    # millisecond TPOTs into labels that run together.
+    if (STATS_max > 0) {
+        mag = 10**floor(log10(STATS_max / 4.0))
+        r = STATS_max / 4.0 / mag
+        set xtics mag * (r <= 1 ? 1 : (r <= 2 ? 2 : (r <= 5 ? 5 : 10)))
+    } else {
+        set xtics autofreq
+    }
     if (slo > 0 && slo <= STATS_max * 1.2) {
         set xrange [0:*]
         set arrow 1 from slo, graph 0 to slo, graph 1 nohead ls 9

@@ -6,6 +6,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <glib/gstdio.h>
+
 #include "config/ynode.h"
 #include "metrics/metrics.h"
 #include "search/search.h"
@@ -210,6 +212,56 @@ START_TEST(test_enumeration)
     ck_assert_int_eq(max_dev, 16);
     const SvPlanSpec *last = g_ptr_array_index(sp->plans, 55);
     ck_assert(strstr(last->key, "a100-sxm-80g") && last->tp == 8 && last->pp == 2);
+}
+END_TEST
+
+/* Attention-DP ranks are devices: with data_parallel_size 2 in the pool,
+ * (tp, replicas) within 8 devices are (1, 1..4), (2, 1..2), (4, 1) = 7
+ * plans (without dp it would be 4 + 4 + 2 = 10); a sweep over the dp
+ * itself counts each plan's own value: dp 1 gives 10, dp 2 gives 7. */
+START_TEST(test_enumeration_dp)
+{
+    const char *base =
+        "seed: 1\n"
+        "model: qwen3-30b-a3b\n"
+        "cluster:\n"
+        "  pools:\n"
+        "    - {hardware: h100-sxm, data_parallel_size: 2, expert_parallel_size: 2}\n"
+        "workload:\n"
+        "  lengths: {input: {value: 100}, output: {value: 10}}\n"
+        "  arrival: {process: poisson, rate_per_s: 1}\n"
+        "  num_requests: 10\n"
+        "search:\n"
+        "  tensor_parallel_size: [1, 2, 4]\n"
+        "  replicas: [1, 2, 3, 4]\n"
+        "  max_devices: 8\n";
+    g_autofree char *dir = g_dir_make_tmp("sv-search-dp-XXXXXX", NULL);
+    g_autofree char *path = g_build_filename(dir, "dp.yaml", NULL);
+    ck_assert(g_file_set_contents(path, base, -1, NULL));
+    g_autoptr(GError) error = NULL;
+    g_autoptr(SvSearchSpace) sp = sv_search_space_load(path, SV_SEARCH_PLAN, &error);
+    ck_assert_msg(sp != NULL, "%s", error ? error->message : "");
+    ck_assert_int_eq(sp->plans->len, 7);
+    for (guint i = 0; i < sp->plans->len; i++) {
+        const SvPlanSpec *p = g_ptr_array_index(sp->plans, i);
+        ck_assert_int_eq(p->devices, p->tp * p->pp * 2 * p->replicas);
+    }
+    g_autofree char *swept =
+        g_strconcat(base, "  sweep: {cluster.pools.0.data_parallel_size: [1, 2]}\n", NULL);
+    ck_assert(g_file_set_contents(path, swept, -1, NULL));
+    g_autoptr(SvSearchSpace) sp2 = sv_search_space_load(path, SV_SEARCH_PLAN, &error);
+    ck_assert_msg(sp2 != NULL, "%s", error ? error->message : "");
+    ck_assert_int_eq(sp2->plans->len, 17);
+    int with_dp2 = 0;
+    for (guint i = 0; i < sp2->plans->len; i++) {
+        const SvPlanSpec *p = g_ptr_array_index(sp2->plans, i);
+        gboolean dp2 = g_str_has_suffix(p->key, "data_parallel_size=2");
+        with_dp2 += dp2;
+        ck_assert_int_eq(p->devices, p->tp * p->pp * (dp2 ? 2 : 1) * p->replicas);
+    }
+    ck_assert_int_eq(with_dp2, 7);
+    g_unlink(path);
+    g_rmdir(dir);
 }
 END_TEST
 
@@ -495,6 +547,7 @@ Suite *search_suite(void)
     tcase_add_test(fast, test_emit_study_loads);
     tcase_add_test(fast, test_result_line);
     tcase_add_test(fast, test_enumeration);
+    tcase_add_test(fast, test_enumeration_dp);
     tcase_add_test(fast, test_bound_by_hand);
     tcase_add_test(fast, test_bad_space);
     suite_add_tcase(s, fast);

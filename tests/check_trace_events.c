@@ -3,7 +3,9 @@
  * constant-cost iteration model is checked against a hand-computed timeline;
  * a larger one with preemptions against requests' records; the request
  * limit, the batch-size columns of the time series, and the observer's
- * neutrality (tracing changes no result) are checked too. */
+ * neutrality (tracing changes no result) are checked too. Pipelined
+ * replicas get one track per stage: a two-stage timeline by hand, and a
+ * loaded three-stage run for overlaps and stage order. */
 #include "metrics/trace-events.h"
 #include "testutil.h"
 
@@ -388,6 +390,19 @@ START_TEST(test_swap_phases)
     g_autoptr(SvSim) sim = run_traced_opt(st, &opt, 0, &path);
     ck_assert_int_gt(sv_sim_totals(sim)->swap_outs, 0);
     ck_assert_int_gt(check_consistent(sim, path), 0);
+    /* The steps' swap_blocks add up to every block copied either way. */
+    g_autoptr(JsonParser) parser = parse(path);
+    JsonArray *events = events_of(parser);
+    int64_t swapped = 0;
+    for (guint i = 0; i < json_array_get_length(events); i++) {
+        JsonObject *o = json_array_get_object_element(events, i);
+        if (strcmp(json_object_get_string_member(o, "ph"), "X") == 0)
+            swapped +=
+                json_object_get_int_member(json_object_get_object_member(o, "args"), "swap_blocks");
+    }
+    const SvRunTotals *tot = sv_sim_totals(sim);
+    ck_assert_int_gt(swapped, 0);
+    ck_assert_int_eq(swapped, tot->swap_out_blocks + tot->swap_in_blocks);
     remove_trace(path);
     study_free(st);
 }
@@ -453,6 +468,166 @@ START_TEST(test_limit)
 }
 END_TEST
 
+/* ---- pipeline parallelism: one track per stage ---- */
+
+/* Stage 0: 1 ms + 10 us per token; stage 1: 2 ms + 10 us per token (the
+ * slower stage, so batches queue for it). */
+static SvTimeNs two_stage_time(void *ctx, const SvBatchShape *s, int stage)
+{
+    (void)ctx;
+    return (stage == 0 ? 1000000 : 2000000) + 10000 * (s->prefill_tokens + s->num_decode);
+}
+
+/* One stage slice: its thread, times and the batch it belongs to. */
+typedef struct {
+    int pid, tid, stage;
+    int64_t batch;
+    SvTimeNs ts_ns, dur_ns;
+    char name[16];
+} StageSlice;
+
+/* The X events of @path, in file order; checks each names its stage and
+ * batch in args and sits on thread stage + 1. */
+static GArray *stage_slices(const char *path)
+{
+    g_autoptr(JsonParser) parser = parse(path);
+    JsonArray *events = events_of(parser);
+    GArray *out = g_array_new(FALSE, TRUE, sizeof(StageSlice));
+    for (guint i = 0; i < json_array_get_length(events); i++) {
+        JsonObject *o = json_array_get_object_element(events, i);
+        if (strcmp(json_object_get_string_member(o, "ph"), "X") != 0)
+            continue;
+        JsonObject *args = json_object_get_object_member(o, "args");
+        ck_assert(json_object_has_member(args, "stage") && json_object_has_member(args, "batch"));
+        StageSlice x = {
+            .pid = (int)json_object_get_int_member(o, "pid"),
+            .tid = (int)json_object_get_int_member(o, "tid"),
+            .stage = (int)json_object_get_int_member(args, "stage"),
+            .batch = json_object_get_int_member(args, "batch"),
+            .ts_ns = ns_of(o, "ts"),
+            .dur_ns = ns_of(o, "dur"),
+        };
+        g_strlcpy(x.name, json_object_get_string_member(o, "name"), sizeof(x.name));
+        ck_assert_int_eq(x.tid, x.stage + 1);
+        g_array_append_val(out, x);
+    }
+    return out;
+}
+
+/* Two requests on one replica of two stages:
+ * t=0: batch 0 = request 0's 100-token prefill: stage 0 [0, 2], stage 1
+ *   [2, 5]. Request 1 arrives at 0.5 ms; stage 0 is busy.
+ * t=2: stage 0 free, one batch in flight: batch 1 = request 1's 50-token
+ *   prefill: stage 0 [2, 3.5]; stage 1 is busy until 5: [5, 7.5].
+ * t=3.5: stage 0 free, but two batches are in flight (pp = 2): wait.
+ * t=5: batch 0 leaves (request 0's first token); batch 2 = its decode:
+ *   stage 0 [5, 6.01], stage 1 after batch 1: [7.5, 9.51].
+ * t=7.5: batch 1 leaves (request 1's first token); batch 3 = its decode:
+ *   stage 0 [7.5, 8.51], stage 1 [9.51, 11.52].
+ * t=9.51: request 0 finishes; t=11.52: request 1 finishes. */
+START_TEST(test_pipeline_stages)
+{
+    Study *st = study_new("arrival_s,input_tokens,output_tokens\n"
+                          "0,100,2\n"
+                          "0.0005,50,2\n",
+                          1, 1000.0);
+    st->pool.pipeline_parallel_size = 2;
+    SvSimOptions opt = {.stage_time_fn = two_stage_time, .kv_blocks = 1000};
+    char *path = NULL;
+    g_autoptr(SvSim) sim = run_traced_opt(st, &opt, 0, &path);
+
+    const struct {
+        int stage;
+        int64_t batch;
+        double start_ms, dur_ms;
+        const char *name;
+    } want[] = {
+        {0, 0, 0, 2, "prefill"},     {1, 0, 2, 3, "prefill"},      {0, 1, 2, 1.5, "prefill"},
+        {1, 1, 5, 2.5, "prefill"},   {0, 2, 5, 1.01, "decode"},    {1, 2, 7.5, 2.01, "decode"},
+        {0, 3, 7.5, 1.01, "decode"}, {1, 3, 9.51, 2.01, "decode"},
+    };
+    g_autoptr(GArray) got = stage_slices(path);
+    ck_assert_int_eq(got->len, G_N_ELEMENTS(want));
+    for (guint i = 0; i < got->len; i++) {
+        const StageSlice *g = &g_array_index(got, StageSlice, i);
+        ck_assert_msg(g->pid == 1 && g->stage == want[i].stage && g->batch == want[i].batch &&
+                          g->ts_ns == MS(want[i].start_ms) && g->dur_ns == MS(want[i].dur_ms) &&
+                          strcmp(g->name, want[i].name) == 0,
+                      "slice %u: stage %d batch %" G_GINT64_FORMAT " %s at %" G_GINT64_FORMAT
+                      " for %" G_GINT64_FORMAT " ns",
+                      i, g->stage, g->batch, g->name, g->ts_ns, g->dur_ns);
+    }
+    ck_assert_int_eq(sv_sim_totals(sim)->iterations, 4);
+    for (size_t k = 0; k < 2; k++) {
+        const SvRequestRecord *r = sv_metrics_request(sv_sim_metrics(sim), k);
+        ck_assert_int_eq(r->first_token_ns, r->id == 0 ? MS(5) : MS(7.5));
+        ck_assert_int_eq(r->finish_ns, r->id == 0 ? MS(9.51) : MS(11.52));
+    }
+
+    /* The replica's threads are named by stage (and there is no
+     * "iterations" thread to hold overlapping batches). */
+    g_autoptr(JsonParser) parser = parse(path);
+    JsonArray *events = events_of(parser);
+    gboolean named[2] = {FALSE, FALSE};
+    for (guint i = 0; i < json_array_get_length(events); i++) {
+        JsonObject *o = json_array_get_object_element(events, i);
+        if (strcmp(json_object_get_string_member(o, "name"), "thread_name") != 0)
+            continue;
+        const char *n =
+            json_object_get_string_member(json_object_get_object_member(o, "args"), "name");
+        int tid = (int)json_object_get_int_member(o, "tid");
+        ck_assert(tid == 1 || tid == 2);
+        ck_assert_str_eq(n, tid == 1 ? "stage 0" : "stage 1");
+        named[tid - 1] = TRUE;
+    }
+    ck_assert(named[0] && named[1]);
+    remove_trace(path);
+    study_free(st);
+}
+END_TEST
+
+/* A loaded pipelined run (3 stages, 2 replicas, preemptions): on every
+ * stage's track the slices never overlap; each batch has one slice per
+ * stage, entering stage k no earlier than it left stage k - 1; and the
+ * batches are the run's iterations. */
+START_TEST(test_pipeline_consistent)
+{
+    g_autofree char *csv = busy_trace_csv(200);
+    Study *st = study_new(csv, 2, 0.005);
+    st->pool.pipeline_parallel_size = 3;
+    SvSimOptions opt = {.stage_time_fn = two_stage_time, .kv_blocks = 40};
+    char *path = NULL;
+    g_autoptr(SvSim) sim = run_traced_opt(st, &opt, 0, &path);
+    ck_assert_int_gt(sv_sim_totals(sim)->preemptions, 0);
+    g_autoptr(GArray) got = stage_slices(path);
+    SvTimeNs busy_until[3][3] = {{0}}; /* [replica pid][stage] */
+    int64_t next_batch[3] = {0, 0, 0}; /* per replica pid: batches seen */
+    SvTimeNs prev_end = 0;
+    int64_t batches = 0;
+    for (guint i = 0; i < got->len; i++) {
+        const StageSlice *g = &g_array_index(got, StageSlice, i);
+        ck_assert(g->pid >= 1 && g->pid <= 2 && g->stage >= 0 && g->stage < 3);
+        ck_assert_int_gt(g->dur_ns, 0);
+        ck_assert_int_ge(g->ts_ns, busy_until[g->pid][g->stage]);
+        busy_until[g->pid][g->stage] = g->ts_ns + g->dur_ns;
+        /* A batch's stages are written together, in stage order. */
+        if (g->stage == 0) {
+            ck_assert_int_eq(g->batch, next_batch[g->pid]++);
+            batches++;
+        } else {
+            const StageSlice *before = &g_array_index(got, StageSlice, i - 1);
+            ck_assert(before->pid == g->pid && before->batch == g->batch &&
+                      before->stage == g->stage - 1);
+            ck_assert_int_ge(g->ts_ns, prev_end);
+        }
+        prev_end = g->ts_ns + g->dur_ns;
+    }
+    ck_assert_int_eq(batches, sv_sim_totals(sim)->iterations);
+    remove_trace(path);
+    study_free(st);
+}
+END_TEST
+
 /* An unwritable path is a file error naming it; an abandoned trace leaves nothing. */
 START_TEST(test_file_errors)
 {
@@ -488,6 +663,8 @@ Suite *trace_events_suite(void)
     tcase_add_test(tc, test_swap_phases);
     tcase_add_test(tc, test_observer_is_neutral);
     tcase_add_test(tc, test_limit);
+    tcase_add_test(tc, test_pipeline_stages);
+    tcase_add_test(tc, test_pipeline_consistent);
     tcase_add_test(tc, test_file_errors);
     suite_add_tcase(s, tc);
     return s;

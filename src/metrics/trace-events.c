@@ -4,9 +4,15 @@
  * process r+1 is replica r, whose thread 1 holds one complete event ("X") per
  * iteration with its batch in args, and whose async tracks hold one nestable
  * slice per request ("request N", arrival to last token) with its phases
- * (queued, prefill, decode, preempted) nested inside. The hooks fire in
- * simulated-time order, so events come out sorted by ts. Times are µs
- * printed exactly from integer nanoseconds. */
+ * (queued, prefill, decode, preempted) nested inside. A pipelined replica
+ * (pp > 1) has one thread per stage instead, "stage s" as thread s+1, each
+ * with one slice per micro-batch while that stage runs it: batches overlap
+ * in flight, and one track for all of them would draw overlapping slices
+ * that viewers cannot nest; args.batch names the same batch on every stage.
+ * The hooks fire in simulated-time order, so events come out sorted by ts,
+ * except that a pipelined batch's later stages are written when it is
+ * launched, ahead of their time (viewers sort). Times are µs printed
+ * exactly from integer nanoseconds. */
 #include "metrics/trace-events.h"
 
 #include <errno.h>
@@ -26,6 +32,7 @@ struct SvTraceEvents {
     gboolean truncated;      /* a request beyond the limit arrived */
     gboolean first;          /* nothing written to traceEvents yet */
     SvTimeNs end_ns;         /* time of the latest event written */
+    int64_t *batches;        /* per replica: pipelined batches launched (owned) */
     SvSimObserver observer;  /* hooks pointing at this writer */
 };
 
@@ -167,6 +174,30 @@ static void on_request(void *user_data, const SvRequestEvent *ev)
     }
 }
 
+/* One complete event of an iteration (or of one stage of it, @stage >= 0,
+ * micro-batch @batch) on thread @tid of @ev's replica. */
+static void iteration_slice(SvTraceEvents *t, const SvIterationEvent *ev, const char *name, int tid,
+                            SvTimeNs start_ns, SvTimeNs dur_ns, int stage, int64_t batch)
+{
+    const SvBatchShape *s = &ev->shape;
+    begin(t, name, "X", ev->replica + 1, start_ns);
+    fprintf(t->f, ",\"tid\":%d,\"dur\":", tid);
+    put_us(t->f, dur_ns);
+    fputs(",\"args\":{", t->f);
+    if (stage >= 0)
+        fprintf(t->f, "\"stage\":%d,\"batch\":%" G_GINT64_FORMAT ",", stage, batch);
+    fprintf(t->f,
+            "\"seqs\":%d,\"prefill_seqs\":%d,\"prefill_tokens\":%" G_GINT64_FORMAT
+            ",\"decode_seqs\":%d,\"decode_context_tokens\":%" G_GINT64_FORMAT
+            ",\"running\":%d,\"waiting\":%d,\"kv_used_blocks\":%" G_GINT64_FORMAT
+            ",\"kv_total_blocks\":%" G_GINT64_FORMAT ",\"swap_blocks\":%" G_GINT64_FORMAT "}}",
+            s->num_prefill + s->num_decode, s->num_prefill, s->prefill_tokens, s->num_decode,
+            s->decode_kv_tokens, (int)ev->running, (int)ev->waiting, ev->kv_used_blocks,
+            ev->kv_total_blocks, ev->swap_blocks);
+    if (start_ns + dur_ns > t->end_ns)
+        t->end_ns = start_ns + dur_ns;
+}
+
 static void on_iteration(void *user_data, const SvIterationEvent *ev)
 {
     SvTraceEvents *t = user_data;
@@ -178,19 +209,14 @@ static void on_iteration(void *user_data, const SvIterationEvent *ev)
                        : s->num_decode == 0                ? "prefill"
                        : s->num_prefill == 0               ? "decode"
                                                            : "mixed";
-    begin(t, name, "X", ev->replica + 1, ev->start_ns);
-    fputs(",\"tid\":1,\"dur\":", t->f);
-    put_us(t->f, ev->duration_ns);
-    fprintf(t->f,
-            ",\"args\":{\"seqs\":%d,\"prefill_seqs\":%d,\"prefill_tokens\":%" G_GINT64_FORMAT
-            ",\"decode_seqs\":%d,\"decode_context_tokens\":%" G_GINT64_FORMAT
-            ",\"running\":%d,\"waiting\":%d,\"kv_used_blocks\":%" G_GINT64_FORMAT
-            ",\"kv_total_blocks\":%" G_GINT64_FORMAT ",\"swap_blocks\":%" G_GINT64_FORMAT "}}",
-            s->num_prefill + s->num_decode, s->num_prefill, s->prefill_tokens, s->num_decode,
-            s->decode_kv_tokens, (int)ev->running, (int)ev->waiting, ev->kv_used_blocks,
-            ev->kv_total_blocks, ev->swap_blocks);
-    if (ev->start_ns + ev->duration_ns > t->end_ns)
-        t->end_ns = ev->start_ns + ev->duration_ns;
+    if (ev->num_stages <= 1) {
+        iteration_slice(t, ev, name, 1, ev->start_ns, ev->duration_ns, -1, 0);
+        return;
+    }
+    int64_t batch = t->batches[ev->replica]++;
+    for (int st = 0; st < ev->num_stages; st++)
+        iteration_slice(t, ev, name, st + 1, ev->stage_start_ns[st],
+                        ev->stage_end_ns[st] - ev->stage_start_ns[st], st, batch);
 }
 
 static void on_sample(void *user_data, const SvSample *s)
@@ -235,16 +261,30 @@ SvTraceEvents *sv_trace_events_new(const char *path, const SvConfig *config, int
     metadata(t, "process_name", 0, 0, "cluster", 0);
     metadata(t, "process_sort_index", 0, 0, NULL, 0);
     int rep = 0;
+    for (guint p = 0; p < config->pools->len; p++)
+        rep += MAX(((const SvPoolConfig *)g_ptr_array_index(config->pools, p))->replicas, 0);
+    t->batches = g_new0(int64_t, MAX(rep, 1));
+    rep = 0;
     for (guint p = 0; p < config->pools->len; p++) {
         const SvPoolConfig *pool = g_ptr_array_index(config->pools, p);
+        int dp = pool->data_parallel_size, stages = pool->pipeline_parallel_size;
+        g_autofree char *dp_text = dp > 1 ? g_strdup_printf(" DP%d", dp) : g_strdup("");
         for (int i = 0; i < pool->replicas; i++, rep++) {
-            g_autofree char *name = g_strdup_printf(
-                "replica %d (%s: %s TP%d PP%d)", rep, pool->name ? pool->name : "pool",
-                pool->hardware_name ? pool->hardware_name : "?", pool->tensor_parallel_size,
-                pool->pipeline_parallel_size);
+            g_autofree char *name = g_strdup_printf("replica %d (%s: %s TP%d PP%d%s)", rep,
+                                                    pool->name ? pool->name : "pool",
+                                                    pool->hardware_name ? pool->hardware_name : "?",
+                                                    pool->tensor_parallel_size, stages, dp_text);
             metadata(t, "process_name", rep + 1, 0, name, 0);
             metadata(t, "process_sort_index", rep + 1, 0, NULL, rep + 1);
-            metadata(t, "thread_name", rep + 1, 1, "iterations", 0);
+            if (stages <= 1) {
+                metadata(t, "thread_name", rep + 1, 1, "iterations", 0);
+                continue;
+            }
+            for (int st = 0; st < stages; st++) {
+                g_autofree char *thread = g_strdup_printf("stage %d", st);
+                metadata(t, "thread_name", rep + 1, st + 1, thread, 0);
+                metadata(t, "thread_sort_index", rep + 1, st + 1, NULL, st);
+            }
         }
     }
     return g_steal_pointer(&t);
@@ -260,6 +300,7 @@ void sv_trace_events_free(SvTraceEvents *t)
     }
     g_free(t->path);
     g_free(t->tmp_path);
+    g_free(t->batches);
     g_free(t);
 }
 

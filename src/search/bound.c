@@ -57,16 +57,22 @@ gboolean sv_plan_bound(const SvConfig *config, const SvWorkloadWork *work, SvPla
     memset(out, 0, sizeof *out);
     const SvModel *m = config->model;
     const SvEngineConfig *e = &config->engine;
-    /* Peaks of all devices together, and the largest and smallest KV cache
-     * of a replica. */
+    /* Peaks of all devices together, the largest and smallest KV cache of
+     * a replica, and the most sequences a replica batches (per attention
+     * data-parallel rank, as vLLM applies max_num_seqs: sim.h). */
     double flops_rate = 0, bytes_rate = 0, cap_max = 0, cap_min = INFINITY;
+    int K = 1;
     for (guint i = 0; i < config->pools->len; i++) {
         const SvPoolConfig *pool = g_ptr_array_index(config->pools, i);
         int64_t blocks = 0;
         if (!sv_sim_kv_blocks(m, pool, e, &blocks, error))
             return FALSE;
-        double devices =
-            (double)pool->replicas * pool->tensor_parallel_size * pool->pipeline_parallel_size;
+        /* tp x pp x dp devices a replica (perf/predictor.h). */
+        double devices = (double)pool->replicas * pool->tensor_parallel_size *
+                         pool->pipeline_parallel_size * MAX(pool->data_parallel_size, 1);
+        SvEngineConfig limits;
+        sv_sim_pool_engine(e, pool, &limits);
+        K = MAX(K, limits.max_num_seqs);
         const SvHw *hw = pool->hw;
         double peak = MAX(sv_hw_matmul_peak(hw, e->weight_dtype, e->dtype),
                           sv_hw_matmul_peak(hw, e->dtype, e->dtype));
@@ -120,7 +126,6 @@ gboolean sv_plan_bound(const SvConfig *config, const SvWorkloadWork *work, SvPla
     if (n == 0)
         return TRUE;
     double flops = phi * (prompt + decode) + phi_lm * emitted;
-    int K = MAX(e->max_num_seqs, 1);
     double iterations = MAX(decode / K, cap_max > 0 ? context / cap_max : 0);
     double bytes = iterations * weights + context * kvb;
     out->compute_s = flops / flops_rate;

@@ -3,7 +3,7 @@
  * the capacity bisection. It is a true bound, not an estimate:
  *
  * Every device works within its peaks. Over a run, the devices of all R
- * replicas (d = tp x pp each) together do at least
+ * replicas (d = tp x pp x dp each) together do at least
  *   F = sum over requests of phi x (prefill + decode tokens) + phi_lm x outputs
  * model FLOPs (phi = 2 x the active parameters other than the LM head, per
  * token through the layers; phi_lm = 2 x vocab x hidden, once per emitted
@@ -13,9 +13,14 @@
  * bytes: I iterations (micro-batches) each reading the weights W (active
  * parameters other than the LM head), and the KV cache read by every decode
  * step (K context tokens over all steps, kvb bytes per token over all
- * devices of a replica). I is at least the decode steps over max_num_seqs
- * (a batch holds at most that many sequences) and at least K over the KV
- * tokens a replica holds (the contexts of one batch fit in its cache). The
+ * devices of a replica). I is at least the decode steps over dp x
+ * max_num_seqs (a batch holds at most max_num_seqs sequences per attention
+ * data-parallel rank) and at least K over the KV tokens a replica holds
+ * (the contexts of one batch fit in its cache). With dp > 1 each rank
+ * reads its own copy of the dense weights and the experts are spread over
+ * all tp x dp devices of a stage, so the busiest device of an iteration
+ * still reads at least W / d and its rank's share (at least 1 / dp) of the
+ * KV: counting W once per iteration keeps the bound true. The
  * run cannot end before the busiest device's work is done, so
  *   duration >= max(F / (R d P), B / (R d BW))
  * with P the device's matmul peak and BW its peak memory bandwidth (not the

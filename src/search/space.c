@@ -228,10 +228,23 @@ static gboolean enumerate(SvSearchSpace *space, const SvYDoc *doc, const SvYNode
     const SvKnob *ktp = g_ptr_array_index(space->knobs, space->knob_tp);
     const SvKnob *kpp = g_ptr_array_index(space->knobs, space->knob_pp);
     const SvKnob *krep = g_ptr_array_index(space->knobs, space->knob_replicas);
+    /* Each attention-DP rank is a device of its own: the study's
+     * data_parallel_size, or a sweep over it, multiplies the count. */
+    static const char *const dp_path[] = {"cluster", "pools", "0", "data_parallel_size", NULL};
+    const char *dp_text = tree_value(doc, dp_path);
+    int base_dp = dp_text != NULL ? MAX(atoi(dp_text), 1) : 1, knob_dp = -1;
+    for (guint k = 0; k < nk; k++) {
+        const SvKnob *kn = g_ptr_array_index(space->knobs, k);
+        if (g_strcmp0(kn->path, "cluster.pools.0.data_parallel_size") == 0)
+            knob_dp = (int)k;
+    }
     for (;;) {
         int tp = knob_int(ktp, idx[space->knob_tp]), pp = knob_int(kpp, idx[space->knob_pp]);
         int reps = knob_int(krep, idx[space->knob_replicas]);
-        int64_t devices = (int64_t)tp * pp * reps;
+        int dp = knob_dp >= 0
+                     ? MAX(knob_int(g_ptr_array_index(space->knobs, knob_dp), idx[knob_dp]), 1)
+                     : base_dp;
+        int64_t devices = (int64_t)tp * pp * dp * reps;
         if (space->max_devices == 0 || devices <= space->max_devices) {
             /* splits: 0 = one mixed pool; x = x prefill + (reps - x) decode replicas */
             for (int split = space->mixed ? 0 : 1; split <= (space->disaggregation ? reps - 1 : 0);

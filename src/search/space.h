@@ -40,7 +40,7 @@ typedef struct {
     int tp, pp;   /* parsed from the knobs, for device counts and bounds */
     int replicas; /* total replicas (prefill + decode when disaggregated) */
     int prefill;  /* disaggregated: prefill replicas (0 = one mixed pool) */
-    int devices;  /* tp x pp x replicas */
+    int devices;  /* tp x pp x data_parallel_size x replicas */
     char *key;    /* "hardware=h100-sxm tensor_parallel_size=4 ...": identity on resume */
 } SvPlanSpec;
 

@@ -1,6 +1,6 @@
 # ML.ENERGY v2's throughput and Avg TPOT of a servesim run, from its
 # iteration events (run --trace-events; one "X" event per iteration on
-# thread 1 of replica 1, its batch in args). ML.ENERGY v2 derived both from
+# thread 1 of replica 1, its batch in args; per stage under PP). ML.ENERGY v2 derived both from
 # vLLM 0.5.4's per-iteration stats (ml-energy/benchmark,
 # benchmark/llm_text_generation/chat/scripts/aggregate_leaderboard_data.py):
 #   steady state = iterations before the first one (from the third on) with
@@ -27,6 +27,25 @@ function num(key,    s) {
     pre[n] = num("prefill_seqs")
     dec[n] = num("decode_seqs")
     wait[n] = num("waiting")
+}
+
+# A pipelined replica writes one slice per stage of each micro-batch (all
+# of a batch's stages together, at its launch): the iteration runs from its
+# start on stage 0 to its end on the last stage.
+/"ph":"X"/ && /"args":\{"stage":/ && /"pid":1,/ {
+    if (num("stage") == 0) {
+        n++
+        batch[n] = num("batch")
+        t0[n] = num("ts") / 1e6
+        t1[n] = t0[n] + num("dur") / 1e6
+        pre[n] = num("prefill_seqs")
+        dec[n] = num("decode_seqs")
+        wait[n] = num("waiting")
+    } else if (n > 0 && num("batch") == batch[n]) {
+        e = (num("ts") + num("dur")) / 1e6
+        if (e > t1[n])
+            t1[n] = e
+    }
 }
 
 END {
