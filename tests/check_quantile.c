@@ -370,12 +370,17 @@ START_TEST(test_metrics_spill_samples)
     const size_t n = 50000; /* 4.4 MB of rows: the mapping grows 4 times */
     g_autoptr(SvMetrics) m = sv_metrics_new(NULL);
     ck_assert(sv_metrics_spill(m, NULL));
+    /* Two pools' power beside each row, spilled the same way. */
+    const char *const pools[] = {"prefill", "decode"};
+    sv_metrics_set_power_pools(m, pools, 2);
     for (size_t i = 0; i < n; i++) {
         SvSample smp = {.t_ns = (SvTimeNs)i * 1000000000,
                         .arrived = (int64_t)i,
                         .waiting = (int32_t)(i % 17),
                         .power_w = 0.5 * (double)i};
         sv_metrics_add_sample(m, &smp);
+        const double pw[2] = {(double)i, -(double)i};
+        sv_metrics_add_pool_power(m, pw);
         if (i == 100) { /* the pointer is good until the next row */
             size_t k = 0;
             const SvSample *s = sv_metrics_samples(m, &k);
@@ -392,10 +397,17 @@ START_TEST(test_metrics_spill_samples)
             ck_assert_int_eq(s[i].arrived, (int64_t)i);
             ck_assert_int_eq(s[i].waiting, (int32_t)(i % 17));
             ck_assert_double_eq(s[i].power_w, 0.5 * (double)i);
+            int np = 0;
+            const double *pw = sv_metrics_pool_power(m, i, &np);
+            ck_assert(pw != NULL && np == 2);
+            ck_assert_double_eq(pw[0], (double)i);
+            ck_assert_double_eq(pw[1], -(double)i);
             if (i % 1000 == 999)
                 sv_metrics_samples_read(m, i);
         }
         sv_metrics_samples_read(m, n);
+        int np = 0;
+        ck_assert(sv_metrics_pool_power(m, n, &np) == NULL); /* past the last row */
     }
     SvKvSummary k;
     sv_metrics_kv_summary(m, &k);

@@ -33,6 +33,25 @@
 #define SUB_COUNT   (1 << SUB_BITS)
 #define ITL_BUCKETS ((63 - SUB_BITS) * SUB_COUNT + SUB_COUNT)
 
+/* Rows appended one at a time and read back in order at the end (the time
+ * series and the per-pool power beside it): on the heap, or, in a spilled
+ * run, mapped from a deleted file of their own whose pages leave memory as
+ * soon as a row is written and again as a reader passes them, so they do
+ * not grow with simulated time. */
+typedef struct {
+    size_t elem;      /* bytes per row; 0: no rows are kept */
+    GArray *heap;     /* the rows when not mapped */
+    int fd;           /* mapped: the file, else -1 */
+    char *map;        /* cap rows mapped */
+    size_t cap;       /* rows the mapping holds */
+    size_t len;       /* rows written to the mapping */
+    size_t kept_from; /* bytes below this offset are dropped from memory */
+    gboolean tried;   /* the file was made (or failed): not again */
+} SpillRows;
+
+static void rows_init(SpillRows *r, size_t elem);
+static void rows_free(SpillRows *r);
+
 struct SvMetrics {
     SvSloConfig slo;   /* copied at creation */
     GPtrArray *chunks; /* SvRequestRecord[CHUNK_RECORDS] each, owned */
@@ -45,13 +64,7 @@ struct SvMetrics {
     size_t hot_chunk;                /* spilled: the chunk last touched, kept in memory */
     char *spill_dir;                 /* where spilled summaries go (NULL: the system's) */
     size_t quantile_mem;             /* values a summary keeps in memory; 0: no limit */
-    GArray *samples;                 /* SvSample rows (not spilled) */
-    int sample_fd;                   /* spilled: rows mapped from a deleted file, or -1 */
-    SvSample *sample_map;            /* sample_cap rows mapped */
-    size_t sample_cap;               /* rows the mapping holds */
-    size_t sample_len;               /* rows written */
-    size_t sample_kept_from;         /* bytes below this offset are dropped from memory */
-    gboolean sample_tried;           /* the file was made (or failed): not again */
+    SpillRows samples;               /* SvSample rows */
     int64_t itl_count;               /* gaps recorded */
     int64_t itl_sum_ns;              /* exact sum of gaps, ns */
     int64_t itl_min_ns;              /* smallest gap, ns */
@@ -79,7 +92,7 @@ struct SvMetrics {
     int side_hot_next[3]; /* the ring slot the next newcomer replaces */
     char **power_pools;   /* n_power_pools names for power_w_<pool> columns, owned */
     int n_power_pools;
-    GArray *pool_power; /* n_power_pools doubles per sample, W */
+    SpillRows pool_power; /* n_power_pools doubles per sample, W (elem 0: none) */
 };
 
 const char *sv_reject_reason_name(SvRejectReason reason)
@@ -110,13 +123,13 @@ SvMetrics *sv_metrics_new(const SvSloConfig *slo)
     metrics->chunk_mapped = g_array_new(FALSE, FALSE, sizeof(gboolean));
     metrics->spill_fd = -1;
     metrics->side_fd = -1;
-    metrics->sample_fd = -1;
+    rows_init(&metrics->samples, sizeof(SvSample));
+    rows_init(&metrics->pool_power, 0);
     /* Summaries spill past this many values even without sv_metrics_spill
      * (to the system's temporary folder): a capacity search's fleet checks
      * run up to millions of requests on every thread. */
     metrics->quantile_mem = SV_QUANTILE_MEM_DEFAULT;
     memset(metrics->side_hot, 0xff, sizeof(metrics->side_hot)); /* SIZE_MAX: none */
-    metrics->samples = g_array_new(FALSE, FALSE, sizeof(SvSample));
     metrics->itl_min_ns = INT64_MAX;
     SvSloClass def = {.name = (char *)"default",
                       .ttft_s = metrics->slo.ttft_s,
@@ -273,11 +286,7 @@ void sv_metrics_free(SvMetrics *metrics)
     if (metrics->spill_fd >= 0)
         close(metrics->spill_fd);
     g_free(metrics->spill_dir);
-    g_array_free(metrics->samples, TRUE);
-    if (metrics->sample_map != NULL)
-        munmap(metrics->sample_map, metrics->sample_cap * sizeof(SvSample));
-    if (metrics->sample_fd >= 0)
-        close(metrics->sample_fd);
+    rows_free(&metrics->samples);
     free_classes(metrics);
     free_tenants(metrics);
     side_table_free(metrics, metrics->kv_chunks, sizeof(SvRequestKv));
@@ -288,8 +297,7 @@ void sv_metrics_free(SvMetrics *metrics)
     if (metrics->side_fd >= 0)
         close(metrics->side_fd);
     g_strfreev(metrics->power_pools);
-    if (metrics->pool_power != NULL)
-        g_array_free(metrics->pool_power, TRUE);
+    rows_free(&metrics->pool_power);
     g_free(metrics);
 }
 
@@ -394,94 +402,117 @@ const SvRequestRecord *sv_metrics_request(const SvMetrics *metrics, size_t index
     return &records[index & (CHUNK_RECORDS - 1)];
 }
 
-/* Spilled rows: room for twice as many. FALSE when the file cannot grow
- * or be mapped; the rows then move to the heap array for good. */
-static gboolean sample_map_grow(SvMetrics *m)
+static void rows_init(SpillRows *r, size_t elem)
 {
-    size_t cap = MAX(m->sample_cap * 2, (size_t)4096);
-    size_t old_bytes = m->sample_cap * sizeof(SvSample), bytes = cap * sizeof(SvSample);
+    *r = (SpillRows){.elem = elem, .fd = -1};
+    r->heap = g_array_new(FALSE, FALSE, (guint)MAX(elem, 1));
+}
+
+static void rows_free(SpillRows *r)
+{
+    if (r->heap != NULL)
+        g_array_free(r->heap, TRUE);
+    if (r->map != NULL)
+        munmap(r->map, r->cap * r->elem);
+    if (r->fd >= 0)
+        close(r->fd);
+    *r = (SpillRows){.fd = -1};
+}
+
+/* Room for twice as many mapped rows. FALSE when the file cannot grow or be
+ * mapped; the rows then move to the heap for good. */
+static gboolean rows_grow(SpillRows *r)
+{
+    size_t cap = MAX(r->cap * 2, (size_t)4096);
+    size_t old_bytes = r->cap * r->elem, bytes = cap * r->elem;
     void *p = MAP_FAILED;
-    if (posix_fallocate(m->sample_fd, 0, (off_t)bytes) == 0)
-        p = m->sample_map == NULL
-                ? mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, m->sample_fd, 0)
-                : mremap(m->sample_map, old_bytes, bytes, MREMAP_MAYMOVE);
+    if (posix_fallocate(r->fd, 0, (off_t)bytes) == 0)
+        p = r->map == NULL ? mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, r->fd, 0)
+                           : mremap(r->map, old_bytes, bytes, MREMAP_MAYMOVE);
     if (p != MAP_FAILED) {
-        m->sample_map = p;
-        m->sample_cap = cap;
+        r->map = p;
+        r->cap = cap;
         return TRUE;
     }
-    if (m->sample_map != NULL) {
-        g_array_append_vals(m->samples, m->sample_map, (guint)m->sample_len);
-        munmap(m->sample_map, old_bytes);
+    if (r->map != NULL) {
+        g_array_append_vals(r->heap, r->map, (guint)r->len);
+        munmap(r->map, old_bytes);
     }
-    m->sample_map = NULL;
-    close(m->sample_fd);
-    m->sample_fd = -1;
+    r->map = NULL;
+    close(r->fd);
+    r->fd = -1;
     return FALSE;
 }
 
-/* Spilled rows: drop the whole pages below row @upto from memory (the file
- * keeps them; a later read faults them back in). The kept offset is a
- * cache, not state: hence the cast. */
-static void samples_drop_below(const SvMetrics *metrics, size_t upto)
+/* Mapped rows: drop the whole pages from @from_bytes up to row @upto from
+ * memory (the file keeps them; a later read faults them back in). */
+static void rows_drop(SpillRows *r, size_t from_bytes, size_t upto)
 {
-    SvMetrics *m = (SvMetrics *)metrics;
-    if (m->sample_map == NULL)
+    if (r->map == NULL)
         return;
     size_t page = (size_t)sysconf(_SC_PAGESIZE);
-    size_t end = MIN(upto, m->sample_len) * sizeof(SvSample) / page * page;
-    if (end > m->sample_kept_from) {
-        madvise((char *)m->sample_map + m->sample_kept_from, end - m->sample_kept_from,
-                MADV_DONTNEED);
-        m->sample_kept_from = end;
+    size_t end = MIN(upto, r->len) * r->elem / page * page;
+    if (end > from_bytes) {
+        madvise(r->map + from_bytes, end - from_bytes, MADV_DONTNEED);
+        r->kept_from = MAX(r->kept_from, end);
     }
+}
+
+static void rows_append(SvMetrics *m, SpillRows *r, const void *row)
+{
+    if (r->elem == 0)
+        return;
+    if (G_UNLIKELY(!r->tried) && m->spill_fd >= 0) {
+        /* The first row of a spilled run: the rows get their own file. */
+        r->tried = TRUE;
+        g_autofree char *tmpl = g_build_filename(
+            m->spill_dir != NULL ? m->spill_dir : g_get_tmp_dir(), "servesim-rows-XXXXXX", NULL);
+        r->fd = g_mkstemp(tmpl);
+        if (r->fd >= 0)
+            g_unlink(tmpl);
+    }
+    if (r->fd >= 0 && (r->len < r->cap || rows_grow(r))) {
+        memcpy(r->map + r->len * r->elem, row, r->elem);
+        r->len++;
+        rows_drop(r, r->kept_from, r->len - 1);
+        return;
+    }
+    g_array_append_vals(r->heap, row, 1);
+}
+
+static const void *rows_data(const SpillRows *r, size_t *n_out)
+{
+    if (r->map != NULL) {
+        *n_out = r->len;
+        return r->map;
+    }
+    *n_out = r->heap->len;
+    return r->heap->data;
 }
 
 void sv_metrics_add_sample(SvMetrics *metrics, const SvSample *sample)
 {
     g_return_if_fail(metrics != NULL && sample != NULL);
-    if (G_UNLIKELY(!metrics->sample_tried) && metrics->spill_fd >= 0) {
-        /* The first row of a spilled run: the rows get their own file. */
-        metrics->sample_tried = TRUE;
-        g_autofree char *tmpl =
-            g_build_filename(metrics->spill_dir != NULL ? metrics->spill_dir : g_get_tmp_dir(),
-                             "servesim-samples-XXXXXX", NULL);
-        metrics->sample_fd = g_mkstemp(tmpl);
-        if (metrics->sample_fd >= 0)
-            g_unlink(tmpl);
-    }
-    if (metrics->sample_fd >= 0 &&
-        (metrics->sample_len < metrics->sample_cap || sample_map_grow(metrics))) {
-        metrics->sample_map[metrics->sample_len++] = *sample;
-        samples_drop_below(metrics, metrics->sample_len - 1);
-        return;
-    }
-    g_array_append_vals(metrics->samples, sample, 1);
+    rows_append(metrics, &metrics->samples, sample);
 }
 
 const SvSample *sv_metrics_samples(const SvMetrics *metrics, size_t *n_out)
 {
     g_return_val_if_fail(metrics != NULL, NULL);
-    if (metrics->sample_map != NULL) {
-        if (n_out != NULL)
-            *n_out = metrics->sample_len;
-        return metrics->sample_map;
-    }
+    size_t n;
+    const SvSample *rows = rows_data(&metrics->samples, &n);
     if (n_out != NULL)
-        *n_out = metrics->samples->len;
-    return (const SvSample *)(const void *)metrics->samples->data;
+        *n_out = n;
+    return rows;
 }
 
 void sv_metrics_samples_read(const SvMetrics *metrics, size_t upto)
 {
     g_return_if_fail(metrics != NULL);
-    if (metrics->sample_map == NULL)
-        return;
-    /* From the first row: a reader may have faulted any of them back in. */
-    size_t page = (size_t)sysconf(_SC_PAGESIZE);
-    size_t end = MIN(upto, metrics->sample_len) * sizeof(SvSample) / page * page;
-    if (end > 0)
-        madvise(metrics->sample_map, end, MADV_DONTNEED);
+    /* From the first row: a reader may have faulted any of them back in.
+     * The rows are a cache here, not state: hence the casts. */
+    rows_drop((SpillRows *)&metrics->samples, 0, upto);
+    rows_drop((SpillRows *)&metrics->pool_power, 0, upto);
 }
 
 const SvSloConfig *sv_metrics_slo(const SvMetrics *metrics)
@@ -921,24 +952,22 @@ void sv_metrics_set_power_pools(SvMetrics *metrics, const char *const *names, in
     for (int i = 0; i < n; i++)
         metrics->power_pools[i] = g_strdup(names[i]);
     metrics->n_power_pools = n;
-    if (metrics->pool_power == NULL)
-        metrics->pool_power = g_array_new(FALSE, FALSE, sizeof(double));
-    g_array_set_size(metrics->pool_power, 0);
+    rows_free(&metrics->pool_power);
+    rows_init(&metrics->pool_power, sizeof(double) * (size_t)n);
 }
 
 void sv_metrics_add_pool_power(SvMetrics *metrics, const double *pool_w)
 {
-    g_return_if_fail(metrics != NULL && metrics->pool_power != NULL);
-    g_array_append_vals(metrics->pool_power, pool_w, (guint)metrics->n_power_pools);
+    g_return_if_fail(metrics != NULL && metrics->pool_power.elem > 0);
+    rows_append(metrics, &metrics->pool_power, pool_w);
 }
 
 const double *sv_metrics_pool_power(const SvMetrics *metrics, size_t i, int *n)
 {
     *n = metrics->n_power_pools;
-    if (metrics->pool_power == NULL || metrics->n_power_pools == 0 ||
-        (i + 1) * (size_t)metrics->n_power_pools > metrics->pool_power->len)
-        return NULL;
-    return &g_array_index(metrics->pool_power, double, i *(size_t)metrics->n_power_pools);
+    size_t rows = 0;
+    const double *w = metrics->n_power_pools > 0 ? rows_data(&metrics->pool_power, &rows) : NULL;
+    return w != NULL && i < rows ? w + i * (size_t)metrics->n_power_pools : NULL;
 }
 
 const char *sv_metrics_power_pool_name(const SvMetrics *metrics, int i)
