@@ -261,6 +261,40 @@ START_TEST(test_staleness_burst)
 }
 END_TEST
 
+/* Live least-outstanding picks from a tournament tree kept up to date as
+ * counts change; the stale path scans a snapshot. With a 1 ns staleness
+ * every pick (arrivals 0.1 ms or more apart) refreshes the snapshot, so it
+ * scans the live counts: both must send every request to the same replica,
+ * over 5 replicas (a tree with padding leaves) and lengths that make
+ * requests finish between arrivals, ties broken the same way. */
+START_TEST(test_least_outstanding_tree)
+{
+    g_autoptr(GString) csv = g_string_new("arrival_s,input_tokens,output_tokens\n");
+    for (int i = 0; i < 400; i++)
+        g_string_append_printf(csv, "%.4f,%d,%d\n", 0.0001 * (i * 13 + (i * i) % 7),
+                               16 + (i * 37) % 300, 1 + (i * 53) % 97);
+    int replica[2][400];
+    int spread[5] = {0};
+    for (int pass = 0; pass < 2; pass++) {
+        Study *st = study_new(csv->str, 5, SV_ROUTER_LEAST_OUTSTANDING);
+        st->cfg.router_staleness_s = pass == 0 ? 1e-9 : 0.0;
+        g_autoptr(SvSim) sim = run_study(st, 10000);
+        for (int i = 0; i < 400; i++) {
+            ck_assert_int_eq(rec(sim, i)->outcome, SV_REQ_COMPLETED);
+            replica[pass][i] = rec(sim, i)->replica;
+        }
+        study_free(st);
+    }
+    for (int i = 0; i < 400; i++) {
+        ck_assert_msg(replica[0][i] == replica[1][i], "request %d: scan %d, tree %d", i,
+                      replica[0][i], replica[1][i]);
+        spread[replica[1][i]]++;
+    }
+    for (int r = 0; r < 5; r++)
+        ck_assert_int_gt(spread[r], 0);
+}
+END_TEST
+
 /* least-kv with a stale view: R0 (t=0) takes 20 blocks on replica 0, but
  * until the refresh at 1 s every request still sees (100,100) and goes to
  * replica 0; after it, replica 1 has more free blocks. */
@@ -885,6 +919,7 @@ Suite *route_suite(void)
     tcase_add_test(tc, test_least_kv);
     tcase_add_test(tc, test_power_of_two);
     tcase_add_test(tc, test_staleness_burst);
+    tcase_add_test(tc, test_least_outstanding_tree);
     tcase_add_test(tc, test_staleness_least_kv);
     tcase_add_test(tc, test_token_bucket_open_loop);
     tcase_add_test(tc, test_token_bucket_closed_loop);

@@ -65,6 +65,7 @@ typedef struct {
     double flops;         /* whole kernel, FLOPs */
     double bytes;         /* whole kernel, weights + activations in/out, bytes */
     gboolean act_weights; /* weights kept in the activation dtype (router, LM head) */
+    gboolean grouped;     /* a fused MoE expert kernel (time_gemm says how it is priced) */
 } GemmPart;
 
 #define MAX_GEMM_PARTS 4
@@ -81,7 +82,7 @@ typedef struct {
     int num_parts;
     const CommSlot *comm;   /* OP_COLLECTIVE: which one, over which group */
     gboolean replica_flops; /* model_flops already counts every attention rank */
-    double fixed_s;         /* OP_HOST: seconds */
+    double fixed_s;         /* OP_HOST, and moe_experts' per-layer kernels: seconds */
     EltKind elt;            /* OP_ELEMENTWISE: which one */
     double rows;            /* OP_HOST: requests in the batch */
     /* OP_ATTENTION. */
@@ -110,29 +111,67 @@ typedef struct {
 
 /* ----------------------------------------------------------------- memo -- */
 
-/* Six aggregates packed into two words and a digest of the decode context
- * histogram in a third (64-byte entries keep the table in cache). */
-#define MEMO_KEY_LEN 4
-#define MEMO_EMPTY   UINT64_MAX
-_Static_assert(SV_BATCH_CTX_BUCKETS <= 256, "memo key keeps the top bucket in 8 bits");
-/* Past this many entries (2^18 slots, 23 MB) the table is not grown but
+/* A memo key: six aggregates packed into two words, and a digest of the
+ * decode context histogram in 28 bits (memo_key). */
+typedef struct {
+    uint64_t w0, w1; /* counts and bucket indices, 51 bits each */
+    uint32_t hist;   /* histogram digest */
+} MemoKey;
+#define MEMO_EMPTY UINT64_MAX  /* w0 of a free slot (a packed key never has it) */
+#define MEMO_WIDE  0x80000000u /* hist flag: the values did not fit the entry */
+_Static_assert(SV_BATCH_CTX_BUCKETS <= 16, "memo key keeps the rest bucket in 4 bits");
+/* Past this many entries (2^18 slots, 16 MB) the table is not grown but
  * starts a new generation, the old one kept for lookups (memo_grow): values
  * are computed at bucket representatives, so dropping entries never changes
  * a result, and a long run's working set of shapes is far smaller. */
 #define MEMO_MAX_ENTRIES   (1u << 17)
 #define MEMO_INITIAL_SLOTS 4096u
+/* The hot table in front of it: direct-mapped, 512 KiB, so it stays in
+ * cache. On bench/cluster-1024.yaml the replicas come back to recent shapes
+ * (their own or another replica's): 68 % of lookups hit it (63 % at 128
+ * KiB, 72 % at 2 MiB), and would otherwise wait for memory. */
+#define MEMO_HOT_SLOTS 8192u
 
+/* What the memo answers for one key. */
 typedef struct {
-    uint64_t key[MEMO_KEY_LEN]; /* packed bucket indices; key[0] == MEMO_EMPTY: free */
-    SvTimeNs total_ns;          /* iteration time (sum of stages) */
-    SvTimeNs max_stage_ns;      /* slowest stage */
-    double flops;               /* model FLOPs of the iteration, whole replica */
+    SvTimeNs total_ns;      /* iteration time (sum of stages) */
+    SvTimeNs max_stage_ns;  /* slowest stage */
+    SvTimeNs full_clock_ns; /* iteration at the maximum clock */
+    double flops;           /* model FLOPs of the iteration, whole replica */
     /* SvIterProfile at the maximum clock, in floats to keep entries small
-     * (total_s is total_ns before the plan's clock, flops here above). */
+     * (total_s is full_clock_ns, flops here above). */
     float compute_s, memory_s, comm_s; /* s */
     float dev_flops, dev_bytes;        /* per device */
-    SvTimeNs full_clock_ns;            /* iteration at the maximum clock */
+} MemoValue;
+
+/* One table entry is one 64-byte cache line (the tables are allocated on
+ * line boundaries). On bench/cluster-1024.yaml 82 % of lookups hit, spread
+ * over a table far larger than the caches, so nearly every hit is a cache
+ * miss: 88-byte entries straddled two lines, and took 17 % of the run. The
+ * stage maximum and the full-clock time are kept as differences from
+ * total_ns; when one does not fit 32 bits (stages more than 2.1 s apart)
+ * the entry is marked MEMO_WIDE and its values are computed again at each
+ * hit, from the same representative shape, so they are the same values. */
+typedef struct {
+    uint64_t w0, w1;                   /* MemoKey; w0 == MEMO_EMPTY: a free slot */
+    uint32_t hist;                     /* MemoKey.hist | MEMO_WIDE */
+    int32_t stage_minus_total_ns;      /* ns: max_stage_ns - total_ns */
+    SvTimeNs total_ns;                 /* ns */
+    double flops;                      /* FLOPs */
+    int32_t full_minus_total_ns;       /* ns: full_clock_ns - total_ns */
+    float compute_s, memory_s, comm_s; /* s */
+    float dev_flops, dev_bytes;        /* per device: FLOPs, bytes */
 } MemoEntry;
+_Static_assert(sizeof(MemoEntry) == 64, "a memo entry is one cache line");
+
+/* A table of @n free slots, on cache-line boundaries (g_aligned_free). */
+static MemoEntry *memo_table_new(uint32_t n)
+{
+    MemoEntry *t = g_aligned_alloc(n, sizeof(MemoEntry), 64);
+    for (uint32_t i = 0; i < n; i++)
+        t[i].w0 = MEMO_EMPTY;
+    return t;
+}
 
 /* A GEMM shape of this plan and the table lines that answer for it. */
 typedef struct {
@@ -169,6 +208,8 @@ struct SvPredictor {
     double gemm_rate;     /* FLOP/s for quantized-weight GEMMs (peak x eff) */
     double act_gemm_rate; /* FLOP/s for activation-dtype GEMMs and attention */
     double mem_rate;      /* bytes/s achievable from device memory */
+    double moe_gemm_rate; /* FLOP/s of the fused MoE expert kernels */
+    double moe_mem_rate;  /* bytes/s of the fused MoE expert kernels */
 
     /* Placement and collectives (perf/topology.h). */
     int dp;             /* attention ranks per stage */
@@ -205,6 +246,7 @@ struct SvPredictor {
     uint32_t num_slots;     /* power of two */
     uint32_t used;          /* occupied slots */
     MemoEntry *old_slots;   /* the previous generation (read-only), or NULL */
+    MemoEntry *hot;         /* MEMO_HOT_SLOTS: copies of recent answers (memo_lookup) */
     uint32_t old_num_slots; /* its size, a power of two */
     uint64_t hits;          /* lookups answered from the table */
     uint64_t misses;        /* lookups that computed a value */
@@ -626,18 +668,39 @@ static double moe_max_slots(const SvPredictor *p, double slots)
     return MIN(mean, slots);
 }
 
-/* Expected experts of the busiest rank that get at least one of @slots
- * slots: each slot picks expert e with probability p_e (independent picks;
- * top-k picks are without replacement, which this slightly undercounts for
- * tiny expert counts). */
+/* Expected largest number of experts that get at least one of @slots slots
+ * on any one expert-parallel rank: the rank whose weights take longest to
+ * stream, which every rank waits for. Each slot picks expert e with
+ * probability p_e (independent picks; top-k picks are without replacement,
+ * which this slightly undercounts for tiny expert counts), so an expert is
+ * touched with probability q_e = 1 - (1 - p_e)^slots and a rank's count has
+ * mean sum q_e and variance sum q_e (1 - q_e). Every rank is taken to look
+ * like the busiest one (exact under a uniform load; the hot rank dominates a
+ * skewed one) and the maximum of @ep such counts is Clark's fold, as in
+ * moe_max_slots. At batch 16 of Qwen3 235B (128 experts, top 8) over 8
+ * ranks of 16 experts a rank expects 10.1 touched experts, the slowest
+ * 12.8: the mean alone would stream 21 % too few weight bytes. */
 static double moe_touched(const SvPredictor *p, double slots)
 {
-    double touched = 0;
+    double touched = 0, var = 0;
     for (int i = 0; i < p->experts_per_rank; i++) {
         double pe = p->hot_experts[i];
-        touched += pe >= 1.0 ? 1.0 : -expm1(slots * log1p(-pe));
+        double q = pe >= 1.0 ? 1.0 : -expm1(slots * log1p(-pe));
+        touched += q;
+        var += q * (1.0 - q);
     }
-    return touched;
+    double mean = touched, v = var;
+    for (int g = 1; g < p->plan.ep && var > 0; g++) {
+        double theta = sqrt(v + var);
+        double a = (mean - touched) / theta, pa = norm_cdf(a), pb = norm_cdf(-a);
+        double phi = exp(-0.5 * a * a) / sqrt(2.0 * G_PI);
+        double m1 = mean * pa + touched * pb + theta * phi;
+        double m2 = (mean * mean + v) * pa + (touched * touched + var) * pb +
+                    (mean + touched) * theta * phi;
+        mean = m1;
+        v = MAX(m2 - m1 * m1, 0.0);
+    }
+    return MIN(mean, (double)p->experts_per_rank);
 }
 
 gboolean sv_predictor_moe_load(const SvPredictor *predictor, double tokens, double *max_slots,
@@ -744,6 +807,13 @@ SvPredictor *sv_predictor_new(const SvModel *model, const SvHw *hw, const SvPlan
     p->gemm_rate = sv_hw_matmul_peak(hw, plan->weight_dtype, plan->act_dtype) * hw->eff_matmul;
     p->act_gemm_rate = sv_hw_matmul_peak(hw, plan->act_dtype, plan->act_dtype) * hw->eff_matmul;
     p->mem_rate = hw->mem_bw_bytes_per_s * hw->eff_mem;
+    /* A profile built in code rather than read (0: unset) runs them as dense. */
+    p->moe_gemm_rate = sv_hw_matmul_peak(hw, plan->weight_dtype, plan->act_dtype) *
+                       (hw->eff_moe_matmul > 0 ? hw->eff_moe_matmul : hw->eff_matmul);
+    /* The fused kernels differ by weight format (vLLM: unquantized and
+     * block-fp8 Triton fused_moe, mxfp4 through Marlin, Triton or
+     * FlashInfer), so each format has its own streaming efficiency. */
+    p->moe_mem_rate = hw->mem_bw_bytes_per_s * sv_hw_moe_mem_efficiency(hw, plan->weight_dtype);
 
     p->peak_w = sv_hw_matmul_peak(hw, plan->weight_dtype, plan->act_dtype);
     p->peak_act = sv_hw_matmul_peak(hw, plan->act_dtype, plan->act_dtype);
@@ -758,9 +828,8 @@ SvPredictor *sv_predictor_new(const SvModel *model, const SvHw *hw, const SvPlan
     p->hist_matters = p->decode_set >= 0 || m->sliding_window > 0;
 
     p->num_slots = MEMO_INITIAL_SLOTS;
-    p->slots = g_new(MemoEntry, p->num_slots);
-    for (uint32_t i = 0; i < p->num_slots; i++)
-        p->slots[i].key[0] = MEMO_EMPTY;
+    p->slots = memo_table_new(p->num_slots);
+    p->hot = memo_table_new(MEMO_HOT_SLOTS);
     return p;
 }
 
@@ -769,8 +838,9 @@ void sv_predictor_free(SvPredictor *predictor)
     if (predictor == NULL)
         return;
     g_free(predictor->stages);
-    g_free(predictor->slots);
-    g_free(predictor->old_slots);
+    g_aligned_free(predictor->slots);
+    g_aligned_free(predictor->old_slots);
+    g_aligned_free(predictor->hot);
     g_free(predictor->ep_share);
     g_free(predictor->hot_experts);
     g_free(predictor);
@@ -963,7 +1033,17 @@ static void push_mlp(OpList *list, const SvPredictor *p, double T, int count, do
  * two all-to-alls whose message is the larger of what a device sends and
  * what the busiest one receives; with dp = 1 every TP device holds every
  * token and the output is all-reduced with the layer's second all-reduce,
- * as a dense MLP's. Shared experts run as a dense MLP on the rank. */
+ * as a dense MLP's. Shared experts run as a dense MLP on the rank.
+ *
+ * The experts run as one fused kernel per projection (vLLM's Triton
+ * fused_moe, CUTLASS grouped GEMMs), priced in time_gemm. Its matrix units
+ * work on tiles of at least 16 rows (tl.dot's minimum, vLLM PR #2913), and
+ * moe_align_block_size pads each touched expert's rows up to a whole tile,
+ * so the executed FLOPs are those of MOE_TILE_ROWS rows per expert while it
+ * has fewer, and about half a tile more than its rows after that (the
+ * remainder is spread evenly over a tile). Its routing, sorting, activation
+ * quantizing and summing kernels cost the profile's moe_layer_s per layer. */
+#define MOE_TILE_ROWS 16.0
 static void push_moe(OpList *list, const SvPredictor *p, double T, double T_all, int count)
 {
     const SvModel *m = p->model;
@@ -984,6 +1064,15 @@ static void push_moe(OpList *list, const SvPredictor *p, double T, double T_all,
     add_gemm(ex, per_expert, p->gate_mult * p->expert_inter, hidden, touched, touched, ab,
              p->weight_bytes, FALSE);
     add_gemm(ex, per_expert, hidden, p->expert_inter, touched, touched, ab, p->weight_bytes, FALSE);
+    double padded = MAX(MOE_TILE_ROWS, per_expert + 0.5 * (MOE_TILE_ROWS - 1.0));
+    ex->flops = 0;
+    for (int i = 0; i < ex->num_parts; i++) {
+        GemmPart *g = &ex->parts[i];
+        g->grouped = TRUE;
+        g->flops = per_expert > 0 ? g->flops * padded / per_expert : 0;
+        ex->flops += g->flops;
+    }
+    ex->fixed_s = p->hw->moe_layer_s;
     /* Useful work of the whole replica: k experts per token. */
     ex->model_flops = 2.0 * slots * hidden * m->moe_intermediate_size * (p->gate_mult + 1.0);
     ex->replica_flops = TRUE;
@@ -1132,21 +1221,26 @@ static const GemmSlot *find_slot(const SvPredictor *p, const GemmPart *g)
 
 /* The time of one GEMM kernel: from the GEMM tables when they have lines for
  * it (by M, with the lines bound to its (n, k) at construction), else the
- * roofline at the profile's efficiency. A grouped (MoE) kernel holds the
- * utilisation of one group's shape over the whole grouped kernel: the fused
- * MoE kernel itself was not measured, so it is never better than
- * extrapolated. */
+ * roofline at the profile's efficiency. A fused MoE expert kernel is a
+ * roofline at the profile's MoE efficiencies, tables or not: the dense
+ * tables measure one expert's shape as a kernel of its own, whose launch
+ * and tail at a few rows held over the whole grouped kernel made small
+ * decode batches several times slower than the weights' streaming time
+ * (Qwen3 30B-A3B on one H100: 490 us a layer at batch 16 against about 260
+ * us measured end to end), while the fused kernel streams the touched
+ * experts' weights in one launch. */
 static double time_gemm(const SvPredictor *p, const GemmPart *g, SvCoverage *coverage)
 {
+    if (g->grouped) {
+        *coverage = SV_COVERAGE_ROOFLINE;
+        return MAX(g->flops / p->moe_gemm_rate, g->bytes / p->moe_mem_rate) +
+               p->hw->kernel_launch_s;
+    }
     const GemmSlot *slot = p->calib != NULL ? find_slot(p, g) : NULL;
     if (slot != NULL && slot->bind.num > 0) {
         double peak = g->act_weights ? p->peak_act : p->peak_w;
         double roof = MAX(g->flops / peak, g->bytes / p->bw_peak);
-        if (g->groups == 1)
-            return sv_table_gemm(p->calib, &slot->bind, g->m, roof, coverage);
-        SvGemmBind grouped = slot->bind;
-        grouped.other_dtype = TRUE;
-        return sv_table_gemm(p->calib, &grouped, g->m, roof, coverage);
+        return sv_table_gemm(p->calib, &slot->bind, g->m, roof, coverage);
     }
     double rate = g->act_weights ? p->act_gemm_rate : p->gemm_rate;
     *coverage = SV_COVERAGE_ROOFLINE;
@@ -1282,7 +1376,7 @@ static double time_op(const SvPredictor *p, const OpDesc *op, SvCoverage *covera
             t += time_gemm(p, &op->parts[i], &c);
             *coverage = worse(*coverage, c);
         }
-        return t;
+        return t + op->fixed_s;
     case OP_ATTENTION:
         if (op->prefill && p->prefill_set >= 0)
             return time_prefill(p, op, coverage);
@@ -1454,46 +1548,52 @@ static int64_t pairs_to_int(double pairs)
     return pairs >= 4.6e18 ? (INT64_C(1) << 62) : (int64_t)llround(pairs);
 }
 
-static uint64_t memo_hash(const uint64_t *key)
+static uint64_t memo_hash(const MemoKey *key)
 {
     uint64_t h = 0x9e3779b97f4a7c15ULL;
-    for (int i = 0; i < MEMO_KEY_LEN; i++) {
-        h ^= key[i] + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
+    const uint64_t w[3] = {key->w0, key->w1, key->hist};
+    for (int i = 0; i < 3; i++) {
+        h ^= w[i] + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
         h *= 0xbf58476d1ce4e5b9ULL;
         h ^= h >> 31;
     }
     return h;
 }
 
-static MemoEntry *memo_slot(SvPredictor *p, const uint64_t *key)
+static inline gboolean memo_same(const MemoEntry *e, const MemoKey *key)
+{
+    return e->w0 == key->w0 && e->w1 == key->w1 && (e->hist & ~MEMO_WIDE) == key->hist;
+}
+
+/* The slot of @key (hash @h) in the table: its entry, or the free slot
+ * where it goes. */
+static MemoEntry *memo_slot(SvPredictor *p, const MemoKey *key, uint64_t h)
 {
     uint32_t mask = p->num_slots - 1;
-    for (uint32_t i = (uint32_t)memo_hash(key) & mask;; i = (i + 1) & mask) {
+    for (uint32_t i = (uint32_t)h & mask;; i = (i + 1) & mask) {
         MemoEntry *e = &p->slots[i];
-        if (e->key[0] == MEMO_EMPTY || memcmp(e->key, key, sizeof e->key) == 0)
+        if (e->w0 == MEMO_EMPTY || memo_same(e, key))
             return e;
     }
 }
 
 static void memo_reset(SvPredictor *p, uint32_t num_slots)
 {
-    g_free(p->slots);
+    g_aligned_free(p->slots);
     p->num_slots = num_slots;
-    p->slots = g_new(MemoEntry, num_slots);
-    for (uint32_t i = 0; i < num_slots; i++)
-        p->slots[i].key[0] = MEMO_EMPTY;
+    p->slots = memo_table_new(num_slots);
     p->used = 0;
 }
 
 /* The previous generation's entry for @key, or NULL. */
-static const MemoEntry *memo_old(const SvPredictor *p, const uint64_t *key)
+static const MemoEntry *memo_old(const SvPredictor *p, const MemoKey *key, uint64_t h)
 {
     uint32_t mask = p->old_num_slots - 1;
-    for (uint32_t i = (uint32_t)memo_hash(key) & mask;; i = (i + 1) & mask) {
+    for (uint32_t i = (uint32_t)h & mask;; i = (i + 1) & mask) {
         const MemoEntry *e = &p->old_slots[i];
-        if (e->key[0] == MEMO_EMPTY)
+        if (e->w0 == MEMO_EMPTY)
             return NULL;
-        if (memcmp(e->key, key, sizeof e->key) == 0)
+        if (memo_same(e, key))
             return e;
     }
 }
@@ -1505,11 +1605,22 @@ static void memo_grow(SvPredictor *p)
          * move back as they are asked for, so the shapes in use survive
          * (the last generation's rest is dropped). A clear made a burst
          * of recomputations each time; a long run's shapes drift slowly. */
-        g_free(p->old_slots);
+        MemoEntry *spare = p->old_slots;
+        uint32_t spare_n = p->old_num_slots;
         p->old_slots = p->slots;
         p->old_num_slots = p->num_slots;
-        p->slots = NULL;
-        memo_reset(p, p->num_slots);
+        if (spare != NULL && spare_n == p->num_slots) {
+            /* The dropped generation's table, cleared, is the new one:
+             * fresh 16 MB tables cost a page fault per 4 KiB. */
+            for (uint32_t i = 0; i < spare_n; i++)
+                spare[i].w0 = MEMO_EMPTY;
+            p->slots = spare;
+            p->used = 0;
+        } else {
+            g_aligned_free(spare);
+            p->slots = NULL;
+            memo_reset(p, p->num_slots);
+        }
         return;
     }
     MemoEntry *old = p->slots;
@@ -1517,12 +1628,13 @@ static void memo_grow(SvPredictor *p)
     p->slots = NULL;
     memo_reset(p, old_n * 2);
     for (uint32_t i = 0; i < old_n; i++) {
-        if (old[i].key[0] == MEMO_EMPTY)
+        if (old[i].w0 == MEMO_EMPTY)
             continue;
-        *memo_slot(p, old[i].key) = old[i];
+        MemoKey key = {old[i].w0, old[i].w1, old[i].hist & ~MEMO_WIDE};
+        *memo_slot(p, &key, memo_hash(&key)) = old[i];
         p->used++;
     }
-    g_free(old);
+    g_aligned_free(old);
 }
 
 /* The decode contexts of the memo's representative shape: the exact counts
@@ -1574,14 +1686,16 @@ static int64_t count_value(int d)
 }
 
 /* Fill @key for @s: counts up to 2^24 take 25 bits, bucket indices (below
- * 7168 for any int64) 13; key[2] holds the histogram digest. */
-static void memo_key(const SvPredictor *p, const SvBatchShape *s, uint64_t *key)
+ * 7168 for any int64) 13. The digest: the top bucket (4 bits, in 8), the
+ * two counts' digests (below 240 for any int32: 8 bits each) and the rest's
+ * bucket (4 bits). */
+static void memo_key(const SvPredictor *p, const SvBatchShape *s, MemoKey *key)
 {
-    key[0] = (uint64_t)s->num_prefill | (uint64_t)bucket_index(s->prefill_tokens) << 25 |
-             (uint64_t)bucket_index(pairs_to_int(s->prefill_attn_pairs)) << 38;
-    key[1] = (uint64_t)s->num_decode | (uint64_t)bucket_index(s->decode_kv_tokens) << 25 |
-             (uint64_t)bucket_index(s->prefill_kv_tokens) << 38;
-    key[2] = key[3] = 0;
+    key->w0 = (uint64_t)s->num_prefill | (uint64_t)bucket_index(s->prefill_tokens) << 25 |
+              (uint64_t)bucket_index(pairs_to_int(s->prefill_attn_pairs)) << 38;
+    key->w1 = (uint64_t)s->num_decode | (uint64_t)bucket_index(s->decode_kv_tokens) << 25 |
+              (uint64_t)bucket_index(s->prefill_kv_tokens) << 38;
+    key->hist = 0;
     if (!p->hist_matters || s->num_decode == 0)
         return;
     int top = SV_BATCH_CTX_BUCKETS - 1;
@@ -1594,39 +1708,39 @@ static void memo_key(const SvPredictor *p, const SvBatchShape *s, uint64_t *key)
         rest_sum += s->decode_ctx_sum[b];
     }
     int rest = rest_n > 0 ? sv_batch_ctx_bucket(rest_sum / rest_n) : 0;
-    key[2] = (uint64_t)top | (uint64_t)count_digest(s->decode_ctx_count[top]) << 8 |
-             (uint64_t)count_digest(below) << 20 | (uint64_t)rest << 32;
+    key->hist = (uint32_t)top | (uint32_t)count_digest(s->decode_ctx_count[top]) << 8 |
+                (uint32_t)count_digest(below) << 16 | (uint32_t)rest << 24;
 }
 
 /* The representative shape of @key's bucket: the value is computed there,
  * not at the shape that came first, so it never depends on call order. The
  * digest's top two buckets keep their counts; the other sequences share the
  * bucket of their mean context. */
-static void memo_rep(const SvPredictor *p, const uint64_t *key, SvBatchShape *rep)
+static void memo_rep(const SvPredictor *p, const MemoKey *key, SvBatchShape *rep)
 {
     memset(rep, 0, sizeof *rep);
     const uint64_t m25 = (1u << 25) - 1, m13 = (1u << 13) - 1;
-    rep->num_prefill = (int)(key[0] & m25);
-    rep->prefill_tokens = (int64_t)bucket_start((int64_t)(key[0] >> 25 & m13));
-    rep->prefill_attn_pairs = bucket_value((int64_t)(key[0] >> 38 & m13));
-    rep->num_decode = (int)(key[1] & m25);
-    rep->prefill_kv_tokens = (int64_t)bucket_value((int64_t)(key[1] >> 38 & m13));
-    double total = bucket_value((int64_t)(key[1] >> 25 & m13));
+    rep->num_prefill = (int)(key->w0 & m25);
+    rep->prefill_tokens = (int64_t)bucket_start((int64_t)(key->w0 >> 25 & m13));
+    rep->prefill_attn_pairs = bucket_value((int64_t)(key->w0 >> 38 & m13));
+    rep->num_decode = (int)(key->w1 & m25);
+    rep->prefill_kv_tokens = (int64_t)bucket_value((int64_t)(key->w1 >> 38 & m13));
+    double total = bucket_value((int64_t)(key->w1 >> 25 & m13));
     int64_t batch = rep->num_decode;
     int32_t count[SV_BATCH_CTX_BUCKETS] = {0};
     if (batch == 0) {
         /* no decodes */
     } else if (p->hist_matters) {
-        int top = (int)(key[2] & 0xff);
-        int64_t n_top = MAX(1, MIN(count_value((int)(key[2] >> 8 & 0xfff)), batch));
+        int top = (int)(key->hist & 0xff);
+        int64_t n_top = MAX(1, MIN(count_value((int)(key->hist >> 8 & 0xff)), batch));
         int64_t n_below =
-            top > 0 ? MIN(count_value((int)(key[2] >> 20 & 0xfff)), batch - n_top) : 0;
+            top > 0 ? MIN(count_value((int)(key->hist >> 16 & 0xff)), batch - n_top) : 0;
         int64_t rest = batch - n_top - n_below;
         count[top] = (int32_t)n_top;
         if (top > 0)
             count[top - 1] += (int32_t)n_below;
         if (rest > 0)
-            count[MIN((int)(key[2] >> 32 & 0xf), MAX(top - 2, 0))] += (int32_t)rest;
+            count[MIN((int)(key->hist >> 24 & 0xf), MAX(top - 2, 0))] += (int32_t)rest;
     } else {
         /* Nothing reads the histogram: all at the mean context. */
         count[sv_batch_ctx_bucket((int64_t)(total / batch))] = (int32_t)batch;
@@ -1634,53 +1748,115 @@ static void memo_rep(const SvPredictor *p, const uint64_t *key, SvBatchShape *re
     memo_rep_contexts(count, total, rep);
 }
 
-static const MemoEntry *memo_lookup(SvPredictor *p, const SvBatchShape *s)
+/* The values at @key's representative shape, computed afresh. */
+static void memo_compute(SvPredictor *p, const MemoKey *key, MemoValue *v)
 {
-    uint64_t key[MEMO_KEY_LEN];
-    memo_key(p, s, key);
-    MemoEntry *e = memo_slot(p, key);
-    if (e->key[0] != MEMO_EMPTY) {
-        p->hits++;
-        return e;
-    }
-    const MemoEntry *old = p->old_slots != NULL ? memo_old(p, key) : NULL;
-    if (old != NULL) {
-        p->hits++;
-        MemoEntry moved = *old; /* growing may free the old generation */
-        if ((p->used + 1) * 2 > p->num_slots) {
-            memo_grow(p);
-            e = memo_slot(p, key);
-        }
-        *e = moved;
-        p->used++;
-        return e;
-    }
-    p->misses++;
     SvBatchShape rep;
     memo_rep(p, key, &rep);
     double total_s, max_s, flops;
     SvIterProfile prof;
     compute(p, &rep, &total_s, &max_s, &flops, &prof);
-    if ((p->used + 1) * 2 > p->num_slots) {
-        memo_grow(p);
-        e = memo_slot(p, key);
-    }
-    memcpy(e->key, key, sizeof key);
     /* A locked clock stretches the stages alike (their mix of compute- and
      * memory-bound ops differs little). */
     double clocked = sv_iter_profile_time_s(&prof, plan_clock(p), p->hw->clock_memory_sensitivity);
     double stretch = total_s > 0 ? clocked / total_s : 1.0;
-    e->total_ns = sv_s_to_ns(clocked);
-    e->max_stage_ns = sv_s_to_ns(max_s * stretch);
-    e->flops = flops;
-    e->full_clock_ns = sv_s_to_ns(total_s);
-    e->compute_s = (float)prof.compute_s;
-    e->memory_s = (float)prof.memory_s;
-    e->comm_s = (float)prof.comm_s;
-    e->dev_flops = (float)prof.flops;
-    e->dev_bytes = (float)prof.bytes;
+    v->total_ns = sv_s_to_ns(clocked);
+    v->max_stage_ns = sv_s_to_ns(max_s * stretch);
+    v->flops = flops;
+    v->full_clock_ns = sv_s_to_ns(total_s);
+    v->compute_s = (float)prof.compute_s;
+    v->memory_s = (float)prof.memory_s;
+    v->comm_s = (float)prof.comm_s;
+    v->dev_flops = (float)prof.flops;
+    v->dev_bytes = (float)prof.bytes;
+}
+
+static inline gboolean fits_int32(int64_t x)
+{
+    return x >= INT32_MIN && x <= INT32_MAX;
+}
+
+/* Pack @v under @key into @e. */
+static void memo_store(MemoEntry *e, const MemoKey *key, const MemoValue *v)
+{
+    int64_t stage = v->max_stage_ns - v->total_ns, full = v->full_clock_ns - v->total_ns;
+    gboolean wide = !fits_int32(stage) || !fits_int32(full);
+    e->w0 = key->w0;
+    e->w1 = key->w1;
+    e->hist = key->hist | (wide ? MEMO_WIDE : 0);
+    e->stage_minus_total_ns = wide ? 0 : (int32_t)stage;
+    e->full_minus_total_ns = wide ? 0 : (int32_t)full;
+    e->total_ns = v->total_ns;
+    e->flops = v->flops;
+    e->compute_s = v->compute_s;
+    e->memory_s = v->memory_s;
+    e->comm_s = v->comm_s;
+    e->dev_flops = v->dev_flops;
+    e->dev_bytes = v->dev_bytes;
+}
+
+/* Unpack entry @e (of @key) into @v. */
+static void memo_load(SvPredictor *p, const MemoEntry *e, const MemoKey *key, MemoValue *v)
+{
+    if (G_UNLIKELY(e->hist & MEMO_WIDE)) {
+        memo_compute(p, key, v);
+        return;
+    }
+    v->total_ns = e->total_ns;
+    v->max_stage_ns = e->total_ns + e->stage_minus_total_ns;
+    v->full_clock_ns = e->total_ns + e->full_minus_total_ns;
+    v->flops = e->flops;
+    v->compute_s = e->compute_s;
+    v->memory_s = e->memory_s;
+    v->comm_s = e->comm_s;
+    v->dev_flops = e->dev_flops;
+    v->dev_bytes = e->dev_bytes;
+}
+
+/* The slot for @key (hash @h) in a table with room for one more entry. */
+static MemoEntry *memo_claim(SvPredictor *p, const MemoKey *key, uint64_t h, MemoEntry *e)
+{
+    if ((p->used + 1) * 2 > p->num_slots) {
+        memo_grow(p);
+        e = memo_slot(p, key, h);
+    }
     p->used++;
     return e;
+}
+
+static void memo_lookup(SvPredictor *p, const SvBatchShape *s, MemoValue *v)
+{
+    MemoKey key;
+    memo_key(p, s, &key);
+    uint64_t h = memo_hash(&key);
+    /* The hot table takes the hash's high bits, the table its low ones. */
+    MemoEntry *hot = &p->hot[(h >> 32) & (MEMO_HOT_SLOTS - 1)];
+    if (hot->w0 != MEMO_EMPTY && memo_same(hot, &key)) {
+        p->hits++;
+        memo_load(p, hot, &key, v);
+        return;
+    }
+    MemoEntry *e = memo_slot(p, &key, h);
+    if (e->w0 != MEMO_EMPTY) {
+        p->hits++;
+        *hot = *e;
+        memo_load(p, e, &key, v);
+        return;
+    }
+    const MemoEntry *old = p->old_slots != NULL ? memo_old(p, &key, h) : NULL;
+    if (old != NULL) {
+        p->hits++;
+        MemoEntry moved = *old; /* growing may free the old generation */
+        *memo_claim(p, &key, h, e) = moved;
+        *hot = moved;
+        memo_load(p, &moved, &key, v);
+        return;
+    }
+    p->misses++;
+    memo_compute(p, &key, v);
+    e = memo_claim(p, &key, h, e);
+    memo_store(e, &key, v);
+    *hot = *e;
 }
 
 SvTimeNs sv_predictor_iteration_ns(SvPredictor *predictor, const SvBatchShape *shape,
@@ -1692,10 +1868,11 @@ SvTimeNs sv_predictor_iteration_ns(SvPredictor *predictor, const SvBatchShape *s
             *flops_out = 0;
         return 0;
     }
-    const MemoEntry *e = memo_lookup(predictor, shape);
+    MemoValue v;
+    memo_lookup(predictor, shape, &v);
     if (flops_out != NULL)
-        *flops_out = e->flops;
-    return e->total_ns;
+        *flops_out = v.flops;
+    return v.total_ns;
 }
 
 SvTimeNs sv_predictor_iteration_profile(SvPredictor *predictor, const SvBatchShape *shape,
@@ -1709,16 +1886,17 @@ SvTimeNs sv_predictor_iteration_profile(SvPredictor *predictor, const SvBatchSha
             *flops_out = 0;
         return 0;
     }
-    const MemoEntry *e = memo_lookup(predictor, shape);
+    MemoValue v;
+    memo_lookup(predictor, shape, &v);
     if (flops_out != NULL)
-        *flops_out = e->flops;
-    profile->compute_s = e->compute_s;
-    profile->memory_s = e->memory_s;
-    profile->comm_s = e->comm_s;
-    profile->total_s = sv_ns_to_s(e->full_clock_ns);
-    profile->flops = e->dev_flops;
-    profile->bytes = e->dev_bytes;
-    return e->total_ns;
+        *flops_out = v.flops;
+    profile->compute_s = v.compute_s;
+    profile->memory_s = v.memory_s;
+    profile->comm_s = v.comm_s;
+    profile->total_s = sv_ns_to_s(v.full_clock_ns);
+    profile->flops = v.dev_flops;
+    profile->bytes = v.dev_bytes;
+    return v.total_ns;
 }
 
 SvTimeNs sv_predictor_stage_max_ns(SvPredictor *predictor, const SvBatchShape *shape)
@@ -1726,7 +1904,9 @@ SvTimeNs sv_predictor_stage_max_ns(SvPredictor *predictor, const SvBatchShape *s
     g_return_val_if_fail(predictor != NULL && shape != NULL && shape_valid(shape), 0);
     if (shape_empty(shape))
         return 0;
-    return memo_lookup(predictor, shape)->max_stage_ns;
+    MemoValue v;
+    memo_lookup(predictor, shape, &v);
+    return v.max_stage_ns;
 }
 
 int sv_predictor_num_stages(const SvPredictor *predictor)
@@ -1862,7 +2042,9 @@ void sv_predictor_set_clock(SvPredictor *predictor, double clock_factor)
     g_return_if_fail(predictor != NULL && clock_factor > 0 && clock_factor <= 1);
     predictor->clock_factor = clock_factor;
     memo_reset(predictor, predictor->num_slots);
-    g_clear_pointer(&predictor->old_slots, g_free);
+    g_clear_pointer(&predictor->old_slots, g_aligned_free);
+    for (uint32_t i = 0; i < MEMO_HOT_SLOTS; i++)
+        predictor->hot[i].w0 = MEMO_EMPTY;
 }
 
 void sv_predictor_memo_stats(const SvPredictor *predictor, uint64_t *hits, uint64_t *misses)

@@ -3,11 +3,15 @@
  * members needing attention cost, not a pass over every running request.
  * Exactness rests on one fact: a member is in every step of its replica
  * (pp = 1), so its token fields after d steps are its fields at its last
- * attention plus d tokens, the gaps and energies of those d steps replayed
- * in order from the rings (the same floating-point additions the plain path
- * makes). Its context at step i is (offset + i), so the batch shape's
- * per-bucket sums and the blocks a step needs (members whose context is a
- * multiple of block_size) come from counts by offset, without touching it.
+ * attention plus d tokens, and its largest gap the larger of its own and
+ * the largest gap of those d steps (a max, so it may be taken in any
+ * order: see gaps). Its energy is the one sum kept every step, in a dense
+ * per-cohort array (member_j), so that the additions are the plain path's,
+ * in its order: replayed at attention it was a chain of dependent
+ * additions, one per token, out of cache. Its context at step i is
+ * (offset + i), so the batch shape's per-bucket sums and the blocks a step
+ * needs (members whose context is a multiple of block_size) come from
+ * counts by offset, without touching it.
  * Measured on bench/cluster-1024.yaml (4.3 M requests, 128 replicas): 24.5 s
  * of user CPU without the cohort, 13.0 s with it. */
 #include "serve/serve-private.h"
@@ -35,8 +39,7 @@ void sv__cohort_init(SvReplica *rep, gboolean enabled)
     c->max_ahead = len / 2;
     c->block_mask = (int32_t)rep->kv.block_size - 1;
     c->residue = g_new0(int32_t, rep->kv.block_size);
-    c->gap_ns = g_new0(SvTimeNs, len);
-    c->token_j = g_new0(double, len);
+    c->gaps = g_new0(SvCohortGap, len);
 }
 
 void sv__cohort_clear(SvReplica *rep)
@@ -44,8 +47,9 @@ void sv__cohort_clear(SvReplica *rep)
     SvCohort *c = cohort_of(rep);
     g_free(c->due);
     g_free(c->residue);
-    g_free(c->gap_ns);
-    g_free(c->token_j);
+    g_free(c->gaps);
+    g_free(c->member_j);
+    g_free(c->free_slots);
     g_free(c->finishing);
     memset(c, 0, sizeof *c);
 }
@@ -98,10 +102,50 @@ void sv__cohort_forget(SvReplica *rep, SvRequest *r)
 
 /* ---- members ----------------------------------------------------------- */
 
+/* ---- gaps -------------------------------------------------------------
+ * A member's largest inter-token gap needs the largest gap of the steps
+ * since its last attention. The steps that are longer than every later
+ * step form a decreasing sequence (a monotonic queue, a handful of entries
+ * for any realistic run of step times), and the first of them at or after
+ * a step s has the largest gap since s. Replaying a ring of every step's
+ * gap instead cost a pass over up to max_ahead entries per attention, out
+ * of cache (9 % of bench/cluster-1024.yaml). */
+
+/* Note the gap of step @iter, the latest. */
+static void gaps_push(SvCohort *c, int64_t iter, SvTimeNs gap)
+{
+    int32_t mask = c->ring_mask;
+    while (c->gaps_len > 0 && c->gaps[(c->gaps_head + c->gaps_len - 1) & mask].gap_ns <= gap)
+        c->gaps_len--;
+    /* No member is more than ring_mask steps behind (file_due), so older
+     * steps are never asked for, and the ring never overflows. */
+    while (c->gaps_len > 0 && c->gaps[c->gaps_head].step < iter - mask) {
+        c->gaps_head = (c->gaps_head + 1) & mask;
+        c->gaps_len--;
+    }
+    c->gaps[(c->gaps_head + c->gaps_len) & mask] = (SvCohortGap){iter, gap};
+    c->gaps_len++;
+    c->last_gap_ns = gap;
+}
+
+/* The largest gap of the noted steps at or after step @from; INT64_MIN
+ * when there are none. */
+static SvTimeNs gaps_max_since(const SvCohort *c, int64_t from)
+{
+    for (int32_t i = 0; i < c->gaps_len; i++) {
+        const SvCohortGap *g = &c->gaps[(c->gaps_head + i) & c->ring_mask];
+        if (g->step >= from)
+            return g->gap_ns;
+    }
+    return INT64_MIN;
+}
+
 /* Replay the steps [r->cohort_sync, @iter) on member @r: one token each,
- * their gaps and energies in order, as the plain path adds them. Its last
+ * and the largest of their gaps (with step @iter's too when it has ended
+ * already, in sv__cohort_leave, which takes that gap anyway). Its last
  * token is then the end of step iter - 1, and it holds the blocks of its
- * context (a member's blocks are counted by residue, never one by one). */
+ * context (a member's blocks are counted by residue, never one by one).
+ * Its energy is kept in member_j. */
 static void catch_up(SvReplica *rep, SvRequest *r, int64_t iter)
 {
     SvCohort *c = cohort_of(rep);
@@ -110,15 +154,9 @@ static void catch_up(SvReplica *rep, SvRequest *r, int64_t iter)
         return;
     SV_ASSERT(d > 0 && d <= c->ring_mask,
               "cohort member %" G_GINT64_FORMAT " %" G_GINT64_FORMAT " steps behind", r->id, d);
-    double e = r->energy_j;
-    SvTimeNs itl = r->max_itl_ns;
-    for (int64_t i = r->cohort_sync; i < iter; i++) {
-        e += c->token_j[i & c->ring_mask];
-        SvTimeNs gap = c->gap_ns[i & c->ring_mask];
-        itl = gap > itl ? gap : itl;
-    }
-    r->energy_j = e;
-    r->max_itl_ns = itl;
+    SvTimeNs gap = gaps_max_since(c, r->cohort_sync);
+    if (gap > r->max_itl_ns)
+        r->max_itl_ns = gap;
     r->num_computed += (int32_t)d;
     r->generated += (int32_t)d;
     r->blocks = (int32_t)sv_kv_blocks_for(&rep->kv, r->num_computed);
@@ -219,6 +257,31 @@ static void attend(SvReplica *rep, SvRequest *r, int64_t iter)
     }
 }
 
+/* Give new member @r an entry in member_j, holding its energy so far. */
+static void slot_take(SvCohort *c, SvRequest *r)
+{
+    int32_t slot;
+    if (c->num_free > 0) {
+        slot = c->free_slots[--c->num_free];
+    } else {
+        if (c->slots_used == c->slots_cap) {
+            c->slots_cap = c->slots_cap ? 2 * c->slots_cap : 64;
+            c->member_j = g_renew(double, c->member_j, c->slots_cap);
+            c->free_slots = g_renew(int32_t, c->free_slots, c->slots_cap);
+        }
+        slot = c->slots_used++;
+    }
+    c->member_j[slot] = r->energy_j;
+    r->cohort_slot = slot;
+}
+
+/* Member @r leaves: its energy goes back to the request. */
+static void slot_give(SvCohort *c, SvRequest *r)
+{
+    r->energy_j = c->member_j[r->cohort_slot];
+    c->free_slots[c->num_free++] = r->cohort_slot;
+}
+
 /* Make running decode @r a member from step @iter on. Its context at step
  * i is (num_computed - iter) + i: the offset fixes its bucket sums and,
  * modulo block_size, the steps at which it needs a new block. */
@@ -228,6 +291,7 @@ static void join(SvReplica *rep, SvRequest *r, int64_t iter)
     others_remove(c, r);
     r->cohort_role = SV_COHORT_MEMBER;
     r->cohort_sync = iter;
+    slot_take(c, r);
     int64_t off = (int64_t)r->num_computed - iter;
     int b = sv_batch_ctx_bucket(r->num_computed);
     r->cohort_bucket = (int8_t)b;
@@ -334,13 +398,13 @@ void sv__cohort_dissolve(SvReplica *rep)
     for (SvRequest *r = rep->running.head; r != NULL; r = r->next) {
         if (r->cohort_role == SV_COHORT_MEMBER) {
             catch_up(rep, r, iter);
+            /* A running step's energy is in member_j already (started). */
+            slot_give(c, r);
             if (in_step) {
                 /* With this step's block, allocated with the others'. */
                 r->blocks = (int32_t)sv_kv_blocks_for(&rep->kv, (int64_t)r->num_computed + 1);
                 r->scheduled = 1;
                 rep->batch[i++] = r;
-                if (c->phase == SV_COHORT_RUNNING)
-                    r->energy_j += c->token_j[iter & c->ring_mask];
             }
         }
         r->cohort_role = SV_COHORT_NONE;
@@ -353,6 +417,7 @@ void sv__cohort_dissolve(SvReplica *rep)
     memset(c->offset_sum, 0, sizeof c->offset_sum);
     memset(c->residue, 0, (size_t)(c->block_mask + 1) * sizeof(int32_t));
     memset(&c->others, 0, sizeof c->others);
+    c->slots_used = c->num_free = 0;
     c->size = 0;
     c->scheduled = 0;
     c->num_finishing = 0;
@@ -362,7 +427,15 @@ void sv__cohort_dissolve(SvReplica *rep)
 void sv__cohort_started(SvReplica *rep, double token_j)
 {
     SvCohort *c = cohort_of(rep);
-    c->token_j[c->iter & c->ring_mask] = token_j;
+    /* Every member is in the step: each gets its token's energy, as
+     * attribute_energy adds it on the plain path (per token x 1). Slots
+     * that members left get it too, unread: cheaper than skipping them.
+     * Adding 0 (an unattributed step) would change nothing. */
+    if (token_j != 0) {
+        double *e = c->member_j;
+        for (int32_t i = 0; i < c->slots_used; i++)
+            e[i] += token_j;
+    }
     c->phase = SV_COHORT_RUNNING;
 }
 
@@ -376,7 +449,7 @@ SvTimeNs sv__cohort_ended(SvReplica *rep, SvTimeNs now_ns)
 {
     SvCohort *c = cohort_of(rep);
     SvTimeNs gap = now_ns - c->last_end_ns;
-    c->gap_ns[c->iter & c->ring_mask] = gap;
+    gaps_push(c, c->iter, gap);
     if (c->num_finishing > 1)
         qsort(c->finishing, (size_t)c->num_finishing, sizeof(SvRequest *), by_admission);
     return gap;
@@ -392,9 +465,10 @@ void sv__cohort_leave(SvReplica *rep, SvRequest *r, SvTimeNs now_ns)
     c->offset_sum[r->cohort_bucket] -= off;
     c->residue[off & c->block_mask]--;
     c->size--;
-    /* The step that just ended: its energy, its gap, its token. */
-    r->energy_j += c->token_j[iter & c->ring_mask];
-    SvTimeNs gap = c->gap_ns[iter & c->ring_mask];
+    /* The step that just ended: its energy (member_j has it), its gap, its
+     * token. */
+    slot_give(c, r);
+    SvTimeNs gap = c->last_gap_ns;
     if (gap > r->max_itl_ns)
         r->max_itl_ns = gap;
     r->num_computed++;

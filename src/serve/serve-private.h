@@ -76,6 +76,7 @@ struct SvRequest {
      * attention also updates. */
     int64_t cohort_sync;      /* member: replica iteration its token fields are current for */
     int8_t cohort_bucket;     /* member: the context bucket it is counted in */
+    int32_t cohort_slot;      /* member: its entry in the cohort's member_j */
     int64_t admit_seq;        /* admission order on its replica (the running list's order) */
     SvRequest *cprev, *cnext; /* others-list links */
     /* Disaggregation: the hand-over from a prefill replica to a decode one
@@ -212,18 +213,18 @@ int sv__sched_budget_step(SvReplica *replica, SvTimeNs now_ns, const SvBudgetPol
 /* ---- decode cohort (cohort.c) ----
  * The running requests of a replica that are purely decoding advance one
  * token per iteration, all together. The cohort keeps them lazily: their
- * token fields (generated, num_computed, blocks, last_token_ns, max_itl_ns,
- * energy_j) are brought up to date only when one needs attention (its
- * context enters another bucket, it emits its last token, or the rings are
- * about to forget its last update), from per-iteration rings of the
- * replica's gaps and energy per token; the batch shape's decode part and
- * the step's new KV blocks come from counts kept per bucket and per context
- * offset. A step
- * then costs O(attention + prefills), not O(batch). Any event the lazy form
- * does not model exactly (a preemption, blocks running short, a decode left
- * out of a step) dissolves the cohort back into the plain path first, so
- * results are byte-identical either way (SERVESIM_NO_FASTPATH=1 turns the
- * cohort off to check that). */
+ * token fields (generated, num_computed, blocks, last_token_ns, max_itl_ns)
+ * are brought up to date only when one needs attention (its context enters
+ * another bucket, it emits its last token, or the gap queue is about to
+ * forget its last update), from the replica's recent step gaps; its energy
+ * is summed every step in a dense array (member_j). The batch shape's
+ * decode part and the step's new KV blocks come from counts kept per bucket
+ * and per context offset. A step then costs O(attention + prefills), not
+ * O(batch) request visits. Any event the lazy form does not model exactly
+ * (a preemption, blocks running short, a decode left out of a step)
+ * dissolves the cohort back into the plain path first, so results are
+ * byte-identical either way (SERVESIM_NO_FASTPATH=1 turns the cohort off
+ * to check that). */
 typedef enum {
     SV_COHORT_NONE = 0, /* neither (waiting, or the others list not kept) */
     SV_COHORT_OTHER,    /* running, not a member: in the others list */
@@ -244,6 +245,12 @@ typedef struct {
     SvRequest *r;
 } SvCohortDue;
 
+/* A step whose gap is longer than every later step's (cohort.c gaps). */
+typedef struct {
+    int64_t step;    /* replica iteration */
+    SvTimeNs gap_ns; /* its end minus the previous end, ns */
+} SvCohortGap;
+
 typedef struct {
     gboolean enabled;     /* this replica uses the cohort (sv_sim_new decides) */
     gboolean rebuild;     /* dissolved: the others list is rebuilt at the next step */
@@ -260,9 +267,13 @@ typedef struct {
     int32_t max_ahead;  /* iterations a member may go without attention */
     SvCohortDue *due;   /* min-heap on .at of every member (owned) */
     int32_t due_len, due_cap;
-    SvTimeNs *gap_ns;      /* ring: per iteration, its end minus the previous end, ns */
-    double *token_j;       /* ring: per iteration, its energy per token (0: none), J */
-    SvRequest **finishing; /* members whose last token this step emits */
+    SvCohortGap *gaps;           /* ring (ring_mask + 1): the steps longer than all later ones */
+    int32_t gaps_head, gaps_len; /* gaps: the oldest entry, entries */
+    SvTimeNs last_gap_ns;        /* the gap of the step that ended last, ns */
+    double *member_j;    /* per member slot: its energy so far (energy_j while a member), J */
+    int32_t *free_slots; /* member_j slots that members left, reused first */
+    int32_t slots_used, num_free, slots_cap; /* member_j: slots in use or freed, free, allocated */
+    SvRequest **finishing;                   /* members whose last token this step emits */
     int32_t num_finishing, finishing_cap;
     SvReqList others; /* running non-members in running order (cprev/cnext; only len, head, tail) */
     int64_t admit_seq; /* next admission number */
@@ -464,7 +475,11 @@ static inline SvRequest *sv__replica_tail_victim(SvReplica *replica)
 typedef struct SvRouter SvRouter;
 SvRouter *sv__router_new(const SvConfig *config, int num_replicas);
 void sv__router_free(SvRouter *router);
-/* The index in @replicas (of @n) where @req, arriving at @now_ns, goes. */
+/* @rep's outstanding count has changed: the serving engine calls this
+ * after every change, so that least-outstanding need not scan. */
+void sv__router_load_changed(SvRouter *router, const SvReplica *rep);
+/* The index in @replicas (of @n) where @req, arriving at @now_ns, goes.
+ * Live least-outstanding expects the same @replicas at every call. */
 int sv__router_pick(SvRouter *router, SvReplica **replicas, int n, const SvRequest *req,
                     SvTimeNs now_ns);
 

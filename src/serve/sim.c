@@ -434,6 +434,7 @@ static void finish_request(SvSim *sim, SvReplica *rep, SvRequest *r, SvTimeNs no
     if (G_UNLIKELY(sim->observer != NULL))
         observe_request(sim->observer, r, SV_PHASE_FINISHED, SV_REJECT_NONE, now);
     rep->outstanding--;
+    sv__router_load_changed(sim->router, rep);
     sim->completed++;
     sim->in_flight--;
     int stream = sv_tenant_mix_stream_of(sim->mix, r->tenant);
@@ -679,6 +680,7 @@ static SvReplica *place(SvSim *sim, SvRequest *r)
               r->id, kv_tokens);
     r->xfer_dst = dst->index;
     dst->outstanding++;
+    sv__router_load_changed(sim->router, dst);
     return dst;
 }
 
@@ -789,6 +791,7 @@ static void hand_over(SvSim *sim, SvReplica *src, SvRequest *r, SvTimeNs now)
     sv_req_list_remove(&src->running, r);
     r->state = SV_RS_TRANSFER;
     src->outstanding--;
+    sv__router_load_changed(sim->router, src);
     if (r->prefill_replica < 0) {
         r->prefill_replica = src->index;
         r->handoff_ns = now;
@@ -937,6 +940,7 @@ static ArrivalResult admit_arrival(SvSim *sim, const SvRequestSpec *spec, SvTime
     else
         sv_req_list_push_tail(&rep->waiting, r);
     rep->outstanding++;
+    sv__router_load_changed(sim->router, rep);
     sim->in_flight++;
     replica_kick(sim, rep);
     return ARRIVAL_QUEUED;
