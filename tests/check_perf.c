@@ -514,12 +514,14 @@ START_TEST(test_moe)
     ck_assert_ptr_nonnull(find_op(ops, "moe_router"));
     ck_assert_ptr_nonnull(find_op(ops, "mlp_up")); /* the shared expert */
     ck_assert_ptr_null(find_op(ops, "all_to_all"));
-    /* Many tokens touch every expert: weights read once each. */
+    /* Many tokens touch every expert: weights read once each. The fused
+     * kernel pads each expert's 1024 rows by half a 16-row tile on average:
+     * 8 experts x 1031.5 rows executed. */
     SvBatchShape big = {0};
     sv_batch_add_prefill(&big, 4096, 0);
     g_autoptr(GArray) ops_big = sv_predictor_ops(p, &big, NULL);
     ex = find_op(ops_big, "moe_experts");
-    double flops = 2.0 * 4096 * 2 * 3 * 1024 * 512;
+    double flops = 2.0 * 8 * 1031.5 * 3 * 1024 * 512;
     ck_assert_rel(ex->flops, flops, 1e-12);
 
     /* EP 2 inside TP 2 (vLLM's enable_expert_parallel without data
@@ -533,7 +535,9 @@ START_TEST(test_moe)
     ck_assert_ptr_null(find_op(ops_ep, "all_to_all"));
     ck_assert_int_eq(find_op(ops_ep, "all_reduce")->count, 4);
     double hot = 4096.0 + sqrt(4096.0) / sqrt(2.0 * G_PI);
-    ck_assert_rel(find_op(ops_ep, "moe_experts")->flops, 2.0 * hot * 3 * 1024 * 512, 1e-9);
+    /* Its 4 experts all touched, each padded by 7.5 rows. */
+    ck_assert_rel(find_op(ops_ep, "moe_experts")->flops, 2.0 * (hot + 4 * 7.5) * 3 * 1024 * 512,
+                  1e-9);
 }
 END_TEST
 
@@ -617,9 +621,13 @@ START_TEST(test_dp_attention)
     ck_assert(sv_predictor_moe_load(p, 5, &max_slots, &touched, &share));
     ck_assert_rel(max_slots, hot, 1e-9);
     ck_assert_rel(share, 0.5, 1e-12);
-    ck_assert_rel(touched, 4.0 * (1.0 - pow(7.0 / 8.0, 10)), 1e-9);
+    /* Each of a rank's 4 experts is touched with q = 1 - (7/8)^10; the
+     * slower of the two ranks: 4q + sqrt(2 x 4q(1 - q)) phi(0) (Clark, two
+     * equal means; Python). */
+    ck_assert_rel(touched, 3.4445265374, 1e-9);
     const SvOpTime *ex = find_op(ops, "moe_experts");
-    ck_assert_rel(ex->flops, 2.0 * hot * 3 * 1024 * 512, 1e-9);
+    /* 1.7 rows per expert: each runs one 16-row tile. */
+    ck_assert_rel(ex->flops, 2.0 * touched * 16 * 3 * 1024 * 512, 1e-9);
     /* All-to-all over the stage's 2 devices, one node: 5 us + 0.6 us, half
      * of max(6 sent, 5.89 received) slots x 1024 x 2 bytes at 50 GB/s. */
     const SvOpTime *a2a = find_op(ops, "all_to_all");
@@ -644,12 +652,60 @@ START_TEST(test_dp_attention)
 }
 END_TEST
 
+/* The fused expert kernel, by hand: the touched experts' weights streamed
+ * at the profile's MoE efficiency for their format, or the padded tiles'
+ * FLOPs at its MoE matmul efficiency, plus the per-layer MoE kernels. */
+START_TEST(test_moe_fused_kernel)
+{
+    SvModel m = tiny_moe();
+    SvHw hw = tiny_hw();
+    hw.eff_moe_matmul = 0.25;   /* 25 TFLOP/s of the 100 */
+    hw.eff_moe_mem = 0.5;       /* 0.5 TB/s for 16-bit experts */
+    hw.eff_moe_mem_8bit = 0.25; /* 0.25 TB/s for 8-bit ones */
+    hw.moe_layer_s = 20e-6;
+    g_autoptr(SvPredictor) p = make(&m, &hw, 1, 1, 1);
+    SvBatchShape s = {0};
+    sv_batch_add_decode(&s, 1, 10);
+    g_autoptr(GArray) ops = sv_predictor_ops(p, &s, NULL);
+    const SvOpTime *ex = find_op(ops, "moe_experts");
+    /* One token: 1.875 experts touched (test_moe), each one 16-row tile:
+     * 2 x 1.875 x 16 x 3 x 1024 x 512 FLOPs take 7.5 us at 25 TFLOP/s,
+     * the 9.4 MB of weights and activations 18.9 us at 0.5 TB/s. */
+    double wbytes = 1.875 * 3.0 * 1024 * 512 * 2;
+    double act = 8 * 0.25 * ((1024 + 1024) + (512 + 1024)) * 2;
+    ck_assert_rel(ex->flops, 2.0 * 1.875 * 16 * 3 * 1024 * 512, 1e-12);
+    ck_assert_rel(ex->bytes, wbytes + act, 1e-12);
+    ck_assert_rel(ex->time_s, (wbytes + act) / 0.5e12 + 20e-6, 1e-9);
+    ck_assert_int_eq(ex->coverage, SV_COVERAGE_ROOFLINE);
+    /* fp8 experts: half the weight bytes at their own 0.25 TB/s. */
+    SvPlan q = plan_of(1, 1, 1);
+    q.weight_dtype = SV_DTYPE_FP8;
+    g_autoptr(SvPredictor) p8 = sv_predictor_new(&m, &hw, &q, NULL);
+    ck_assert_ptr_nonnull(p8);
+    g_autoptr(GArray) ops8 = sv_predictor_ops(p8, &s, NULL);
+    const SvOpTime *ex8 = find_op(ops8, "moe_experts");
+    ck_assert_rel(ex8->bytes, wbytes / 2 + act, 1e-12);
+    ck_assert_rel(ex8->time_s, (wbytes / 2 + act) / 0.25e12 + 20e-6, 1e-9);
+    /* 4096 prompt tokens: 1024 rows per expert, 1031.5 executed, 26.0
+     * GFLOP at 25 TFLOP/s (1.04 ms) against 84 MB at 0.5 TB/s (0.17 ms):
+     * both projections are bound by their FLOPs. */
+    SvBatchShape big = {0};
+    sv_batch_add_prefill(&big, 4096, 0);
+    g_autoptr(GArray) ops_big = sv_predictor_ops(p, &big, NULL);
+    ex = find_op(ops_big, "moe_experts");
+    double flops = 2.0 * 8 * 1031.5 * 3 * 1024 * 512;
+    ck_assert_rel(ex->flops, flops, 1e-12);
+    ck_assert_rel(ex->time_s, flops / 25e12 + 20e-6, 1e-9);
+}
+END_TEST
+
 /* Zipf expert load on a tiny case: 4 experts, top-1, skew 1, so shares
  * 12/25, 6/25, 4/25, 3/25; EP 2 inside TP 2. Linear placement puts experts
  * 0-1 on rank 0 (18/25), round-robin 0 and 2 (16/25). With 4 tokens the
  * expected maximum of the two ranks' loads (normals of means 4 s and 4 (1 -
  * s), variances 4 s (1 - s)), and the hot rank's experts touched at least
- * once, 1 - (1 - p)^4 each, computed by hand (Python, math.erfc). */
+ * once, q = 1 - (1 - p)^4 each, the slower of two ranks like it: sum q +
+ * sqrt(2 sum q (1 - q)) phi(0), computed by hand (Python, math.erfc). */
 START_TEST(test_moe_zipf)
 {
     SvModel m = tiny_moe();
@@ -664,8 +720,8 @@ START_TEST(test_moe_zipf)
         SvExpertPlacement placement;
         double share, max4, touched4;
     } cases[] = {
-        {SV_EXPERT_PLACE_LINEAR, 18.0 / 25, 2.9280353746, 1.59326208},
-        {SV_EXPERT_PLACE_ROUND_ROBIN, 16.0 / 25, 2.7161419223, 1.42901248},
+        {SV_EXPERT_PLACE_LINEAR, 18.0 / 25, 2.9280353746, 1.8971338085},
+        {SV_EXPERT_PLACE_ROUND_ROBIN, 16.0 / 25, 2.7161419223, 1.7470501347},
     };
     for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
         load.placement = cases[i].placement;
@@ -682,12 +738,14 @@ START_TEST(test_moe_zipf)
         sv_predictor_moe_load(p, 1e6, &max_slots, NULL, NULL);
         ck_assert_rel(max_slots, 1e6 * cases[i].share, 1e-6);
         /* The expert GEMMs run the hot rank's slots (one expert per rank
-         * slice: expert width 512 over tp/ep = 1). */
+         * slice: expert width 512 over tp/ep = 1), both its experts touched
+         * and each padded by 7.5 rows. */
         SvBatchShape s = {0};
         sv_batch_add_prefill(&s, 1000, 0);
         g_autoptr(GArray) ops = sv_predictor_ops(p, &s, NULL);
         sv_predictor_moe_load(p, 1000, &max_slots, NULL, NULL);
-        ck_assert_rel(find_op(ops, "moe_experts")->flops, 2.0 * max_slots * 3 * 1024 * 512, 1e-9);
+        ck_assert_rel(find_op(ops, "moe_experts")->flops, 2.0 * (max_slots + 15) * 3 * 1024 * 512,
+                      1e-9);
     }
     /* Measured frequencies: 3, 1, 1, 3 balance the linear ranks. */
     double freq[] = {3, 1, 1, 3};
@@ -1254,6 +1312,7 @@ Suite *perf_suite(void)
     tcase_add_test(tc, test_mla_and_window);
     tcase_add_test(tc, test_dp_attention);
     tcase_add_test(tc, test_moe_zipf);
+    tcase_add_test(tc, test_moe_fused_kernel);
     tcase_add_test(tc, test_pp_tp_send_gather);
     tcase_add_test(tc, test_links_by_plan);
     tcase_add_test(tc, test_plan_errors);

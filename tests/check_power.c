@@ -160,6 +160,49 @@ START_TEST(test_energy_timeline)
 }
 END_TEST
 
+/* A mixture-of-experts model draws power.moe_active_w x (1 - moe efficiency
+ * / memory efficiency) more while busy: the toy device streams experts at
+ * 0.4 against 0.8, so half of 60 W, and busy is 180 W. The run of
+ * test_energy_timeline then takes 30 ms x 180 + 30 ms x 100 = 8.4 J on
+ * replica 0 and 50 ms x 100 + 10 ms x 180 = 6.8 J on replica 1. With fp8
+ * experts streaming at 0.8 (as fast as dense weights) nothing is added,
+ * and neither for a dense model. */
+START_TEST(test_moe_active_power)
+{
+    const struct {
+        int experts;
+        SvDtype weights;
+        double energy_j, busy_w;
+    } cases[] = {
+        {8, SV_DTYPE_BF16, 15.2, 180.0},
+        {8, SV_DTYPE_FP8, 14.0, 150.0},
+        {0, SV_DTYPE_BF16, 14.0, 150.0},
+    };
+    for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+        Study *st = study_new(two_requests, 1, 2);
+        st->model.num_experts = cases[i].experts;
+        st->cfg.engine.weight_dtype = cases[i].weights;
+        st->hw[0].eff_mem = 0.8;
+        st->hw[0].eff_moe_mem = 0.4;
+        st->hw[0].eff_moe_mem_8bit = 0.8;
+        st->hw[0].moe_active_power_w = 60;
+        SvSim *sim = run_study(st);
+        const SvRunTotals *t = sv_sim_totals(sim);
+        NEAR(t->energy_j, cases[i].energy_j);
+        NEAR(t->power.device_peak_w, cases[i].busy_w);
+        NEAR(t->power.idle_energy_j, 8.0);
+        sv_sim_free(sim);
+        study_free(st);
+    }
+    /* A profile built in code leaves the MoE efficiencies 0: dense ones. */
+    SvHw hw = {0};
+    hw.eff_mem = 0.7;
+    ck_assert(sv_hw_moe_mem_efficiency(&hw, SV_DTYPE_FP8) == 0.7);
+    hw.eff_moe_mem_4bit = 0.3;
+    ck_assert(sv_hw_moe_mem_efficiency(&hw, SV_DTYPE_FP4) == 0.3);
+}
+END_TEST
+
 /* Several requests share iterations: the shares add up to the iteration
  * energy, and requests with more tokens in an iteration get more of it. */
 START_TEST(test_attribution_sums)
@@ -758,6 +801,7 @@ Suite *power_suite(void)
     Suite *s = suite_create("power");
     TCase *tc = tcase_create("energy");
     tcase_add_test(tc, test_energy_timeline);
+    tcase_add_test(tc, test_moe_active_power);
     tcase_add_test(tc, test_attribution_sums);
     tcase_add_test(tc, test_cost_carbon);
     tcase_add_test(tc, test_pipeline_stages);

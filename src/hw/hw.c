@@ -69,11 +69,14 @@ static const char *const power_keys[] = {"idle_w",
                                          "sm_clock_mhz",
                                          "clock_power_exponent",
                                          "memory_clock_sensitivity",
+                                         "moe_active_w",
                                          NULL};
-static const char *const efficiency_keys[] = {"matmul",    "memory",    "link",
-                                              "attention", "link_nvls", NULL};
+static const char *const efficiency_keys[] = {"matmul",     "memory",          "link",
+                                              "attention",  "link_nvls",       "moe_matmul",
+                                              "moe_memory", "moe_memory_8bit", "moe_memory_4bit",
+                                              NULL};
 static const char *const overhead_keys[] = {"iteration_us", "per_request_us", "kernel_launch_us",
-                                            NULL};
+                                            "moe_layer_us", NULL};
 static const char *const reserve_keys[] = {"activation_gb", "runtime_gb", NULL};
 static const char *const vendors[] = {"nvidia", "amd", "intel", "huawei", "google", "other", NULL};
 static const char *const link_kinds[] = {"nvlink", "xgmi", "hccs", "ici",
@@ -375,6 +378,17 @@ static gboolean read_tuning(const SvYDoc *doc, const SvYNode *root, SvHw *hw, GE
     if (!opt_double(doc, m, "attention", "efficiency.attention", 0, 1, TRUE, hw->eff_matmul,
                     &hw->eff_attention, error))
         return FALSE;
+    /* Without a fit, the fused MoE kernels run like dense GEMMs and streams,
+     * whatever the format of the expert weights. */
+    if (!opt_double(doc, m, "moe_matmul", "efficiency.moe_matmul", 0, 1, TRUE, hw->eff_matmul,
+                    &hw->eff_moe_matmul, error) ||
+        !opt_double(doc, m, "moe_memory", "efficiency.moe_memory", 0, 1, TRUE, hw->eff_mem,
+                    &hw->eff_moe_mem, error) ||
+        !opt_double(doc, m, "moe_memory_8bit", "efficiency.moe_memory_8bit", 0, 1, TRUE,
+                    hw->eff_moe_mem, &hw->eff_moe_mem_8bit, error) ||
+        !opt_double(doc, m, "moe_memory_4bit", "efficiency.moe_memory_4bit", 0, 1, TRUE,
+                    hw->eff_moe_mem, &hw->eff_moe_mem_4bit, error))
+        return FALSE;
     /* NVLS reduces inside the switch: each device sends its buffer once
      * and receives the sum once, so this is the algorithm bandwidth
      * (bytes / time), nearly the same for 5 to 8 GPUs (H200: 259-270 GB/s). */
@@ -404,6 +418,10 @@ static gboolean read_tuning(const SvYDoc *doc, const SvYNode *root, SvHw *hw, GE
                     DEFAULT_KERNEL_LAUNCH_US, &v, error))
         return FALSE;
     hw->kernel_launch_s = v * 1e-6;
+    if (!opt_double(doc, m, "moe_layer_us", "overheads.moe_layer_us", 0, MAX_US, FALSE, 0, &v,
+                    error))
+        return FALSE;
+    hw->moe_layer_s = v * 1e-6;
 
     if (!opt_map(doc, root, "memory_reserve", reserve_keys, &m, error))
         return FALSE;
@@ -570,6 +588,14 @@ SvHw *sv_hw_load_from(const char *name_or_path, const char *rel_dir, GError **er
 SvHw *sv_hw_load(const char *name_or_path, GError **error)
 {
     return sv_hw_load_from(name_or_path, NULL, error);
+}
+
+double sv_hw_moe_mem_efficiency(const SvHw *hw, SvDtype wdtype)
+{
+    g_return_val_if_fail(hw != NULL, 0);
+    double wb = sv_dtype_bytes(wdtype);
+    double e = wb >= 2 ? hw->eff_moe_mem : wb >= 1 ? hw->eff_moe_mem_8bit : hw->eff_moe_mem_4bit;
+    return e > 0 ? e : hw->eff_mem;
 }
 
 double sv_hw_matmul_peak(const SvHw *hw, SvDtype wdtype, SvDtype adtype)

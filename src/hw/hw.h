@@ -47,6 +47,7 @@ struct SvHw {
      * fitted to measurements (validation/power/); and how the SM clock
      * changes time and power (hwprofiles/README.md gives the sources). */
     double active_power_w;           /* W above idle whenever an iteration runs */
+    double moe_active_power_w;       /* W added to active_power_w for mixture-of-experts models */
     double compute_power_w;          /* W at 100 % of the matrix peak FLOP/s */
     double memory_power_w;           /* W at 100 % of the peak memory bandwidth */
     double max_sm_clock_mhz;         /* MHz, the clock the peaks hold at; 0 = not given */
@@ -58,10 +59,17 @@ struct SvHw {
     double eff_link;      /* collective bus bandwidth, fraction of link peak */
     double eff_link_nvls; /* NVLS all-reduce algorithm bandwidth / link peak; 0 = no NVLS */
     double eff_attention; /* flash-attention prefill, fraction of the matrix peak */
+    /* Fused MoE expert kernels (grouped GEMMs over the experts a step
+     * touches): their own fractions, as they run well below dense GEMMs. */
+    double eff_moe_matmul;   /* fraction of the weight dtype's matrix peak */
+    double eff_moe_mem;      /* fraction of peak memory bandwidth, 16-bit expert weights */
+    double eff_moe_mem_8bit; /* the same for 8-bit (fp8, int8) expert weights */
+    double eff_moe_mem_4bit; /* the same for 4-bit (fp4, int4) expert weights */
     /* Host-side overheads (framework, scheduler, sampling launch). */
     double host_overhead_iter_s;       /* s per iteration */
     double host_overhead_req_s;        /* s per request in the batch, per iteration */
     double kernel_launch_s;            /* s, fixed cost per kernel (latency floor) */
+    double moe_layer_s;                /* s per MoE layer: routing, sorting, quantizing, summing */
     double activation_workspace_bytes; /* bytes reserved for activations per device */
     double runtime_reserve_bytes;      /* bytes: CUDA context, NCCL buffers, graphs */
     /* Measured kernel-time tables (hw/calib.h), NULL when the profile has
@@ -91,6 +99,12 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(SvHw, sv_hw_free)
  * peak on this device (0 = unsupported, e.g. fp8 on A100) the GEMM falls back
  * to bf16, then fp16 (as vLLM falls back to W8A16 kernels). */
 double sv_hw_matmul_peak(const SvHw *hw, SvDtype wdtype, SvDtype adtype);
+
+/* The fraction of peak memory bandwidth at which fused MoE expert kernels
+ * stream expert weights of @wdtype: efficiency.moe_memory for 16-bit
+ * weights, moe_memory_8bit for 8-bit, moe_memory_4bit below; eff_mem when
+ * the profile was built in code and left them 0. */
+double sv_hw_moe_mem_efficiency(const SvHw *hw, SvDtype wdtype);
 
 G_END_DECLS
 

@@ -191,6 +191,23 @@ static void controller_handle(SvEngine *engine, void *self, const SvEvent *event
 
 static const SvComponentVtable controller_vtable = {"power-budget", NULL, controller_handle, NULL};
 
+/* The busy draw a device of a mixture-of-experts model adds to the dense
+ * terms. A fused expert kernel that streams its weights below the dense
+ * streaming efficiency spends the rest of its time in SM work the FLOP and
+ * byte terms do not see (dequantizing block-fp8 and mxfp4 weights, scaling,
+ * padded tiles), and the measured draw follows: ML.ENERGY v3 on H100 has
+ * block-fp8 Qwen3 235B at 450-630 W per GPU, 30-45 % above what the dense
+ * terms give at its measured speed, and bf16 Qwen3 MoE near them. So the
+ * profile's fitted power.moe_active_w is taken in proportion to the
+ * kernel's non-streaming share, 1 - moe efficiency / memory efficiency (0
+ * when the experts stream as fast as dense weights). */
+static double moe_extra_w(const SvHw *hw, SvDtype wdtype)
+{
+    double e = sv_hw_moe_mem_efficiency(hw, wdtype);
+    double share = hw->eff_mem > 0 ? CLAMP(1.0 - e / hw->eff_mem, 0.0, 1.0) : 0.0;
+    return hw->moe_active_power_w * share;
+}
+
 SvPower *sv_power_new(const SvConfig *config, GError **error)
 {
     g_return_val_if_fail(config != NULL && config->pools != NULL, NULL);
@@ -208,6 +225,8 @@ SvPower *sv_power_new(const SvConfig *config, GError **error)
         const SvPoolConfig *pool = g_ptr_array_index(config->pools, p);
         Pool *q = &pw->pools[p];
         sv_device_power_init(&q->dev, pool->hw, config->engine.weight_dtype, config->engine.dtype);
+        if (config->model != NULL && config->model->num_experts > 0)
+            q->dev.active_w += moe_extra_w(pool->hw, config->engine.weight_dtype);
         q->clock = 1.0;
         q->prefill = pool->role == SV_ROLE_PREFILL;
         if (pw->pc->pools != NULL && p < pw->pc->num_pools) {

@@ -135,8 +135,9 @@ error.
   published average over all GPUs divided by their number. Median ITL is the
   client-side median inter-token latency. **mlenergy-v3-moe** is the same
   benchmark's mixture-of-experts models (Qwen3 30B-A3B and 235B-A22B,
-  gpt-oss, DeepSeek V3.1/R1), validated but never fitted (fit.sh says why):
-  they show how far the dense fit carries.
+  gpt-oss, DeepSeek V3.1/R1): outside the dense fit (fit.sh says why);
+  their fused-expert timing and MoE busy power were fitted by fit-moe.sh on
+  their own training rows, so these held-out rows check those terms.
 * **ML.ENERGY v2** (vLLM 0.5.4, A100-40GB and H100): energy per output token
   as published; its power is implied (J/token x tokens/s), not measured. Its
   mean TPOT is validated in validation/RESULTS.md, where its definition is

@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# Fit the fused MoE expert kernels' timing factors of a device to the median
+# inter-token latency of the TRAINING rows of validation/power/cases.csv
+# (mixture-of-experts rows, dataset mlenergy-v3-moe, only), rerunnably:
+#   bash validation/power/fit-moe.sh [--bin SERVESIM] [--jobs N] [--device h100-sxm]
+#        [--layer "0 15 30"] [--eff "0.4 0.6 0.8"]
+# The predictor prices a step's experts as one fused kernel per projection:
+# the touched experts' weights streamed at efficiency.moe_memory (16-bit
+# weights), moe_memory_8bit or moe_memory_4bit of the peak bandwidth, plus
+# overheads.moe_layer_us per MoE layer for the small routing, sorting,
+# quantizing and summing kernels (src/perf/predictor.c, push_moe). Neither
+# has a measurement to come from, so this script simulates every training
+# row on each (moe_layer_us, efficiency) pair of the grid, the efficiency
+# set for every weight format at once, then for each moe_layer_us takes
+# each format's best efficiency (median |log error| over that format's
+# rows) and prints the candidates sorted by the median |log(servesim /
+# measured)| over all the device's rows, with the median signed error. The
+# held-out rows (split = heldout) never enter; run.sh checks them after the
+# chosen factors are written into the profile by hand, with a comment
+# naming this fit.
+#
+# With --power "W1 W2 ...", after the timing factors are in the profile, it
+# fits power.moe_active_w instead: the watts a device of an MoE model draws
+# while busy beyond the dense model's terms (src/power/power.c), the
+# candidates sorted by the median |log error| of the mean power per device
+# over the same training rows, the dense terms (fit.sh) left as they are.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+here=validation/power
+bin="" jobs="" device=h100-sxm
+layers="0 15 30 45 60"
+effs="0.3 0.4 0.5 0.6 0.7 0.8 0.9"
+powers=""
+while [ $# -gt 0 ]; do
+    case $1 in
+    --bin) bin=$2; shift ;;
+    --jobs) jobs=$2; shift ;;
+    --device) device=$2; shift ;;
+    --layer) layers=$2; shift ;;
+    --eff) effs=$2; shift ;;
+    --power) powers=$2; shift ;;
+    *) echo "fit-moe.sh: unknown option $1" >&2; exit 2 ;;
+    esac
+    shift
+done
+[ -n "$jobs" ] || jobs=$(nproc 2>/dev/null || echo 2)
+if [ -z "$bin" ]; then
+    cmake -S . -B build-validation -DCMAKE_BUILD_TYPE=Release -DSERVESIM_WITH_CUDA=OFF >/dev/null
+    cmake --build build-validation -j"$jobs" --target servesim >/dev/null
+    bin=build-validation/servesim
+fi
+bin=$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")
+export LC_ALL=C
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+# One profile per grid point: the MoE keys replaced (or added), all else kept.
+variant() { # variant NAME LAYER_US EFF
+    awk -v l="$2" -v e="$3" '
+        /^efficiency:/ { print; printf "  moe_memory: %s\n  moe_memory_8bit: %s\n  moe_memory_4bit: %s\n", e, e, e; sect = "e"; next }
+        /^overheads:/ { print; printf "  moe_layer_us: %s\n", l; sect = "o"; next }
+        /^[^ #]/ { sect = "" }
+        sect == "e" && /^  moe_memory(_8bit|_4bit)?:/ { next }
+        sect == "o" && /^  moe_layer_us:/ { next }
+        { print }' "hwprofiles/$device.yaml" >"$work/$1.yaml"
+}
+# Training rows of the device, with their weight format (16, 8 or 4 bits).
+awk -F, -v d="$device" '!/^#/ && $1 != "id" && $4 == "train" && $2 == "mlenergy-v3-moe" && $3 == d && $11 != "" {
+    bits = 16
+    if ($6 ~ /quantization=(fp8|int8)/) bits = 8
+    if ($6 ~ /quantization=(fp4|int4)/) bits = 4
+    print NR, bits }' "$here/cases.csv" >"$work/rows"
+
+if [ -n "$powers" ]; then
+    n=0
+    for w in $powers; do
+        n=$((n + 1))
+        awk -v w="$w" '
+            /^power:/ { print; printf "  moe_active_w: %s\n", w; sect = "p"; next }
+            /^[^ #]/ { sect = "" }
+            sect == "p" && /^  moe_active_w:/ { next }
+            { print }' "hwprofiles/$device.yaml" >"$work/p$n.yaml"
+        echo "p$n $w" >>"$work/grid"
+    done
+    while read -r g _; do
+        while read -r line _; do echo "$line $work/$g.yaml $work/out.$g.$line"; done <"$work/rows"
+    done <"$work/grid" | xargs -P "$jobs" -n 3 sh -c \
+        'bash validation/power/case.sh "$0" "$2" "$1/runs" "$3" >"$4"' "$bin" "$work" || true
+    echo "# $(wc -l <"$work/rows") MoE training rows of $device; sorted by median |log error| of mean power per device"
+    echo "moe_active_w median_abs_log_err median_err_pct failed"
+    while read -r g w; do
+        while read -r line _; do
+            meas=$(sed -n "${line}p" "$here/cases.csv" | cut -d, -f9)
+            sim=$(cut -d'|' -f6,11 "$work/out.$g.$line" 2>/dev/null || true)
+            echo "$meas|$sim"
+        done <"$work/rows" | awk -F'|' -v p="$w" '
+            function med(a, n,    i, j, t) {
+                for (i = 2; i <= n; i++) { t = a[i]; for (j = i; j > 1 && a[j - 1] > t; j--) a[j] = a[j - 1]; a[j] = t }
+                return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+            }
+            $3 != "ok" || $2 <= 0 { bad++; next }
+            { k++; l = log($2 / $1); al[k] = l < 0 ? -l : l; e[k] = ($2 / $1 - 1) * 100 }
+            END { printf "%s %.4f %.1f %d\n", p, med(al, k), med(e, k), bad }'
+    done <"$work/grid" | sort -k2,2g
+    exit 0
+fi
+
+n=0
+for l in $layers; do for e in $effs; do
+    n=$((n + 1))
+    variant "g$n" "$l" "$e"
+    echo "g$n $l $e" >>"$work/grid"
+done; done
+
+while read -r g _; do
+    while read -r line _; do echo "$line $work/$g.yaml $work/out.$g.$line"; done <"$work/rows"
+done <"$work/grid" | xargs -P "$jobs" -n 3 sh -c \
+    'bash validation/power/case.sh "$0" "$2" "$1/runs" "$3" >"$4"' "$bin" "$work" || true
+
+# grid|bits|measured|simulated|status, one line per point and row.
+while read -r g l e; do
+    while read -r line bits; do
+        meas=$(sed -n "${line}p" "$here/cases.csv" | cut -d, -f11)
+        sim=$(cut -d'|' -f8,11 "$work/out.$g.$line" 2>/dev/null || true)
+        echo "$l|$e|$bits|$meas|$sim"
+    done <"$work/rows"
+done <"$work/grid" >"$work/all"
+
+echo "# $(wc -l <"$work/rows") MoE training rows of $device; per moe_layer_us, each format's best"
+echo "# efficiency; sorted by median |log error| of median ITL over all rows"
+echo "moe_layer_us eff_16bit eff_8bit eff_4bit median_abs_log_err median_err_pct failed"
+awk -F'|' '
+    function med(a, n,    i, j, t) {
+        for (i = 2; i <= n; i++) { t = a[i]; for (j = i; j > 1 && a[j - 1] > t; j--) a[j] = a[j - 1]; a[j] = t }
+        return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+    }
+    { key = $1 SUBSEP $2 SUBSEP $3; layer[$1] = 1; eff[$2] = 1; bits[$3] = 1
+      if ($6 != "ok" || $5 <= 0) { bad[key]++; next }
+      l = log($5 / $4); k = ++cnt[key]; al[key, k] = l < 0 ? -l : l; se[key, k] = ($5 / $4 - 1) * 100 }
+    END {
+        for (L in layer) {
+            n = 0; nb = 0; out = ""
+            split("16 8 4", order, " ")
+            for (o = 1; o <= 3; o++) {
+                b = order[o]; best = ""; bestm = 1e9
+                if (!(b in bits)) { out = out " -"; continue }
+                for (E in eff) {
+                    key = L SUBSEP E SUBSEP b; m = 0
+                    for (i = 1; i <= cnt[key]; i++) t[i] = al[key, i]
+                    if (cnt[key] > 0) m = med(t, cnt[key]); else m = 1e9
+                    if (m < bestm || (m == bestm && E + 0 > best + 0)) { bestm = m; best = E }
+                }
+                out = out " " best
+                key = L SUBSEP best SUBSEP b
+                for (i = 1; i <= cnt[key]; i++) { n++; A[n] = al[key, i]; S[n] = se[key, i] }
+                nb += bad[key]
+            }
+            printf "%s%s %.4f %.1f %d\n", L, out, med(A, n), med(S, n), nb
+        }
+    }' "$work/all" | sort -k5,5g
