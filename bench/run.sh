@@ -141,8 +141,8 @@ load=$(cut -d' ' -f1-3 /proc/loadavg)
   echo
   echo "Wall time is the simulation loop alone (loading the study and trace is"
   echo "separate), the fastest of three runs when a run takes under 10 s; peak RSS"
-  echo "is the whole process's (ru_maxrss), so it includes the loaded trace and"
-  echo "every request's record, which a run keeps to the end."
+  echo "is the whole process's (ru_maxrss); finished requests' records, summary"
+  echo "values and time-series rows spill to deleted temporary files, as in \`run\`."
   echo
   echo "## Event core"
   echo
