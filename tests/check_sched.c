@@ -13,116 +13,6 @@
 
 #define MS(x) ((SvTimeNs)((x)*1000000.0 + 0.5))
 
-typedef struct {
-    SvConfig cfg;
-    SvModel model;
-    SvHw hw;
-    SvPoolConfig pool;
-    SvTrace *trace;
-    char *trace_path;
-} Study;
-
-static Study *study_new(const char *trace_csv, SvSchedulerKind sched, int replicas)
-{
-    Study *st = g_new0(Study, 1);
-    st->model.name = "toy";
-    st->model.max_position_embeddings = 4096;
-    st->hw.name = "toy-hw";
-    st->hw.peak_flops[SV_DTYPE_BF16] = 1e15;
-    st->pool.name = "main";
-    st->pool.hw = &st->hw;
-    st->pool.replicas = replicas;
-    st->pool.tensor_parallel_size = 1;
-    st->pool.pipeline_parallel_size = 1;
-    st->pool.expert_parallel_size = 1;
-    st->cfg.path = "toy.yaml";
-    st->cfg.seed = 1;
-    st->cfg.model = &st->model;
-    st->cfg.router = SV_ROUTER_ROUND_ROBIN;
-    st->cfg.pools = g_ptr_array_new();
-    g_ptr_array_add(st->cfg.pools, &st->pool);
-    st->cfg.engine.scheduler = sched;
-    st->cfg.engine.max_num_seqs = 256;
-    st->cfg.engine.max_num_batched_tokens = 8192;
-    /* As the config loader defaults it: whole prompts for orca and static. */
-    st->cfg.engine.enable_chunked_prefill = sched != SV_SCHED_ORCA && sched != SV_SCHED_STATIC;
-    st->cfg.engine.block_size = 16;
-    st->cfg.engine.gpu_memory_utilization = 0.9;
-    st->cfg.engine.dtype = SV_DTYPE_BF16;
-    st->cfg.engine.weight_dtype = SV_DTYPE_BF16;
-    st->cfg.engine.kv_cache_dtype = SV_DTYPE_BF16;
-    st->cfg.slo.percentile = 90;
-    st->cfg.output.sample_interval_s = 0.001;
-    st->trace_path = sv_test_write_tmp(trace_csv, ".csv");
-    st->cfg.workload.trace_path = st->trace_path;
-    st->cfg.workload.process = SV_ARRIVAL_TRACE;
-    GError *error = NULL;
-    st->trace = sv_trace_load(st->trace_path, &error);
-    ck_assert_msg(st->trace != NULL, "%s", error ? error->message : "");
-    return st;
-}
-
-static void study_free(Study *st)
-{
-    sv_trace_free(st->trace);
-    g_unlink(st->trace_path);
-    g_free(st->trace_path);
-    g_ptr_array_unref(st->cfg.pools);
-    g_free(st);
-}
-
-/* Run to the end and check the balances every run must keep. */
-static SvSim *run_study(Study *st, int64_t kv_blocks)
-{
-    SvSimOptions opt = {.iter_time_fn = sv_test_toy_time, .kv_blocks = kv_blocks};
-    GError *error = NULL;
-    SvSim *sim = sv_sim_new(&st->cfg, st->trace, &opt, &error);
-    ck_assert_msg(sim != NULL, "%s", error ? error->message : "");
-    sv_sim_run(sim);
-    sv_test_check_balance(sim);
-    return sim;
-}
-
-/* The record of request @id (records are kept in finish order). */
-static const SvRequestRecord *record_of(SvSim *sim, int64_t id)
-{
-    SvMetrics *m = sv_sim_metrics(sim);
-    for (size_t i = 0; i < sv_metrics_num_requests(m); i++)
-        if (sv_metrics_request(m, i)->id == id)
-            return sv_metrics_request(m, i);
-    ck_abort_msg("no record for request %" G_GINT64_FORMAT, id);
-    return NULL;
-}
-
-/* One request's expected timeline, ns. */
-typedef struct {
-    SvTimeNs scheduled_ns; /* first time in a batch */
-    SvTimeNs first_ns;     /* first token */
-    SvTimeNs finish_ns;    /* last token */
-    int preemptions;
-} Expect;
-
-static void check_timeline(SvSim *sim, const Expect *want, int n)
-{
-    ck_assert_uint_eq(sv_metrics_num_requests(sv_sim_metrics(sim)), (size_t)n);
-    for (int i = 0; i < n; i++) {
-        const SvRequestRecord *r = record_of(sim, i);
-        ck_assert_msg(r->outcome == SV_REQ_COMPLETED, "request %d not completed", i);
-        ck_assert_msg(r->first_scheduled_ns == want[i].scheduled_ns,
-                      "request %d first scheduled at %" G_GINT64_FORMAT ", want %" G_GINT64_FORMAT,
-                      i, r->first_scheduled_ns, want[i].scheduled_ns);
-        ck_assert_msg(r->first_token_ns == want[i].first_ns,
-                      "request %d first token at %" G_GINT64_FORMAT ", want %" G_GINT64_FORMAT, i,
-                      r->first_token_ns, want[i].first_ns);
-        ck_assert_msg(r->finish_ns == want[i].finish_ns,
-                      "request %d finished at %" G_GINT64_FORMAT ", want %" G_GINT64_FORMAT, i,
-                      r->finish_ns, want[i].finish_ns);
-        ck_assert_msg(r->preemptions == want[i].preemptions,
-                      "request %d preempted %d times, want %d", i, r->preemptions,
-                      want[i].preemptions);
-    }
-}
-
 /* ---- sarathi ----------------------------------------------------------- */
 
 /* Chunk 64, 1000 blocks. R0 (100 in, 3 out) at 0, R1 (50 in, 2 out) at 1 ms:
@@ -133,14 +23,14 @@ static void check_timeline(SvSim *sim, const Expect *want, int n)
  * The prefill of R1 fills what the decodes leave of the chunk, never more. */
 START_TEST(test_sarathi_timeline)
 {
-    Study *st = study_new("arrival_s,input_tokens,output_tokens\n0,100,3\n0.001,50,2\n",
-                          SV_SCHED_SARATHI, 1);
+    SvTestStudy *st = sv_test_study_new(
+        "arrival_s,input_tokens,output_tokens\n0,100,3\n0.001,50,2\n", SV_SCHED_SARATHI, 1);
     st->cfg.engine.max_num_batched_tokens = 64;
-    g_autoptr(SvSim) sim = run_study(st, 1000);
-    const Expect want[] = {{0, MS(3.28), MS(5.53), 0}, {MS(1.64), MS(4.51), MS(5.53), 0}};
-    check_timeline(sim, want, 2);
+    g_autoptr(SvSim) sim = sv_test_study_run(st, 1000);
+    const SvTestExpect want[] = {{0, MS(3.28), MS(5.53), 0}, {MS(1.64), MS(4.51), MS(5.53), 0}};
+    sv_test_check_timeline(sim, want, 2);
     ck_assert_int_eq(sv_sim_totals(sim)->iterations, 4);
-    study_free(st);
+    sv_test_study_free(st);
 }
 END_TEST
 
@@ -157,34 +47,35 @@ END_TEST
 START_TEST(test_sarathi_reserves_prompt)
 {
     const char *csv = "arrival_s,input_tokens,output_tokens\n0,96,40\n0.001,96,2\n";
-    Study *st = study_new(csv, SV_SCHED_SARATHI, 1);
+    SvTestStudy *st = sv_test_study_new(csv, SV_SCHED_SARATHI, 1);
     st->cfg.engine.max_num_batched_tokens = 64;
-    g_autoptr(SvSim) sim = run_study(st, 10);
-    const Expect want[] = {{0, MS(2.96), MS(42.35), 0}, {MS(42.35), MS(45.31), MS(46.32), 0}};
-    check_timeline(sim, want, 2);
+    g_autoptr(SvSim) sim = sv_test_study_run(st, 10);
+    const SvTestExpect want[] = {{0, MS(2.96), MS(42.35), 0}, {MS(42.35), MS(45.31), MS(46.32), 0}};
+    sv_test_check_timeline(sim, want, 2);
     ck_assert_int_eq(sv_sim_totals(sim)->preemptions, 0);
-    study_free(st);
+    sv_test_study_free(st);
 
-    Study *v1 = study_new(csv, SV_SCHED_VLLM_V1, 1);
+    SvTestStudy *v1 = sv_test_study_new(csv, SV_SCHED_VLLM_V1, 1);
     v1->cfg.engine.max_num_batched_tokens = 64;
-    g_autoptr(SvSim) sim1 = run_study(v1, 10);
-    ck_assert_int_ge(record_of(sim1, 1)->preemptions, 1);
-    ck_assert_int_eq(record_of(sim1, 0)->preemptions, 0);
-    study_free(v1);
+    g_autoptr(SvSim) sim1 = sv_test_study_run(v1, 10);
+    ck_assert_int_ge(sv_test_record_of(sim1, 1)->preemptions, 1);
+    ck_assert_int_eq(sv_test_record_of(sim1, 0)->preemptions, 0);
+    sv_test_study_free(v1);
 }
 END_TEST
 
 /* Sarathi chunks even when the engine struct says not to (it always does). */
 START_TEST(test_sarathi_always_chunks)
 {
-    Study *st = study_new("arrival_s,input_tokens,output_tokens\n0,100,2\n", SV_SCHED_SARATHI, 1);
+    SvTestStudy *st =
+        sv_test_study_new("arrival_s,input_tokens,output_tokens\n0,100,2\n", SV_SCHED_SARATHI, 1);
     st->cfg.engine.max_num_batched_tokens = 64;
     st->cfg.engine.enable_chunked_prefill = FALSE;
-    g_autoptr(SvSim) sim = run_study(st, 1000);
+    g_autoptr(SvSim) sim = sv_test_study_run(st, 1000);
     /* [64] 1.64, [36] 1.36 -> 3.00 t1, [decode] 1.01 -> 4.01. */
-    const Expect want[] = {{0, MS(3.00), MS(4.01), 0}};
-    check_timeline(sim, want, 1);
-    study_free(st);
+    const SvTestExpect want[] = {{0, MS(3.00), MS(4.01), 0}};
+    sv_test_check_timeline(sim, want, 1);
+    sv_test_study_free(st);
 }
 END_TEST
 
@@ -201,20 +92,20 @@ END_TEST
 START_TEST(test_orca_timeline)
 {
     const char *csv = "arrival_s,input_tokens,output_tokens\n0,100,3\n0,50,2\n0,20,2\n";
-    Study *st = study_new(csv, SV_SCHED_ORCA, 1);
-    g_autoptr(SvSim) sim = run_study(st, 600);
-    const Expect want[] = {{0, MS(2.00), MS(4.53), 0},
-                           {MS(2.00), MS(3.51), MS(4.53), 0},
-                           {MS(4.53), MS(5.73), MS(6.74), 0}};
-    check_timeline(sim, want, 3);
+    SvTestStudy *st = sv_test_study_new(csv, SV_SCHED_ORCA, 1);
+    g_autoptr(SvSim) sim = sv_test_study_run(st, 600);
+    const SvTestExpect want[] = {{0, MS(2.00), MS(4.53), 0},
+                                 {MS(2.00), MS(3.51), MS(4.53), 0},
+                                 {MS(4.53), MS(5.73), MS(6.74), 0}};
+    sv_test_check_timeline(sim, want, 3);
     ck_assert_int_eq(sv_sim_totals(sim)->iterations, 5);
-    study_free(st);
+    sv_test_study_free(st);
 
     /* vllm-v1 on the same pool takes R2 at 2.00 already. */
-    Study *v1 = study_new(csv, SV_SCHED_VLLM_V1, 1);
-    g_autoptr(SvSim) sim1 = run_study(v1, 600);
-    ck_assert_int_eq(record_of(sim1, 2)->first_scheduled_ns, MS(2.00));
-    study_free(v1);
+    SvTestStudy *v1 = sv_test_study_new(csv, SV_SCHED_VLLM_V1, 1);
+    g_autoptr(SvSim) sim1 = sv_test_study_run(v1, 600);
+    ck_assert_int_eq(sv_test_record_of(sim1, 2)->first_scheduled_ns, MS(2.00));
+    sv_test_study_free(v1);
 }
 END_TEST
 
@@ -227,13 +118,13 @@ END_TEST
  *  4.71  [R1 decode]                     1.01 -> 5.72 done */
 START_TEST(test_orca_whole_prompts)
 {
-    Study *st =
-        study_new("arrival_s,input_tokens,output_tokens\n0,100,2\n0.001,70,2\n", SV_SCHED_ORCA, 1);
+    SvTestStudy *st = sv_test_study_new(
+        "arrival_s,input_tokens,output_tokens\n0,100,2\n0.001,70,2\n", SV_SCHED_ORCA, 1);
     st->cfg.engine.max_num_batched_tokens = 64;
-    g_autoptr(SvSim) sim = run_study(st, 1000);
-    const Expect want[] = {{0, MS(2.00), MS(3.01), 0}, {MS(3.01), MS(4.71), MS(5.72), 0}};
-    check_timeline(sim, want, 2);
-    study_free(st);
+    g_autoptr(SvSim) sim = sv_test_study_run(st, 1000);
+    const SvTestExpect want[] = {{0, MS(2.00), MS(3.01), 0}, {MS(3.01), MS(4.71), MS(5.72), 0}};
+    sv_test_check_timeline(sim, want, 2);
+    sv_test_study_free(st);
 }
 END_TEST
 
@@ -248,18 +139,19 @@ END_TEST
  *  8.75  batch {R3}: [prefill 10] 1.10 -> 9.85 done */
 START_TEST(test_static_timeline)
 {
-    Study *st = study_new("arrival_s,input_tokens,output_tokens\n0,100,3\n0.0005,50,1\n"
+    SvTestStudy *st =
+        sv_test_study_new("arrival_s,input_tokens,output_tokens\n0,100,3\n0.0005,50,1\n"
                           "0.0006,20,4\n0.0007,10,1\n",
                           SV_SCHED_STATIC, 1);
     st->cfg.engine.max_num_seqs = 2;
-    g_autoptr(SvSim) sim = run_study(st, 1000);
-    const Expect want[] = {{0, MS(2.00), MS(4.02), 0},
-                           {MS(4.02), MS(5.72), MS(5.72), 0},
-                           {MS(4.02), MS(5.72), MS(8.75), 0},
-                           {MS(8.75), MS(9.85), MS(9.85), 0}};
-    check_timeline(sim, want, 4);
+    g_autoptr(SvSim) sim = sv_test_study_run(st, 1000);
+    const SvTestExpect want[] = {{0, MS(2.00), MS(4.02), 0},
+                                 {MS(4.02), MS(5.72), MS(5.72), 0},
+                                 {MS(4.02), MS(5.72), MS(8.75), 0},
+                                 {MS(8.75), MS(9.85), MS(9.85), 0}};
+    sv_test_check_timeline(sim, want, 4);
     ck_assert_int_eq(sv_sim_totals(sim)->iterations, 8);
-    study_free(st);
+    sv_test_study_free(st);
 }
 END_TEST
 
@@ -272,16 +164,17 @@ END_TEST
  *  3.31  {R3}: [prefill 10] 1.10 -> 4.41 done */
 START_TEST(test_static_kv_bound)
 {
-    Study *st = study_new("arrival_s,input_tokens,output_tokens\n0,10,1\n0.0001,10,2\n"
+    SvTestStudy *st =
+        sv_test_study_new("arrival_s,input_tokens,output_tokens\n0,10,1\n0.0001,10,2\n"
                           "0.0001,10,1\n0.0001,10,1\n",
                           SV_SCHED_STATIC, 1);
-    g_autoptr(SvSim) sim = run_study(st, 600);
-    const Expect want[] = {{0, MS(1.10), MS(1.10), 0},
-                           {MS(1.10), MS(2.30), MS(3.31), 0},
-                           {MS(1.10), MS(2.30), MS(2.30), 0},
-                           {MS(3.31), MS(4.41), MS(4.41), 0}};
-    check_timeline(sim, want, 4);
-    study_free(st);
+    g_autoptr(SvSim) sim = sv_test_study_run(st, 600);
+    const SvTestExpect want[] = {{0, MS(1.10), MS(1.10), 0},
+                                 {MS(1.10), MS(2.30), MS(3.31), 0},
+                                 {MS(1.10), MS(2.30), MS(2.30), 0},
+                                 {MS(3.31), MS(4.41), MS(4.41), 0}};
+    sv_test_check_timeline(sim, want, 4);
+    sv_test_study_free(st);
 }
 END_TEST
 
@@ -305,27 +198,27 @@ END_TEST
  *        4 decodes -> 14.48 R3 done.
  *        extra 1: 225 > 224, R3 waits: [R2 decode] -> 9.48 R2 done;
  *        [R3 prefill 97] 1.97 -> 11.45 t1; 4 decodes -> 15.49 done. */
-static void lightllm_case(int extra, const Expect *r3)
+static void lightllm_case(int extra, const SvTestExpect *r3)
 {
     g_autofree char *csv = g_strdup_printf("arrival_s,input_tokens,output_tokens\n0,100,2\n"
                                            "0.0005,100,2\n0.0065,97,2\n0.0066,%d,5\n",
                                            96 + extra);
-    Study *st = study_new(csv, SV_SCHED_LIGHTLLM, 1);
-    g_autoptr(SvSim) sim = run_study(st, 14);
-    Expect want[] = {{0, MS(2.00), MS(3.01), 0},
-                     {MS(3.01), MS(5.01), MS(6.02), 0},
-                     {MS(6.50), MS(8.47), extra == 0 ? MS(10.44) : MS(9.48), 0},
-                     *r3};
-    check_timeline(sim, want, 4);
+    SvTestStudy *st = sv_test_study_new(csv, SV_SCHED_LIGHTLLM, 1);
+    g_autoptr(SvSim) sim = sv_test_study_run(st, 14);
+    SvTestExpect want[] = {{0, MS(2.00), MS(3.01), 0},
+                           {MS(3.01), MS(5.01), MS(6.02), 0},
+                           {MS(6.50), MS(8.47), extra == 0 ? MS(10.44) : MS(9.48), 0},
+                           *r3};
+    sv_test_check_timeline(sim, want, 4);
     ck_assert_int_eq(sv_sim_totals(sim)->preemptions, 0);
-    study_free(st);
+    sv_test_study_free(st);
 }
 
 START_TEST(test_lightllm_timeline)
 {
-    const Expect fits = {MS(8.47), MS(10.44), MS(14.48), 0};
+    const SvTestExpect fits = {MS(8.47), MS(10.44), MS(14.48), 0};
     lightllm_case(0, &fits);
-    const Expect waits = {MS(9.48), MS(11.45), MS(15.49), 0};
+    const SvTestExpect waits = {MS(9.48), MS(11.45), MS(15.49), 0};
     lightllm_case(1, &waits);
 }
 END_TEST
@@ -495,13 +388,13 @@ END_TEST
  * at 0, R1 (200, 2) at 1 ms -> R0 t1 2.00, done 6.03; R1 t1 5.01, done 6.03. */
 START_TEST(test_edf_study_fcfs)
 {
-    Study *st =
-        study_new("arrival_s,input_tokens,output_tokens\n0,100,3\n0.001,200,2\n", SV_SCHED_EDF, 1);
+    SvTestStudy *st = sv_test_study_new(
+        "arrival_s,input_tokens,output_tokens\n0,100,3\n0.001,200,2\n", SV_SCHED_EDF, 1);
     st->cfg.slo.ttft_s = 1.0;
-    g_autoptr(SvSim) sim = run_study(st, 1000);
-    const Expect want[] = {{0, MS(2.00), MS(6.03), 0}, {MS(2.00), MS(5.01), MS(6.03), 0}};
-    check_timeline(sim, want, 2);
-    study_free(st);
+    g_autoptr(SvSim) sim = sv_test_study_run(st, 1000);
+    const SvTestExpect want[] = {{0, MS(2.00), MS(6.03), 0}, {MS(2.00), MS(5.01), MS(6.03), 0}};
+    sv_test_check_timeline(sim, want, 2);
+    sv_test_study_free(st);
 }
 END_TEST
 
@@ -523,21 +416,21 @@ START_TEST(test_edf_slo_classes)
     SvSloClass urgent = {.name = "urgent", .ttft_s = 0.010, .priority = 0};
     SvSloClass vip = {.name = "vip", .ttft_s = 5.0, .priority = 1};
     for (int edf = 1; edf >= 0; edf--) {
-        Study *st = study_new(csv, edf ? SV_SCHED_EDF : SV_SCHED_VLLM_V1, 1);
+        SvTestStudy *st = sv_test_study_new(csv, edf ? SV_SCHED_EDF : SV_SCHED_VLLM_V1, 1);
         st->cfg.engine.max_num_seqs = 1;
         st->cfg.slo.ttft_s = 1.0;
         st->cfg.slo_classes = g_ptr_array_new();
         g_ptr_array_add(st->cfg.slo_classes, &urgent);
         g_ptr_array_add(st->cfg.slo_classes, &vip);
-        g_autoptr(SvSim) sim = run_study(st, 1000);
+        g_autoptr(SvSim) sim = sv_test_study_run(st, 1000);
         SvTimeNs s1 = edf ? MS(7.01) : MS(3.01), s2 = MS(5.01), s3 = edf ? MS(3.01) : MS(7.01);
-        const Expect want[] = {{0, MS(2.00), MS(3.01), 0},
-                               {s1, s1 + MS(2.00), s1 + MS(2.00), 0},
-                               {s2, s2 + MS(2.00), s2 + MS(2.00), 0},
-                               {s3, s3 + MS(2.00), s3 + MS(2.00), 0}};
-        check_timeline(sim, want, 4);
+        const SvTestExpect want[] = {{0, MS(2.00), MS(3.01), 0},
+                                     {s1, s1 + MS(2.00), s1 + MS(2.00), 0},
+                                     {s2, s2 + MS(2.00), s2 + MS(2.00), 0},
+                                     {s3, s3 + MS(2.00), s3 + MS(2.00), 0}};
+        sv_test_check_timeline(sim, want, 4);
         g_ptr_array_unref(st->cfg.slo_classes);
-        study_free(st);
+        sv_test_study_free(st);
     }
 }
 END_TEST
@@ -613,10 +506,10 @@ START_TEST(test_overload_every_scheduler)
 {
     g_autoptr(GString) csv = overload_csv();
     for (guint s = 0; s < G_N_ELEMENTS(all_scheds); s++) {
-        Study *st = study_new(csv->str, all_scheds[s], 2);
+        SvTestStudy *st = sv_test_study_new(csv->str, all_scheds[s], 2);
         st->cfg.router = SV_ROUTER_LEAST_OUTSTANDING;
         st->cfg.slo.ttft_s = 0.5;
-        g_autoptr(SvSim) sim = run_study(st, 200);
+        g_autoptr(SvSim) sim = sv_test_study_run(st, 200);
         SvSimBalance b;
         sv_sim_balance(sim, &b);
         ck_assert_int_eq(b.arrived, 2000);
@@ -626,7 +519,7 @@ START_TEST(test_overload_every_scheduler)
         if (all_scheds[s] == SV_SCHED_ORCA || all_scheds[s] == SV_SCHED_STATIC)
             ck_assert_msg(preempt == 0, "%s preempted %" G_GINT64_FORMAT " times",
                           sv_scheduler_names[all_scheds[s]], preempt);
-        study_free(st);
+        sv_test_study_free(st);
     }
 }
 END_TEST
@@ -639,15 +532,15 @@ START_TEST(test_deterministic_every_scheduler)
         g_string_append_printf(csv, "%.6f,%d,%d\n", i * 0.002, 20 + (i * 71) % 700,
                                1 + (i * 29) % 120);
     for (guint s = 0; s < G_N_ELEMENTS(all_scheds); s++) {
-        Study *st = study_new(csv->str, all_scheds[s], 2);
-        g_autoptr(SvSim) a = run_study(st, 300);
-        g_autoptr(SvSim) b = run_study(st, 300);
+        SvTestStudy *st = sv_test_study_new(csv->str, all_scheds[s], 2);
+        g_autoptr(SvSim) a = sv_test_study_run(st, 300);
+        g_autoptr(SvSim) b = sv_test_study_run(st, 300);
         SvMetrics *ma = sv_sim_metrics(a), *mb = sv_sim_metrics(b);
         ck_assert_uint_eq(sv_metrics_num_requests(ma), sv_metrics_num_requests(mb));
         for (size_t i = 0; i < sv_metrics_num_requests(ma); i++)
             ck_assert(memcmp(sv_metrics_request(ma, i), sv_metrics_request(mb, i),
                              sizeof(SvRequestRecord)) == 0);
-        study_free(st);
+        sv_test_study_free(st);
     }
 }
 END_TEST

@@ -14,115 +14,14 @@
 
 #define MS(x) ((SvTimeNs)((x)*1000000.0 + 0.5))
 
-typedef struct {
-    SvConfig cfg;
-    SvModel model;
-    SvHw hw;
-    SvPoolConfig pool;
-    SvTrace *trace;
-    char *trace_path;
-} Study;
-
-static Study *study_new(const char *trace_csv, SvCapacityPolicy policy, SvMaxTokens max_tokens)
+/* The toy study (testutil.h) under trtllm with @policy and @max_tokens. */
+static SvTestStudy *study_new(const char *trace_csv, SvCapacityPolicy policy,
+                              SvMaxTokens max_tokens)
 {
-    Study *st = g_new0(Study, 1);
-    st->model.name = "toy";
-    st->model.max_position_embeddings = 4096;
-    st->hw.name = "toy-hw";
-    st->hw.peak_flops[SV_DTYPE_BF16] = 1e15;
-    st->pool.name = "main";
-    st->pool.hw = &st->hw;
-    st->pool.replicas = 1;
-    st->pool.tensor_parallel_size = 1;
-    st->pool.pipeline_parallel_size = 1;
-    st->pool.expert_parallel_size = 1;
-    st->cfg.path = "toy.yaml";
-    st->cfg.seed = 1;
-    st->cfg.model = &st->model;
-    st->cfg.router = SV_ROUTER_ROUND_ROBIN;
-    st->cfg.pools = g_ptr_array_new();
-    g_ptr_array_add(st->cfg.pools, &st->pool);
-    st->cfg.engine.scheduler = SV_SCHED_TRTLLM;
+    SvTestStudy *st = sv_test_study_new(trace_csv, SV_SCHED_TRTLLM, 1);
     st->cfg.engine.capacity_scheduler_policy = policy;
     st->cfg.engine.max_tokens = max_tokens;
-    st->cfg.engine.max_num_seqs = 256;
-    st->cfg.engine.max_num_batched_tokens = 8192;
-    st->cfg.engine.enable_chunked_prefill = TRUE; /* as the config loader defaults it */
-    st->cfg.engine.block_size = 16;
-    st->cfg.engine.gpu_memory_utilization = 0.9;
-    st->cfg.engine.dtype = SV_DTYPE_BF16;
-    st->cfg.engine.weight_dtype = SV_DTYPE_BF16;
-    st->cfg.engine.kv_cache_dtype = SV_DTYPE_BF16;
-    st->cfg.slo.percentile = 90;
-    st->cfg.output.sample_interval_s = 0.001;
-    st->trace_path = sv_test_write_tmp(trace_csv, ".csv");
-    st->cfg.workload.trace_path = st->trace_path;
-    st->cfg.workload.process = SV_ARRIVAL_TRACE;
-    GError *error = NULL;
-    st->trace = sv_trace_load(st->trace_path, &error);
-    ck_assert_msg(st->trace != NULL, "%s", error ? error->message : "");
     return st;
-}
-
-static void study_free(Study *st)
-{
-    sv_trace_free(st->trace);
-    g_unlink(st->trace_path);
-    g_free(st->trace_path);
-    g_ptr_array_unref(st->cfg.pools);
-    g_free(st);
-}
-
-/* Run to the end and check the balances every run must keep (KV blocks
- * allocated = freed, events, arrived = completed + rejected). */
-static SvSim *run_study(Study *st, int64_t kv_blocks)
-{
-    SvSimOptions opt = {.iter_time_fn = sv_test_toy_time, .kv_blocks = kv_blocks};
-    GError *error = NULL;
-    SvSim *sim = sv_sim_new(&st->cfg, st->trace, &opt, &error);
-    ck_assert_msg(sim != NULL, "%s", error ? error->message : "");
-    sv_sim_run(sim);
-    sv_test_check_balance(sim);
-    return sim;
-}
-
-static const SvRequestRecord *record_of(SvSim *sim, int64_t id)
-{
-    SvMetrics *m = sv_sim_metrics(sim);
-    for (size_t i = 0; i < sv_metrics_num_requests(m); i++)
-        if (sv_metrics_request(m, i)->id == id)
-            return sv_metrics_request(m, i);
-    ck_abort_msg("no record for request %" G_GINT64_FORMAT, id);
-    return NULL;
-}
-
-/* One request's expected timeline, ns. */
-typedef struct {
-    SvTimeNs scheduled_ns; /* first time in a batch */
-    SvTimeNs first_ns;     /* first token */
-    SvTimeNs finish_ns;    /* last token */
-    int preemptions;
-} Expect;
-
-static void check_timeline(SvSim *sim, const Expect *want, int n)
-{
-    ck_assert_uint_eq(sv_metrics_num_requests(sv_sim_metrics(sim)), (size_t)n);
-    for (int i = 0; i < n; i++) {
-        const SvRequestRecord *r = record_of(sim, i);
-        ck_assert_msg(r->outcome == SV_REQ_COMPLETED, "request %d not completed", i);
-        ck_assert_msg(r->first_scheduled_ns == want[i].scheduled_ns,
-                      "request %d first scheduled at %" G_GINT64_FORMAT ", want %" G_GINT64_FORMAT,
-                      i, r->first_scheduled_ns, want[i].scheduled_ns);
-        ck_assert_msg(r->first_token_ns == want[i].first_ns,
-                      "request %d first token at %" G_GINT64_FORMAT ", want %" G_GINT64_FORMAT, i,
-                      r->first_token_ns, want[i].first_ns);
-        ck_assert_msg(r->finish_ns == want[i].finish_ns,
-                      "request %d finished at %" G_GINT64_FORMAT ", want %" G_GINT64_FORMAT, i,
-                      r->finish_ns, want[i].finish_ns);
-        ck_assert_msg(r->preemptions == want[i].preemptions,
-                      "request %d preempted %d times, want %d", i, r->preemptions,
-                      want[i].preemptions);
-    }
 }
 
 static const char *const three_small = "arrival_s,input_tokens,output_tokens\n"
@@ -139,16 +38,16 @@ static const char *const three_small = "arrival_s,input_tokens,output_tokens\n"
  *  3.43  [R2 prefill 20] 1.20 -> 4.63 t1; [R2 decode] 1.01 -> 5.64 done */
 START_TEST(test_no_evict_max_model_len)
 {
-    Study *st =
+    SvTestStudy *st =
         study_new(three_small, SV_CAPACITY_GUARANTEED_NO_EVICT, SV_MAX_TOKENS_MAX_MODEL_LEN);
     st->cfg.engine.max_model_len = 64;
-    g_autoptr(SvSim) sim = run_study(st, 10);
-    const Expect want[] = {{0, MS(1.20), MS(3.43), 0},
-                           {MS(1.20), MS(2.41), MS(3.43), 0},
-                           {MS(3.43), MS(4.63), MS(5.64), 0}};
-    check_timeline(sim, want, 3);
+    g_autoptr(SvSim) sim = sv_test_study_run(st, 10);
+    const SvTestExpect want[] = {{0, MS(1.20), MS(3.43), 0},
+                                 {MS(1.20), MS(2.41), MS(3.43), 0},
+                                 {MS(3.43), MS(4.63), MS(5.64), 0}};
+    sv_test_check_timeline(sim, want, 3);
     ck_assert_int_eq(sv_sim_totals(sim)->preemptions, 0);
-    study_free(st);
+    sv_test_study_free(st);
 }
 END_TEST
 
@@ -160,14 +59,14 @@ END_TEST
  *  2.61  [3 decodes]                             1.03 -> 3.64 all done */
 START_TEST(test_no_evict_output)
 {
-    Study *st = study_new(three_small, SV_CAPACITY_GUARANTEED_NO_EVICT, SV_MAX_TOKENS_OUTPUT);
+    SvTestStudy *st = study_new(three_small, SV_CAPACITY_GUARANTEED_NO_EVICT, SV_MAX_TOKENS_OUTPUT);
     st->cfg.engine.max_model_len = 64;
-    g_autoptr(SvSim) sim = run_study(st, 10);
-    const Expect want[] = {{0, MS(1.20), MS(3.64), 0},
-                           {MS(1.20), MS(2.61), MS(3.64), 0},
-                           {MS(1.20), MS(2.61), MS(3.64), 0}};
-    check_timeline(sim, want, 3);
-    study_free(st);
+    g_autoptr(SvSim) sim = sv_test_study_run(st, 10);
+    const SvTestExpect want[] = {{0, MS(1.20), MS(3.64), 0},
+                                 {MS(1.20), MS(2.61), MS(3.64), 0},
+                                 {MS(1.20), MS(2.61), MS(3.64), 0}};
+    sv_test_check_timeline(sim, want, 3);
+    sv_test_study_free(st);
 }
 END_TEST
 
@@ -182,15 +81,15 @@ END_TEST
  *  5.11  [2 decodes]                      1.02 -> 6.13 both done */
 START_TEST(test_no_evict_head_of_line)
 {
-    Study *st = study_new("arrival_s,input_tokens,output_tokens\n0,100,2\n0.0005,100,2\n"
-                          "0.0006,10,2\n",
-                          SV_CAPACITY_GUARANTEED_NO_EVICT, SV_MAX_TOKENS_OUTPUT);
-    g_autoptr(SvSim) sim = run_study(st, 10);
-    const Expect want[] = {{0, MS(2.00), MS(3.01), 0},
-                           {MS(3.01), MS(5.11), MS(6.13), 0},
-                           {MS(3.01), MS(5.11), MS(6.13), 0}};
-    check_timeline(sim, want, 3);
-    study_free(st);
+    SvTestStudy *st = study_new("arrival_s,input_tokens,output_tokens\n0,100,2\n0.0005,100,2\n"
+                                "0.0006,10,2\n",
+                                SV_CAPACITY_GUARANTEED_NO_EVICT, SV_MAX_TOKENS_OUTPUT);
+    g_autoptr(SvSim) sim = sv_test_study_run(st, 10);
+    const SvTestExpect want[] = {{0, MS(2.00), MS(3.01), 0},
+                                 {MS(3.01), MS(5.11), MS(6.13), 0},
+                                 {MS(3.01), MS(5.11), MS(6.13), 0}};
+    sv_test_check_timeline(sim, want, 3);
+    sv_test_study_free(st);
 }
 END_TEST
 
@@ -212,13 +111,13 @@ END_TEST
  *  22.46  [R1 decode] x3, 1.01 each -> 25.49 done */
 START_TEST(test_max_util_pause)
 {
-    Study *st = study_new("arrival_s,input_tokens,output_tokens\n0,32,20\n0.0005,32,20\n",
-                          SV_CAPACITY_MAX_UTILIZATION, SV_MAX_TOKENS_MAX_MODEL_LEN);
-    g_autoptr(SvSim) sim = run_study(st, 6);
-    const Expect want[] = {{0, MS(1.32), MS(20.98), 0}, {MS(1.32), MS(2.65), MS(25.49), 1}};
-    check_timeline(sim, want, 2);
+    SvTestStudy *st = study_new("arrival_s,input_tokens,output_tokens\n0,32,20\n0.0005,32,20\n",
+                                SV_CAPACITY_MAX_UTILIZATION, SV_MAX_TOKENS_MAX_MODEL_LEN);
+    g_autoptr(SvSim) sim = sv_test_study_run(st, 6);
+    const SvTestExpect want[] = {{0, MS(1.32), MS(20.98), 0}, {MS(1.32), MS(2.65), MS(25.49), 1}};
+    sv_test_check_timeline(sim, want, 2);
     ck_assert_int_eq(sv_sim_totals(sim)->preemptions, 1);
-    study_free(st);
+    sv_test_study_free(st);
 }
 END_TEST
 
@@ -377,12 +276,12 @@ START_TEST(test_overload)
         g_string_append_printf(csv, "%.6f,%d,%d\n", i * 0.0001, input, 1 + (i * 53) % 300);
     }
     for (int variant = 0; variant < 3; variant++) {
-        Study *st = study_new(
+        SvTestStudy *st = study_new(
             csv->str, variant == 2 ? SV_CAPACITY_MAX_UTILIZATION : SV_CAPACITY_GUARANTEED_NO_EVICT,
             variant == 1 ? SV_MAX_TOKENS_OUTPUT : SV_MAX_TOKENS_MAX_MODEL_LEN);
         st->pool.replicas = 2;
         st->cfg.router = SV_ROUTER_LEAST_OUTSTANDING;
-        g_autoptr(SvSim) sim = run_study(st, 200);
+        g_autoptr(SvSim) sim = sv_test_study_run(st, 200);
         SvSimBalance b;
         sv_sim_balance(sim, &b);
         ck_assert_int_eq(b.arrived, 2000);
@@ -393,7 +292,7 @@ START_TEST(test_overload)
             ck_assert_int_eq(preempt, 0);
         else
             ck_assert_int_gt(preempt, 0);
-        study_free(st);
+        sv_test_study_free(st);
     }
 }
 END_TEST
@@ -406,16 +305,16 @@ START_TEST(test_deterministic)
         g_string_append_printf(csv, "%.6f,%d,%d\n", i * 0.002, 20 + (i * 71) % 700,
                                1 + (i * 29) % 120);
     for (int p = 0; p < 2; p++) {
-        Study *st = study_new(csv->str, (SvCapacityPolicy)p, SV_MAX_TOKENS_OUTPUT);
+        SvTestStudy *st = study_new(csv->str, (SvCapacityPolicy)p, SV_MAX_TOKENS_OUTPUT);
         st->pool.replicas = 2;
-        g_autoptr(SvSim) a = run_study(st, 300);
-        g_autoptr(SvSim) b = run_study(st, 300);
+        g_autoptr(SvSim) a = sv_test_study_run(st, 300);
+        g_autoptr(SvSim) b = sv_test_study_run(st, 300);
         SvMetrics *ma = sv_sim_metrics(a), *mb = sv_sim_metrics(b);
         ck_assert_uint_eq(sv_metrics_num_requests(ma), sv_metrics_num_requests(mb));
         for (size_t i = 0; i < sv_metrics_num_requests(ma); i++)
             ck_assert(memcmp(sv_metrics_request(ma, i), sv_metrics_request(mb, i),
                              sizeof(SvRequestRecord)) == 0);
-        study_free(st);
+        sv_test_study_free(st);
     }
 }
 END_TEST

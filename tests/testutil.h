@@ -5,7 +5,9 @@
 #include <check.h>
 #include <glib.h>
 
+#include "metrics/metrics.h"
 #include "serve/sim.h"
+#include "workload/workload.h"
 
 /* Absolute path of a file under tests/ (transfer full). */
 char *sv_test_path(const char *relative);
@@ -21,5 +23,38 @@ SvTimeNs sv_test_toy_time(void *ctx, const SvBatchShape *shape);
  * events scheduled = processed + cancelled with none pending, and arrived =
  * completed + rejected with none in flight. */
 void sv_test_check_balance(SvSim *sim);
+
+/* A study of toy parts for hand-computed timelines: one pool of @replicas
+ * replicas of a toy model on toy hardware (TP = PP = EP = 1), @sched with
+ * vLLM's engine defaults (chunked prefill except for orca and static, as
+ * the config loader has it), serving the requests of @trace_csv at their
+ * trace times. Tests adjust cfg before running it. */
+typedef struct {
+    SvConfig cfg;
+    SvModel model;
+    SvHw hw;
+    SvPoolConfig pool;
+    SvTrace *trace;
+    char *trace_path; /* the temporary trace file, removed by the free */
+} SvTestStudy;
+
+SvTestStudy *sv_test_study_new(const char *trace_csv, SvSchedulerKind sched, int replicas);
+void sv_test_study_free(SvTestStudy *st);
+/* Run @st under sv_test_toy_time with @kv_blocks blocks per replica to the
+ * end, and check the balances (sv_test_check_balance). */
+SvSim *sv_test_study_run(SvTestStudy *st, int64_t kv_blocks);
+/* The record of request @id (records are kept in finish order). */
+const SvRequestRecord *sv_test_record_of(SvSim *sim, int64_t id);
+
+/* One request's expected timeline, ns. */
+typedef struct {
+    SvTimeNs scheduled_ns; /* first time in a batch */
+    SvTimeNs first_ns;     /* first token */
+    SvTimeNs finish_ns;    /* last token */
+    int preemptions;
+} SvTestExpect;
+
+/* Assert that requests 0..n-1 all completed with exactly @want's times. */
+void sv_test_check_timeline(SvSim *sim, const SvTestExpect *want, int n);
 
 #endif
