@@ -373,20 +373,7 @@ static gboolean opt_double(Loader *l, const SvYNode *map, const char *prefix, co
     if (n == NULL)
         return TRUE;
     g_autofree char *k = full_key(prefix, key);
-    double v;
-    if (!sv_ynode_double(l->doc, n, k, -G_MAXDOUBLE, G_MAXDOUBLE, &v, error))
-        return FALSE;
-    if (positive && v <= 0.0)
-        return sv_ydoc_error(l->doc, n, error, SV_ERROR_INVALID,
-                             "%s must be greater than 0, got %s", k, n->value);
-    if (v < 0.0)
-        return sv_ydoc_error(l->doc, n, error, SV_ERROR_INVALID, "%s must be at least 0, got %s", k,
-                             n->value);
-    if (v > max)
-        return sv_ydoc_error(l->doc, n, error, SV_ERROR_INVALID, "%s must be at most %g, got %s", k,
-                             max, n->value);
-    *out = v;
-    return TRUE;
+    return sv_ynode_bounded(l->doc, n, k, positive, 0, max, out, error);
 }
 
 static gboolean opt_bool(Loader *l, const SvYNode *map, const char *prefix, const char *key,

@@ -610,6 +610,25 @@ gboolean sv_ynode_double(const SvYDoc *doc, const SvYNode *node, const char *key
     return TRUE;
 }
 
+gboolean sv_ynode_bounded(const SvYDoc *doc, const SvYNode *node, const char *key,
+                          gboolean positive, double min, double max, double *out, GError **error)
+{
+    double v;
+    if (!sv_ynode_double(doc, node, key, -G_MAXDOUBLE, G_MAXDOUBLE, &v, error))
+        return FALSE;
+    if (positive && v <= 0)
+        return sv_ydoc_error(doc, node, error, SV_ERROR_INVALID,
+                             "%s must be greater than 0, got %s", key, node->value);
+    if (v < min)
+        return sv_ydoc_error(doc, node, error, SV_ERROR_INVALID, "%s must be at least %g, got %s",
+                             key, min, node->value);
+    if (v > max)
+        return sv_ydoc_error(doc, node, error, SV_ERROR_INVALID, "%s must be at most %g, got %s",
+                             key, max, node->value);
+    *out = v;
+    return TRUE;
+}
+
 gboolean sv_ynode_bool(const SvYDoc *doc, const SvYNode *node, const char *key, gboolean *out,
                        GError **error)
 {

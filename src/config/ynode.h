@@ -84,6 +84,12 @@ gboolean sv_ynode_int(const SvYDoc *doc, const SvYNode *node, const char *key, i
                       int *out, GError **error);
 gboolean sv_ynode_double(const SvYDoc *doc, const SvYNode *node, const char *key, double min,
                          double max, double *out, GError **error);
+/* A number with one message per violated bound, for quantities whose limits
+ * read better apart ("must be greater than 0" for a zero bandwidth rather
+ * than "between 0 and 1e+06"): above 0 when @positive, then at least @min
+ * and at most @max. */
+gboolean sv_ynode_bounded(const SvYDoc *doc, const SvYNode *node, const char *key,
+                          gboolean positive, double min, double max, double *out, GError **error);
 gboolean sv_ynode_bool(const SvYDoc *doc, const SvYNode *node, const char *key, gboolean *out,
                        GError **error);
 /* A non-empty string scalar. (transfer none: owned by the doc) */

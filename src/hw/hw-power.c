@@ -37,20 +37,7 @@ static gboolean opt_number(const SvYDoc *doc, const SvYNode *power, const char *
     if (n == NULL)
         return TRUE;
     g_autofree char *path = g_strdup_printf("power.%s", key);
-    double v;
-    if (!sv_ynode_double(doc, n, path, -G_MAXDOUBLE, G_MAXDOUBLE, &v, error))
-        return FALSE;
-    if (positive && v <= 0)
-        return sv_ydoc_error(doc, n, error, SV_ERROR_INVALID, "%s must be greater than 0, got %s",
-                             path, n->value);
-    if (v < 0)
-        return sv_ydoc_error(doc, n, error, SV_ERROR_INVALID, "%s must be at least 0, got %s", path,
-                             n->value);
-    if (v > max)
-        return sv_ydoc_error(doc, n, error, SV_ERROR_INVALID, "%s must be at most %g, got %s", path,
-                             max, n->value);
-    *out = v;
-    return TRUE;
+    return sv_ynode_bounded(doc, n, path, positive, 0, max, out, error);
 }
 
 gboolean sv__hw_read_power_model(const SvYDoc *doc, const SvYNode *power, SvHw *hw, GError **error)

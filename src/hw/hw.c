@@ -122,23 +122,7 @@ static gboolean opt_double(const SvYDoc *doc, const SvYNode *map, const char *ke
     *out = def;
     if (node == NULL)
         return TRUE;
-    /* The reader checks type and finiteness; the range messages are ours, so
-     * that a negative bandwidth reads "must be greater than 0" rather than
-     * "between 0 and 1e+06". */
-    double v;
-    if (!sv_ynode_double(doc, node, path, -G_MAXDOUBLE, G_MAXDOUBLE, &v, error))
-        return FALSE;
-    if (positive && v <= 0)
-        return sv_ydoc_error(doc, node, error, SV_ERROR_INVALID,
-                             "%s must be greater than 0, got %s", path, node->value);
-    if (v < min)
-        return sv_ydoc_error(doc, node, error, SV_ERROR_INVALID, "%s must be at least %g, got %s",
-                             path, min, node->value);
-    if (v > max)
-        return sv_ydoc_error(doc, node, error, SV_ERROR_INVALID, "%s must be at most %g, got %s",
-                             path, max, node->value);
-    *out = v;
-    return TRUE;
+    return sv_ynode_bounded(doc, node, path, positive, min, max, out, error);
 }
 
 /* A required number: absent is an error at the enclosing map. */
