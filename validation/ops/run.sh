@@ -10,11 +10,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 bin=${1:-}
-if [ -z "$bin" ]; then
-  cmake -S . -B build-validation -DCMAKE_BUILD_TYPE=Release -DSERVESIM_WITH_CUDA=OFF >/dev/null
-  cmake --build build-validation -j"$(nproc)" --target servesim >/dev/null
-  bin=build-validation/servesim
-fi
+. validation/lib/servesim-bin.sh
+bin=$(servesim_bin "$bin" "$(nproc)")
 out=validation/ops/RESULTS.md
 rows=$(mktemp)
 trap 'rm -f "$rows"' EXIT

@@ -31,12 +31,8 @@ while [ $# -gt 0 ]; do
     shift
 done
 [ -n "$jobs" ] || jobs=$(nproc 2>/dev/null || echo 2)
-if [ -z "$bin" ]; then
-    cmake -S . -B build-validation -DCMAKE_BUILD_TYPE=Release -DSERVESIM_WITH_CUDA=OFF >/dev/null
-    cmake --build build-validation -j"$jobs" --target servesim >/dev/null
-    bin=build-validation/servesim
-fi
-bin=$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")
+. validation/lib/servesim-bin.sh
+bin=$(servesim_bin "$bin" "$jobs")
 export LC_ALL=C
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
