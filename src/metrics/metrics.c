@@ -74,9 +74,9 @@ struct SvMetrics {
     int n_classes;
     char **tenants; /* n_tenants names, owned */
     int n_tenants;
-    GPtrArray *kv_chunks; /* SvRequestKv[CHUNK_RECORDS] each by request id; NULL until one is set */
-    GPtrArray *xfer_chunks;   /* SvRequestTransfer[CHUNK_RECORDS] by request id; NULL until set */
-    GPtrArray *energy_chunks; /* double[CHUNK_RECORDS] each by request id, J; NULL until set */
+    /* Per SideTable, chunks of CHUNK_RECORDS elements by request id
+     * (SvRequestKv, SvRequestTransfer, double J); NULL until one is set. */
+    GPtrArray *side[3];
     /* Spilled: the three tables' chunks above are mapped from a second
      * deleted file, and only the two chunks each table touched last stay
      * in memory (ids finish roughly in order, stragglers a chunk behind). */
@@ -208,6 +208,9 @@ const char *sv_metrics_tenant_name(const SvMetrics *metrics, int index)
 /* ---- per-request tables by id (KV, transfer, energy) ---- */
 
 typedef enum { SIDE_KV, SIDE_XFER, SIDE_ENERGY } SideTable;
+static const size_t side_elem[] = {[SIDE_KV] = sizeof(SvRequestKv),
+                                   [SIDE_XFER] = sizeof(SvRequestTransfer),
+                                   [SIDE_ENERGY] = sizeof(double)};
 
 /* A table chunk of @elem_bytes x CHUNK_RECORDS zero bytes: mapped from the
  * side file when the metrics spill and the disk has room, else on the heap. */
@@ -237,8 +240,7 @@ static void *side_chunk_new(SvMetrics *m, size_t elem_bytes)
 /* Spilled tables: note that @table's chunk @chunk is in use, and drop from
  * memory (not from the file) the oldest of the SIDE_KEEP kept when it is a
  * newcomer. The kept chunks are a cache, not state: hence the cast. */
-static void side_touch(const SvMetrics *metrics, SideTable table, GPtrArray *chunks, size_t chunk,
-                       size_t elem_bytes)
+static void side_touch(const SvMetrics *metrics, SideTable table, size_t chunk)
 {
     SvMetrics *m = (SvMetrics *)metrics;
     if (m->side_mapped == NULL)
@@ -248,23 +250,59 @@ static void side_touch(const SvMetrics *metrics, SideTable table, GPtrArray *chu
         if (hot[i] == chunk)
             return;
     int slot = m->side_hot_next[table];
+    GPtrArray *chunks = m->side[table];
     if (hot[slot] < chunks->len) {
         void *old = chunks->pdata[hot[slot]];
         if (old != NULL && g_hash_table_contains(m->side_mapped, old))
-            madvise(old, elem_bytes * CHUNK_RECORDS, MADV_DONTNEED);
+            madvise(old, side_elem[table] * CHUNK_RECORDS, MADV_DONTNEED);
     }
     hot[slot] = chunk;
     m->side_hot_next[table] = (slot + 1) % SIDE_KEEP;
 }
 
-static void side_table_free(SvMetrics *m, GPtrArray *chunks, size_t elem_bytes)
+/* Request @id's element of @table, its chunk made (zeroed; a transfer
+ * chunk's decode replicas -1: none) and touched. */
+static void *side_slot(SvMetrics *m, SideTable table, int64_t id)
 {
+    if (m->side[table] == NULL)
+        m->side[table] = g_ptr_array_new();
+    GPtrArray *chunks = m->side[table];
+    size_t chunk = (size_t)id >> CHUNK_BITS;
+    while (chunks->len <= chunk)
+        g_ptr_array_add(chunks, NULL);
+    if (chunks->pdata[chunk] == NULL) {
+        chunks->pdata[chunk] = side_chunk_new(m, side_elem[table]);
+        if (table == SIDE_XFER) {
+            SvRequestTransfer *t = chunks->pdata[chunk];
+            for (size_t i = 0; i < CHUNK_RECORDS; i++)
+                t[i].decode_replica = -1;
+        }
+    }
+    side_touch(m, table, chunk);
+    return (char *)chunks->pdata[chunk] + ((size_t)id & (CHUNK_RECORDS - 1)) * side_elem[table];
+}
+
+/* Request @id's element of @table, or NULL when none was ever set in its chunk. */
+static const void *side_find(const SvMetrics *m, SideTable table, int64_t id)
+{
+    const GPtrArray *chunks = m->side[table];
+    size_t chunk = (size_t)id >> CHUNK_BITS;
+    if (id < 0 || chunks == NULL || chunk >= chunks->len || chunks->pdata[chunk] == NULL)
+        return NULL;
+    side_touch(m, table, chunk);
+    return (const char *)chunks->pdata[chunk] +
+           ((size_t)id & (CHUNK_RECORDS - 1)) * side_elem[table];
+}
+
+static void side_table_free(SvMetrics *m, SideTable table)
+{
+    GPtrArray *chunks = m->side[table];
     if (chunks == NULL)
         return;
     for (guint i = 0; i < chunks->len; i++) {
         void *p = chunks->pdata[i];
         if (p != NULL && m->side_mapped != NULL && g_hash_table_contains(m->side_mapped, p))
-            munmap(p, elem_bytes * CHUNK_RECORDS);
+            munmap(p, side_elem[table] * CHUNK_RECORDS);
         else
             g_free(p);
     }
@@ -289,9 +327,9 @@ void sv_metrics_free(SvMetrics *metrics)
     rows_free(&metrics->samples);
     free_classes(metrics);
     free_tenants(metrics);
-    side_table_free(metrics, metrics->kv_chunks, sizeof(SvRequestKv));
-    side_table_free(metrics, metrics->xfer_chunks, sizeof(SvRequestTransfer));
-    side_table_free(metrics, metrics->energy_chunks, sizeof(double));
+    side_table_free(metrics, SIDE_KV);
+    side_table_free(metrics, SIDE_XFER);
+    side_table_free(metrics, SIDE_ENERGY);
     if (metrics->side_mapped != NULL)
         g_hash_table_destroy(metrics->side_mapped);
     if (metrics->side_fd >= 0)
@@ -922,26 +960,14 @@ SvGroupSummary *sv_metrics_summarize_groups(SvMetrics *metrics, SvGroupBy by, si
 void sv_metrics_set_request_energy(SvMetrics *metrics, int64_t id, double energy_j)
 {
     g_return_if_fail(metrics != NULL && id >= 0);
-    if (metrics->energy_chunks == NULL)
-        metrics->energy_chunks = g_ptr_array_new();
-    size_t chunk = (size_t)id >> CHUNK_BITS;
-    while (metrics->energy_chunks->len <= chunk)
-        g_ptr_array_add(metrics->energy_chunks, NULL);
-    if (metrics->energy_chunks->pdata[chunk] == NULL)
-        metrics->energy_chunks->pdata[chunk] = side_chunk_new(metrics, sizeof(double));
-    side_touch(metrics, SIDE_ENERGY, metrics->energy_chunks, chunk, sizeof(double));
-    ((double *)metrics->energy_chunks->pdata[chunk])[(size_t)id & (CHUNK_RECORDS - 1)] = energy_j;
+    *(double *)side_slot(metrics, SIDE_ENERGY, id) = energy_j;
 }
 
 double sv_metrics_request_energy(const SvMetrics *metrics, int64_t id)
 {
     g_return_val_if_fail(metrics != NULL, 0);
-    size_t chunk = (size_t)id >> CHUNK_BITS;
-    if (id < 0 || metrics->energy_chunks == NULL || chunk >= metrics->energy_chunks->len ||
-        metrics->energy_chunks->pdata[chunk] == NULL)
-        return 0;
-    side_touch(metrics, SIDE_ENERGY, metrics->energy_chunks, chunk, sizeof(double));
-    return ((const double *)metrics->energy_chunks->pdata[chunk])[(size_t)id & (CHUNK_RECORDS - 1)];
+    const double *e = side_find(metrics, SIDE_ENERGY, id);
+    return e != NULL ? *e : 0;
 }
 
 void sv_metrics_set_power_pools(SvMetrics *metrics, const char *const *names, int n)
@@ -980,29 +1006,14 @@ const char *sv_metrics_power_pool_name(const SvMetrics *metrics, int i)
 void sv_metrics_set_request_kv(SvMetrics *metrics, int64_t id, const SvRequestKv *kv)
 {
     g_return_if_fail(metrics != NULL && id >= 0 && kv != NULL);
-    if (metrics->kv_chunks == NULL)
-        metrics->kv_chunks = g_ptr_array_new();
-    size_t chunk = (size_t)id >> CHUNK_BITS;
-    while (metrics->kv_chunks->len <= chunk)
-        g_ptr_array_add(metrics->kv_chunks, NULL);
-    if (metrics->kv_chunks->pdata[chunk] == NULL)
-        metrics->kv_chunks->pdata[chunk] = side_chunk_new(metrics, sizeof(SvRequestKv));
-    side_touch(metrics, SIDE_KV, metrics->kv_chunks, chunk, sizeof(SvRequestKv));
-    SvRequestKv *slot = metrics->kv_chunks->pdata[chunk];
-    slot[(size_t)id & (CHUNK_RECORDS - 1)] = *kv;
+    *(SvRequestKv *)side_slot(metrics, SIDE_KV, id) = *kv;
 }
 
 void sv_metrics_request_kv(const SvMetrics *metrics, int64_t id, SvRequestKv *out)
 {
     g_return_if_fail(metrics != NULL && out != NULL);
-    *out = (SvRequestKv){0};
-    size_t chunk = (size_t)id >> CHUNK_BITS;
-    if (id < 0 || metrics->kv_chunks == NULL || chunk >= metrics->kv_chunks->len ||
-        metrics->kv_chunks->pdata[chunk] == NULL)
-        return;
-    side_touch(metrics, SIDE_KV, metrics->kv_chunks, chunk, sizeof(SvRequestKv));
-    *out =
-        ((const SvRequestKv *)metrics->kv_chunks->pdata[chunk])[(size_t)id & (CHUNK_RECORDS - 1)];
+    const SvRequestKv *kv = side_find(metrics, SIDE_KV, id);
+    *out = kv != NULL ? *kv : (SvRequestKv){0};
 }
 
 void sv_metrics_kv_summary(const SvMetrics *metrics, SvKvSummary *out)
@@ -1051,40 +1062,17 @@ void sv_metrics_kv_summary(const SvMetrics *metrics, SvKvSummary *out)
 /* ---- disaggregated prefill/decode ---- */
 
 /* A chunk's slots start as "no transfer" (decode_replica -1). */
-static SvRequestTransfer *xfer_chunk_new(SvMetrics *metrics)
-{
-    SvRequestTransfer *c = side_chunk_new(metrics, sizeof(SvRequestTransfer));
-    for (size_t i = 0; i < CHUNK_RECORDS; i++)
-        c[i].decode_replica = -1;
-    return c;
-}
-
 void sv_metrics_set_request_transfer(SvMetrics *metrics, int64_t id, const SvRequestTransfer *t)
 {
     g_return_if_fail(metrics != NULL && id >= 0 && t != NULL);
-    if (metrics->xfer_chunks == NULL)
-        metrics->xfer_chunks = g_ptr_array_new();
-    size_t chunk = (size_t)id >> CHUNK_BITS;
-    while (metrics->xfer_chunks->len <= chunk)
-        g_ptr_array_add(metrics->xfer_chunks, NULL);
-    if (metrics->xfer_chunks->pdata[chunk] == NULL)
-        metrics->xfer_chunks->pdata[chunk] = xfer_chunk_new(metrics);
-    side_touch(metrics, SIDE_XFER, metrics->xfer_chunks, chunk, sizeof(SvRequestTransfer));
-    ((SvRequestTransfer *)metrics->xfer_chunks->pdata[chunk])[(size_t)id & (CHUNK_RECORDS - 1)] =
-        *t;
+    *(SvRequestTransfer *)side_slot(metrics, SIDE_XFER, id) = *t;
 }
 
 gboolean sv_metrics_request_transfer(const SvMetrics *metrics, int64_t id, SvRequestTransfer *out)
 {
     g_return_val_if_fail(metrics != NULL && out != NULL, FALSE);
-    *out = (SvRequestTransfer){.decode_replica = -1};
-    size_t chunk = (size_t)id >> CHUNK_BITS;
-    if (id < 0 || metrics->xfer_chunks == NULL || chunk >= metrics->xfer_chunks->len ||
-        metrics->xfer_chunks->pdata[chunk] == NULL)
-        return FALSE;
-    side_touch(metrics, SIDE_XFER, metrics->xfer_chunks, chunk, sizeof(SvRequestTransfer));
-    *out = ((const SvRequestTransfer *)
-                metrics->xfer_chunks->pdata[chunk])[(size_t)id & (CHUNK_RECORDS - 1)];
+    const SvRequestTransfer *t = side_find(metrics, SIDE_XFER, id);
+    *out = t != NULL ? *t : (SvRequestTransfer){.decode_replica = -1};
     return out->decode_replica >= 0;
 }
 
@@ -1092,7 +1080,7 @@ void sv_metrics_transfer_summary(const SvMetrics *metrics, SvTransferSummary *ou
 {
     g_return_if_fail(metrics != NULL && out != NULL);
     memset(out, 0, sizeof(*out));
-    if (metrics->xfer_chunks == NULL)
+    if (metrics->side[SIDE_XFER] == NULL)
         return;
     g_autoptr(SvQuantiles) q = quantiles_new(metrics, 4);
     size_t n = 0;
