@@ -613,7 +613,7 @@ gboolean sv_ynode_double(const SvYDoc *doc, const SvYNode *node, const char *key
 gboolean sv_ynode_bounded(const SvYDoc *doc, const SvYNode *node, const char *key,
                           gboolean positive, double min, double max, double *out, GError **error)
 {
-    double v;
+    double v = 0; /* set when the read succeeds; 0 quiets -O2 flow analysis */
     if (!sv_ynode_double(doc, node, key, -G_MAXDOUBLE, G_MAXDOUBLE, &v, error))
         return FALSE;
     if (positive && v <= 0)
