@@ -459,6 +459,106 @@ START_TEST(test_gemm_quadrants)
 }
 END_TEST
 
+/* Lines for the trend / sawtooth tests: four quadrant lines tight around
+ * (2000, 2000) at half the roofline everywhere, and a line of the same n
+ * (2000, 8000) whose log utilisation is ln 0.3 + 0.05 ln M, plus ln(@bump)
+ * at M = 256; all at M = 1, 2, 4, ..., 4096. */
+static double saw_lu(double m)
+{
+    return log(0.3) + 0.05 * log(m);
+}
+
+static SvCalib *saw_calib(const SvHw *hw, double bump)
+{
+    g_autoptr(SvCalibSet) set = sv_calib_set_new();
+    double nk[5][2] = {{1900, 1900}, {1900, 2100}, {2100, 1900}, {2100, 2100}, {2000, 8000}};
+    int line = 1;
+    for (int i = 0; i < 5; i++)
+        for (double m = 1; m <= 4096; m *= 2) {
+            double flops, bytes;
+            sv_calib_gemm_cost(m, nk[i][0], nk[i][1], 2, 2, &flops, &bytes);
+            double r = MAX(flops / 100e12, bytes / 1e12);
+            double u = i < 4 ? 0.5 : exp(saw_lu(m)) * (m == 256 ? bump : 1.0);
+            add_obs(set, SV_OBS_GEMM, m, nk[i][0], nk[i][1], 0, 0, 0, r / u, line, line);
+            line++;
+        }
+    g_autoptr(GError) error = NULL;
+    SvCalibBuildOptions opt = {0};
+    SvCalib *c = sv_calib_build(set, hw, &opt, &error);
+    ck_assert_ptr_nonnull(c);
+    return c;
+}
+
+static double saw_roof(double m)
+{
+    double flops, bytes;
+    sv_calib_gemm_cost(m, 2000, 2000, 2, 2, &flops, &bytes);
+    return MAX(flops / 100e12, bytes / 1e12);
+}
+
+START_TEST(test_gemm_same_n_sawtooth)
+{
+    SvHw hw = round_hw();
+    SvCoverage cov;
+    SvGemmBind b;
+    {
+        /* The same-n line is far in k (|ln 4| > 0.35): weight 0.6. Its trend
+         * is a straight line in ln M, which the lookup takes out again, so
+         * at M = 256 (its windows inside the data) only the quadrant lines'
+         * utilisation is left: twice the roofline. */
+        g_autoptr(SvCalib) c = saw_calib(&hw, 1.0);
+        sv_table_gemm_bind(c, SV_DTYPE_BF16, FALSE, 2000, 2000, &b);
+        ck_assert(b.inside && !b.exact);
+        ck_assert_int_eq(b.num, 4);
+        ck_assert_int_ge(b.same_n, 0);
+        ck_assert(c->gemm[b.same_n].n == 2000 && c->gemm[b.same_n].k == 8000);
+        ck_assert(b.same_beta == 0.6);
+        ck_assert_rel(sv_table_gemm(c, &b, 256, saw_roof(256), &cov), 2 * saw_roof(256), 1e-12);
+        ck_assert_str_eq(sv_coverage_name(cov), "interpolated");
+        /* k = 7000 is near 8000 (|ln(7/8)| < 0.35): the whole sawtooth. */
+        sv_table_gemm_bind(c, SV_DTYPE_BF16, FALSE, 2000, 7000, &b);
+        ck_assert(b.same_beta == 1.0);
+        /* Its own shape past its largest M: the trend of its last 0.5 of
+         * ln M held (the straight line at ln 4096 - 0.25), not M = 4096. */
+        sv_table_gemm_bind(c, SV_DTYPE_BF16, FALSE, 2000, 8000, &b);
+        ck_assert(b.exact && b.same_n < 0);
+        double flops, bytes;
+        sv_calib_gemm_cost(8192, 2000, 8000, 2, 2, &flops, &bytes);
+        double roof = MAX(flops / 100e12, bytes / 1e12);
+        ck_assert_rel(sv_table_gemm(c, &b, 8192, roof, &cov),
+                      roof / exp(saw_lu(4096) - 0.25 * 0.05), 1e-12);
+        ck_assert_str_eq(sv_coverage_name(cov), "extrapolated");
+    }
+    {
+        /* A tooth of +20 % at M = 256 on the same-n line: the lookup at M =
+         * 256 carries 0.6 x (the tooth less its mean over the trend
+         * windows). The tooth is a triangle in ln M of height ln 1.2 and
+         * half-width ln 2; its mean over [x - 0.25, x + 0.25] at the knots
+         * x = 5.5 and 6 (ln 256 = 5.545 lies between) is integrated here by
+         * the midpoint rule, independently of the lookup. */
+        g_autoptr(SvCalib) c = saw_calib(&hw, 1.2);
+        sv_table_gemm_bind(c, SV_DTYPE_BF16, FALSE, 2000, 2000, &b);
+        double d = log(1.2), t0 = log(256.0), half = log(2.0), mean[2];
+        for (int j = 0; j < 2; j++) {
+            double x = 5.5 + 0.5 * j, sum = 0;
+            int steps = 200000;
+            for (int s = 0; s < steps; s++) {
+                double t = x - 0.25 + 0.5 * (s + 0.5) / steps;
+                sum += d * MAX(0.0, 1.0 - fabs(t - t0) / half);
+            }
+            mean[j] = sum / steps;
+        }
+        double a = (t0 - 5.5) / 0.5;
+        double want = 0.6 * (d - (mean[0] + a * (mean[1] - mean[0])));
+        double got = sv_table_gemm(c, &b, 256, saw_roof(256), &cov);
+        ck_assert_rel(2 * saw_roof(256) / got, exp(want), 1e-9);
+        /* The tooth shows (about 2.6 % faster than the blend; most of a
+         * tooth this wide, between points ln 2 apart, is trend). */
+        ck_assert(want > 0.02);
+    }
+}
+END_TEST
+
 /* ------------------------------------------------------------ YAML form -- */
 
 START_TEST(test_yaml_round_trip)
@@ -554,13 +654,25 @@ START_TEST(test_validate)
                                    "3) | 8 |"),
                   "%s", out->str);
     /* Collectives: (2, scale-up) and (4, scale-up) each predicted from the
-     * other, holding its utilisation at the same bytes (traffic 1 x and
-     * 1.5 x the buffer): 2 ranks get 12/1.5 = 8 us for 10 (-20 %) at 2 KiB
-     * and 30/1.5 = 20 us for 20 at 1 MiB, 4 ranks 15 us for 12 (+25 %) and
-     * 30 for 30. (2, scale-out) has no group of its link to answer. */
+     * other: its time above the fixed latency scaled by the ratio of ring
+     * traffic (1 x and 1.5 x the buffer). The latency is the other curve's
+     * fastest time: 12 us for 4 ranks, 10 for 2. So 2 ranks get 12 us for
+     * 10 (+20 %) at 2 KiB and 30 - 18 / 3 = 24 for 20 (+20 %) at 1 MiB; 4
+     * ranks 10 for 12 (-16.7 %) and 20 + 10 / 2 = 25 for 30 (-16.7 %).
+     * (2, scale-out) has no group of its link to answer. */
     ck_assert_msg(strstr(out->str, "| round | collective | leave-one-group-out | each of 2 "
-                                   "scale-up groups at an end (extrapolated) | 4 | 0.0 % | 25.0 % "
+                                   "scale-up groups at an end (extrapolated) | 4 | 16.7 % | 20.0 % "
                                    "|\n"),
+                  "%s", out->str);
+    /* The error analysis per held-out group and size regime: 2 ranks are
+     * +20 % at 2 KiB (latency-bound) and at 1 MiB (bandwidth-bound). */
+    ck_assert_msg(strstr(out->str, "| round | collective (per group) | all_reduce 2 ranks, 2 per "
+                                   "node (scale-up, at an end) | below 1 MiB (latency-bound) | 1 | "
+                                   "+20.0 % | 0.0 % | 20.0 % | 20.0 % |\n"),
+                  "%s", out->str);
+    ck_assert_msg(strstr(out->str, "| round | collective (per group) | all_reduce 4 ranks, 4 per "
+                                   "node (scale-up, at an end) | 1 MiB and above (bandwidth-bound) "
+                                   "| 1 | -16.7 % | 0.0 % | 16.7 % | 16.7 % |\n"),
                   "%s", out->str);
     ck_assert_msg(strstr(out->str, "between two measured sizes") == NULL, "%s", out->str);
 }
@@ -588,6 +700,61 @@ START_TEST(test_validate_groups)
 }
 END_TEST
 
+/* Across nodes (tests/data/calib/coll-scaleout: (2, 1), (4, 2), (8, 4),
+ * (16, 8) ranks and ranks per node, bus bandwidth at 64 MiB 5 GB/s with one
+ * device per node and 10 GB/s with more: two NICs per node). A group
+ * between two measured ones gets min(its devices per node, K) times the
+ * bandwidth per NIC the other curves pool, K fitted to them: 2 whichever
+ * group is left out, so (4, 2) and (8, 4) are exact at 64 MiB. At 2 KiB
+ * (50 us for all) the pooled bandwidth per NIC is the geometric mean of
+ * 1.5 x 2048 B / 50 us / 2 = 30.72 MB/s for (4, 2) (and 40.96 for (2, 1),
+ * 35.84 for (8, 4), 38.4 for (16, 8)): (4, 2) gets 1.5 x 2048 / (2 x
+ * 38.343 MB/s) = 40.06 us (-19.9 %), (8, 4) 1.75 x 2048 / (2 x 36.43 MB/s)
+ * = 49.20 us (-1.6 %). Outside the measured groups the nearest one's bus
+ * bandwidth is held: (2, 1) from (4, 2) at 64 MiB is 10.0663 ms less a
+ * third of its part above the 50 us latency = 6.728 ms for 13.42 (-49.9
+ * %), (16, 8) from (8, 4) 11.744 + 11.694 x (1.875 / 1.75 - 1) = 12.579
+ * ms for 12.583 (-0.03 %); at 2 KiB both are the latency, 50 us (0 %). */
+START_TEST(test_validate_scaleout)
+{
+    SvHw hw = round_hw();
+    g_autoptr(SvCalibSet) set = load("data/calib/coll-scaleout");
+    g_autoptr(GString) out = g_string_new(NULL);
+    g_autoptr(GError) error = NULL;
+    ck_assert(sv_calib_validate(set, &hw, 0.02, "round", out, &error));
+    ck_assert_msg(strstr(out->str, "| round | collective | leave-one-group-out | each of 2 "
+                                   "scale-out groups between two measured sizes | 4 | 0.0 % | "
+                                   "19.9 % |\n"),
+                  "%s", out->str);
+    ck_assert_msg(strstr(out->str, "| round | collective | leave-one-group-out | each of 2 "
+                                   "scale-out groups at an end (extrapolated) | 4 | 0.0 % | "
+                                   "49.9 % |\n"),
+                  "%s", out->str);
+
+    /* At run time the group's own devices per node set its NICs: 6 ranks
+     * across nodes, between 4 and 8, pool all four curves (K = 2, 5 GB/s
+     * per NIC): with 3 per node 2 NICs, 10 GB/s, 5/3 x 64 MiB / 10 GB/s =
+     * 11.1848 ms; one per node (six nodes) 5 GB/s, twice that. */
+    SvCalibBuildOptions opt = {.tolerance = 0.02};
+    g_autoptr(SvCalib) c = sv_calib_build(set, &hw, &opt, &error);
+    ck_assert_msg(c != NULL, "%s", error ? error->message : "?");
+    SvCollBind b;
+    SvCoverage cov;
+    sv_table_coll_bind(c, SV_COLL_ALL_REDUCE, 6, 3, SV_LINK_SCALEOUT, &b);
+    double t = sv_table_coll(&b, SV_COLL_ALL_REDUCE, 6, 67108864.0, &cov);
+    ck_assert_msg(fabs(t / 11.1848107e-3 - 1) < 1e-6, "t %g", t);
+    ck_assert_int_eq(cov, SV_COVERAGE_INTERPOLATED);
+    sv_table_coll_bind(c, SV_COLL_ALL_REDUCE, 6, 1, SV_LINK_SCALEOUT, &b);
+    t = sv_table_coll(&b, SV_COLL_ALL_REDUCE, 6, 67108864.0, &cov);
+    ck_assert_msg(fabs(t / 22.3696213e-3 - 1) < 1e-6, "t %g", t);
+    /* A measured group answers with its own time. */
+    sv_table_coll_bind(c, SV_COLL_ALL_REDUCE, 8, 4, SV_LINK_SCALEOUT, &b);
+    t = sv_table_coll(&b, SV_COLL_ALL_REDUCE, 8, 67108864.0, &cov);
+    ck_assert_msg(fabs(t / 11.7440512e-3 - 1) < 1e-9, "t %g", t);
+    ck_assert_int_eq(cov, SV_COVERAGE_MEASURED);
+}
+END_TEST
+
 Suite *calib_suite(void)
 {
     Suite *s = suite_create("calib");
@@ -604,11 +771,13 @@ Suite *calib_suite(void)
     tcase_add_test(tc, test_curve_lookup);
     tcase_add_test(tc, test_gemm_bind);
     tcase_add_test(tc, test_gemm_quadrants);
+    tcase_add_test(tc, test_gemm_same_n_sawtooth);
     tcase_add_test(tc, test_yaml_round_trip);
     tcase_add_test(tc, test_splice);
     tcase_add_test(tc, test_shipped_profiles_regenerate);
     tcase_add_test(tc, test_validate);
     tcase_add_test(tc, test_validate_groups);
+    tcase_add_test(tc, test_validate_scaleout);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -556,8 +556,11 @@ double sv_calib_predict_obs(const SvCalib *c, const SvHw *hw, const SvObs *o, Sv
         return *cov == SV_COVERAGE_MEASURED ? exact : o->a[0] / hw->mem_bw_bytes_per_s / exp(lu);
     }
     case SV_OBS_COLL: {
+        /* Across nodes the group spans two, as the curves are taken to
+         * (table.c: curve_per_node). */
         SvCollBind b;
-        sv_table_coll_bind(c, (SvCollOp)o->h[0], o->h[1], (SvLinkClass)o->h[2], &b);
+        int per_node = o->h[2] == SV_LINK_SCALEOUT ? MAX(o->h[1] / 2, 1) : o->h[1];
+        sv_table_coll_bind(c, (SvCollOp)o->h[0], o->h[1], per_node, (SvLinkClass)o->h[2], &b);
         return sv_table_coll(&b, (SvCollOp)o->h[0], o->h[1], o->a[0], cov);
     }
     case SV_OBS_HOST: {
@@ -797,6 +800,106 @@ static gboolean lomo(const SvCalibSet *set, const SvHw *hw, double tol, SvObsKin
     return ok;
 }
 
+/* Messages below this many bytes are latency-bound in every measured
+ * collective curve (Vidur's all-reduces take 10-60 us up to about 1 MiB
+ * whatever the group), those above bandwidth-bound. */
+#define COLL_LATENCY_BOUND_BYTES (1024.0 * 1024.0)
+
+static gint cmp_int(gconstpointer a, gconstpointer b)
+{
+    int x = *(const int *)a, y = *(const int *)b;
+    return (x > y) - (x < y);
+}
+
+/* The error analysis under the leave-one-group-out rows: each held-out
+ * group, in each size regime, with the median signed error (bias: the model
+ * is off the same way at most sizes) and the median distance of the errors
+ * from it (noise: the measured curve wanders around the prediction). Rows
+ * "| device | collective (per group) | group | regime | points | bias |
+ * noise | median | p90 |". */
+static gboolean coll_groups(const SvCalibSet *set, const SvHw *hw, double tol, const char *device,
+                            GString *out, GError **error)
+{
+    const SvObs *obs = (const SvObs *)set->obs->data;
+    guint n = set->obs->len;
+    g_autoptr(GArray) groups = g_array_new(FALSE, FALSE, sizeof(int));
+    for (guint i = 0; i < n; i++) {
+        if (obs[i].kind != SV_OBS_COLL)
+            continue;
+        int g = lomo_group(&obs[i]);
+        gboolean seen = FALSE;
+        for (guint j = 0; j < groups->len && !seen; j++)
+            seen = g_array_index(groups, int, j) == g;
+        if (!seen)
+            g_array_append_val(groups, g);
+    }
+    g_array_sort(groups, cmp_int);
+    g_autofree gboolean *train = g_new(gboolean, MAX(n, 1));
+    g_autofree gboolean *test = g_new(gboolean, MAX(n, 1));
+    for (guint gi = 0; gi < groups->len; gi++) {
+        int g = g_array_index(groups, int, gi);
+        int place = coll_place(groups, g);
+        if (place < 0)
+            continue;
+        for (guint i = 0; i < n; i++) {
+            gboolean mine = obs[i].kind == SV_OBS_COLL;
+            test[i] = mine && lomo_group(&obs[i]) == g;
+            train[i] = mine && !test[i];
+        }
+        SvCalibBuildOptions o = {.tolerance = tol, .keep = train, .kinds = 1u << SV_OBS_COLL};
+        g_autoptr(SvCalib) c = sv_calib_build(set, hw, &o, error);
+        if (c == NULL)
+            return FALSE;
+        GArray *pts = merge_points(set, test, 1u << SV_OBS_COLL, error);
+        if (pts == NULL)
+            return FALSE;
+        GArray *e[2] = {g_array_new(FALSE, FALSE, sizeof(double)),
+                        g_array_new(FALSE, FALSE, sizeof(double))};
+        for (guint i = 0; i < pts->len; i++) {
+            const Point *p = &g_array_index(pts, Point, i);
+            SvObs ob = g_array_index(set->obs, SvObs, p->idx);
+            SvCoverage cov;
+            double t = sv_calib_predict_obs(c, hw, &ob, &cov);
+            if (t <= 0)
+                continue;
+            double err = t / p->t_s - 1.0;
+            g_array_append_val(e[ob.a[0] >= COLL_LATENCY_BOUND_BYTES], err);
+        }
+        g_array_free(pts, TRUE);
+        int op = g / 4096, ranks = (g % 4096) / 2, link = g % 2;
+        int per_node = link == SV_LINK_SCALEOUT ? MAX(ranks / 2, 1) : ranks;
+        for (int r = 0; r < 2; r++) {
+            guint m = e[r]->len;
+            if (m == 0)
+                continue;
+            double *v = (double *)e[r]->data;
+            g_array_sort(e[r], cmp_double);
+            double bias = v[(m - 1) / 2];
+            g_autofree double *d = g_new(double, m);
+            g_autofree double *a = g_new(double, m);
+            for (guint i = 0; i < m; i++) {
+                d[i] = fabs(v[i] - bias);
+                a[i] = fabs(v[i]);
+            }
+            qsort(d, m, sizeof *d, cmp_double);
+            qsort(a, m, sizeof *a, cmp_double);
+            g_string_append_printf(
+                out,
+                "| %s | collective (per group) | %s %d ranks, %d per node (%s, %s) | %s | %u | "
+                "%+.1f %% | %.1f %% | %.1f %% | %.1f %% |\n",
+                device, sv_coll_op_name((SvCollOp)op), ranks, per_node,
+                link == SV_LINK_SCALEUP ? "scale-up" : "scale-out",
+                place == 0 ? "between" : "at an end",
+                r == 0 ? "below 1 MiB (latency-bound)" : "1 MiB and above (bandwidth-bound)", m,
+                100 * bias, 100 * d[(m - 1) / 2], 100 * a[(m - 1) / 2],
+                100 * a[(guint)ceil(0.9 * m) - 1]);
+        }
+        g_array_free(e[0], TRUE);
+        g_array_free(e[1], TRUE);
+    }
+    return TRUE;
+}
+
 /* How far apart two models' measurements of one and the same point are:
  * for every point measured for several models, each model's mean against
  * the mean of the others. No table can predict a model better than its own
@@ -864,6 +967,8 @@ gboolean sv_calib_validate(const SvCalibSet *set, const SvHw *hw, double toleran
             spread(set, (SvObsKind)k, device_label, out);
         if (!lomo(set, hw, tolerance, (SvObsKind)k, device_label, out, error) ||
             !loso(set, hw, tolerance, (SvObsKind)k, 0, device_label, out, error))
+            return FALSE;
+        if (k == SV_OBS_COLL && !coll_groups(set, hw, tolerance, device_label, out, error))
             return FALSE;
         if ((k == SV_OBS_PREFILL || k == SV_OBS_DECODE) &&
             !loso(set, hw, tolerance, (SvObsKind)k, 1, device_label, out, error))

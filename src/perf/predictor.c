@@ -515,8 +515,8 @@ static void build_stage_ops(const SvPredictor *p, const SvBatchShape *s, int si,
 static void comm_bind(const SvCalib *c, CommSlot *slot)
 {
     if (slot->group.ranks > 1)
-        sv_table_coll_bind(c, slot->op, slot->group.ranks, sv_topo_link_class(&slot->group),
-                           &slot->bind);
+        sv_table_coll_bind(c, slot->op, slot->group.ranks, slot->group.per_node,
+                           sv_topo_link_class(&slot->group), &slot->bind);
 }
 
 static void comm_init(CommSlot *slot, SvCollOp op, const SvCommGroup *group)

@@ -44,16 +44,32 @@ the error is |predicted / measured - 1| per measured point (repeats merged).
   floor under the leave-one-model-out row.
 * **leave-one-group-out** (collectives): one (op, ranks, link)
   configuration is left out and predicted from the others of its op and
-  link (table.h: the two groups around it blended, else the nearest one's
-  utilisation held). Groups between two measured group sizes (TP4 from TP2
-  and TP8) test interpolation and get their own row; groups at an end of
-  the measured range (TP2, TP8) test extrapolation, as leaving out the
-  smallest or largest size would. A group no other group of its op and
-  link can answer for (send/recv, one configuration per link) adds no
-  points. Scale-out rows: Vidur's 2-node A100 groups differ in devices per
-  node (1, 2, 4, 8) as much as in ranks, and their curves cross (4 ranks on
-  2 nodes are slower above 16 MB than 2 ranks on 2 nodes), so no blend of
-  neighbouring groups follows them.
+  link only (src/perf/table.c; nothing of the held-out group, not even a
+  parameter, enters its prediction). Groups between two measured group
+  sizes (TP4 from TP2 and TP8) test interpolation and get their own row;
+  groups at an end of the measured range (TP2, TP8) test extrapolation, as
+  leaving out the smallest or largest size would. A group no other group
+  of its op and link can answer for (send/recv, one configuration per
+  link) adds no points. How each is predicted:
+  * inside a node, between two groups: the two groups' times at the same
+    bytes blended geometrically, weight on log(ranks - 1);
+  * inside a node, at an end: the nearest group's time with its part above
+    a fixed latency scaled by the ratio of ring traffic, 2 (n-1)/n of the
+    buffer (alpha-beta: the latency is the mean of the fastest times of
+    the training curves of that op and link);
+  * across nodes, between two groups: a flat ring's bus bandwidth is
+    min(devices per node, K) x the bandwidth of one NIC; K and the
+    bandwidth per NIC at each size are fitted to the training curves
+    across nodes (all of them, each taken to span two nodes, as Vidur's
+    do), the held-out group gets min(its devices per node, K) of them;
+  * across nodes, at an end: as inside a node (the nearest group's bus
+    bandwidth held).
+
+  The per-group table below splits each held-out group's errors into
+  latency-bound (below 1 MiB) and bandwidth-bound sizes, with the median
+  signed error (bias) and the median distance from it (noise). Vidur's
+  sizes are spaced linearly above 1 MiB, so 865 of each group's 993 points
+  are bandwidth-bound and set the medians.
 * **leave-one-size-out**: one size (token count M for GEMMs and
   elementwise ops; context, chunk or batch for attention; message size for
   collectives; batch for host overheads) is left out of every curve at a
@@ -68,7 +84,20 @@ the error is |predicted / measured - 1| per measured point (repeats merged).
 | device | op class | method | held out | points | median | p90 |
 |---|---|---|---|---|---|---|
 TEXT
-  cat "$rows"
+  grep -v '^| [^|]* | collective (per group) |' "$rows"
+  cat <<'TEXT'
+
+## Collectives: error analysis per held-out group
+
+Each group left out in turn, its errors split by size regime. Bias: the
+median of predicted / measured - 1 (the model is off the same way at most
+sizes); noise: the median distance of the errors from the bias (the
+measured curve wanders around the prediction).
+
+| device | op class | held-out group | sizes | points | bias | noise | median | p90 |
+|---|---|---|---|---|---|---|---|---|
+TEXT
+  grep '^| [^|]* | collective (per group) |' "$rows"
   echo
   echo "## Targets (issue 3)"
   echo
