@@ -655,42 +655,77 @@ START_TEST(test_overload_stable)
 }
 END_TEST
 
-/* Prefix caching on a trace without hash ids: nothing is shared, so every
- * request's timeline is what it is with caching off (preemptions included),
- * and the lookups count as misses. */
-START_TEST(test_no_hash_ids_no_change)
+/* Prefix caching on a trace without hash ids: each request's content is
+ * its own (sv_kv_seq_own_content), so no request finds anything cached when
+ * it is first scheduled, and every hit is a request readmitted after a
+ * recompute preemption finding its own blocks (whole blocks of 16 tokens). */
+START_TEST(test_no_hash_ids_own_content)
 {
     GString *csv = g_string_new("arrival_s,input_tokens,output_tokens\n");
     for (int i = 0; i < 400; i++)
         g_string_append_printf(csv, "%.6f,%d,%d\n", i * 0.0005, 20 + (i * 37) % 300,
                                1 + (i * 53) % 120);
-    SvRequestRecord off[400];
     for (int caching = 0; caching < 2; caching++) {
         Study *st = study_new(csv->str, ".csv", 2);
         st->cfg.engine.enable_prefix_caching = caching;
         st->opt.kv_blocks = 80;
         g_autoptr(SvSim) sim = run(st);
-        ck_assert_int_gt(sv_sim_totals(sim)->preemptions, 0);
+        const SvRunTotals *t = sv_sim_totals(sim);
+        ck_assert_int_gt(t->preemptions, 0);
         SvMetrics *m = sv_sim_metrics(sim);
         ck_assert_uint_eq(sv_metrics_num_requests(m), 400);
-        for (size_t i = 0; i < 400; i++) {
-            const SvRequestRecord *r = sv_metrics_request(m, i);
-            if (!caching) {
-                off[i] = *r;
-                continue;
-            }
-            ck_assert_int_eq(off[i].id, r->id);
-            ck_assert_int_eq(off[i].first_token_ns, r->first_token_ns);
-            ck_assert_int_eq(off[i].finish_ns, r->finish_ns);
-            ck_assert_int_eq(off[i].preemptions, r->preemptions);
-        }
+        int64_t readmitted_hits = 0;
+        for (int64_t id = 0; id < 400; id++)
+            ck_assert_int_eq(request_kv(sim, id).cached_tokens, 0);
         if (caching) {
-            ck_assert_int_gt(sv_sim_totals(sim)->prefix_queries_tokens, 0);
-            ck_assert_int_eq(sv_sim_totals(sim)->prefix_hits_tokens, 0);
+            readmitted_hits = t->prefix_hits_tokens;
+            ck_assert_int_gt(t->prefix_queries_tokens, 0);
+            ck_assert_int_gt(readmitted_hits, 0);
+            ck_assert_int_eq(readmitted_hits % 16, 0);
+            ck_assert_int_eq(t->prefix_hits_tokens, 16 * t->prefix_hits_blocks);
+        } else {
+            ck_assert_int_eq(t->prefix_queries_tokens, 0);
         }
         study_free(st);
     }
     g_string_free(csv, TRUE);
+}
+END_TEST
+
+/* Recompute preemption with the prefix cache and no hash ids (the recompute
+ * run of test_swap_falls_back_to_recompute, blocks of 4 tokens, 4 blocks):
+ * R1's own first block (its 4 prompt tokens) stays cached while it waits.
+ *  F 5.15   R1 preempted with 7 tokens computed: unit 0 (tokens 0-3) goes
+ *           to the LRU list, its second block is freed; R0 takes the free
+ *           block, not the cached one. [R0 d] -> 6.16
+ *  G 6.16   R1 (8 known tokens) hits 4 but needs 1 more block besides its
+ *           cached one, and only that one is free: waits. [R0 d] -> 7.17
+ *  H 7.17   [R0 d] -> 8.18 R0 done
+ *  I 8.18   R1 recomputes tokens 4-7 only: [R1 p4] 1.04 -> 9.22 (1.08
+ *           without the cache); then 3 decodes -> 12.25 done (12.29).
+ * Lookups: R0 and R1 first (4 tokens each, no hit), R1 again (8, hit 4). */
+START_TEST(test_recompute_own_blocks)
+{
+    for (int caching = 0; caching < 2; caching++) {
+        Study *st = study_new("arrival_s,input_tokens,output_tokens\n0,4,8\n0,4,8\n", ".csv", 1);
+        st->cfg.engine.block_size = 4;
+        st->cfg.engine.preemption_mode = SV_PREEMPT_RECOMPUTE;
+        st->cfg.engine.enable_prefix_caching = caching;
+        st->opt.kv_blocks = 4;
+        g_autoptr(SvSim) sim = run(st);
+        ck_assert_int_eq(E2E_NS(record(sim, 0)), 8180000);
+        ck_assert_int_eq(E2E_NS(record(sim, 1)), caching ? 12250000 : 12290000);
+        ck_assert_int_eq(record(sim, 1)->preemptions, 1);
+        ck_assert_int_eq(request_kv(sim, 1).preempted_ns, 3030000);
+        ck_assert_int_eq(request_kv(sim, 1).cached_tokens, 0);
+        const SvRunTotals *t = sv_sim_totals(sim);
+        ck_assert_int_eq(t->iterations, 12);
+        ck_assert_int_eq(t->prefix_queries_tokens, caching ? 16 : 0);
+        ck_assert_int_eq(t->prefix_hits_tokens, caching ? 4 : 0);
+        ck_assert_int_eq(t->prefix_queries_blocks, caching ? 4 : 0);
+        ck_assert_int_eq(t->prefix_hits_blocks, caching ? 1 : 0);
+        study_free(st);
+    }
 }
 END_TEST
 
@@ -1057,7 +1092,8 @@ Suite *kv_suite(void)
     tcase_add_test(runs, test_recompute_reuses_cache);
     tcase_add_test(runs, test_prefix_affinity);
     tcase_add_test(runs, test_overload_stable);
-    tcase_add_test(runs, test_no_hash_ids_no_change);
+    tcase_add_test(runs, test_no_hash_ids_own_content);
+    tcase_add_test(runs, test_recompute_own_blocks);
     tcase_add_test(runs, test_mooncake_lru_model);
     tcase_add_test(runs, test_sessions_hit);
     tcase_add_test(runs, test_deterministic);

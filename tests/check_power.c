@@ -729,34 +729,86 @@ END_TEST
 
 /* ---- the fit ---- */
 
+/* The host term: a device draws host_w through the share of the iteration
+ * the predictor spends outside its kernels and collectives. A 10 ms step
+ * of 2 ms compute, 3 ms memory and 1 ms collectives has 4 ms of host time;
+ * 1e12 FLOPs of a 1e15 FLOP/s peak over 10 ms is u_c 0.1 (400 W x 0.1) and
+ * 2e9 bytes of 1e12 B/s u_m 0.2 (100 W x 0.2): 100 + 50 + 40 + 20 = 210 W,
+ * plus 200 W x 0.4 = 290 W with host_w 200. A profile whose parts exceed
+ * its total (float rounding) has no host time. */
+START_TEST(test_host_power)
+{
+    SvDevicePower dev = {.idle_w = 100,
+                         .max_w = 700,
+                         .active_w = 50,
+                         .compute_w = 400,
+                         .memory_w = 100,
+                         .peak_flops = 1e15,
+                         .peak_bytes_per_s = 1e12,
+                         .clock_exp = 1.56};
+    SvIterProfile prof = {.compute_s = 0.002,
+                          .memory_s = 0.003,
+                          .comm_s = 0.001,
+                          .total_s = 0.010,
+                          .flops = 1e12,
+                          .bytes = 2e9};
+    NEAR(sv_device_power_w(&dev, &prof, 0, 1.0), 210.0);
+    dev.host_w = 200;
+    NEAR(sv_device_power_w(&dev, &prof, 0, 1.0), 290.0);
+    /* 10 ms more (a copy) halves every share: 100 + 50 + 20 + 10 + 40. */
+    NEAR(sv_device_power_w(&dev, &prof, 0.010, 1.0), 220.0);
+    prof.comm_s = 0.0051;
+    NEAR(sv_device_power_w(&dev, &prof, 0, 1.0), 210.0);
+}
+END_TEST
+
 /* Points made from known parameters come back exactly; the fit is a
  * deterministic function of its input (same points, same bytes out). */
 START_TEST(test_fit_recovers)
 {
     SvPowerFitPoint pts[6];
-    double idle = 75, a = 180, c = 600, m = 110;
+    double idle = 75, a = 180, c = 600, m = 110, h = 90;
     double uc[] = {0.05, 0.2, 0.5, 0.7, 0.1, 0.35}, um[] = {0.6, 0.7, 0.3, 0.1, 0.8, 0.5};
+    double sh[] = {0.1, 0.4, 0.0, 0.2, 0.6, 0.3};
     for (int i = 0; i < 6; i++) {
-        pts[i] = (SvPowerFitPoint){.busy = 1, .util_flops = uc[i], .util_mem = um[i], .weight = 1};
-        pts[i].power_w = idle + a + c * uc[i] + m * um[i];
+        pts[i] = (SvPowerFitPoint){
+            .busy = 1, .util_flops = uc[i], .util_mem = um[i], .host = sh[i], .weight = 1};
+        pts[i].power_w = idle + a + c * uc[i] + m * um[i] + h * sh[i];
     }
     SvPowerFit fit;
     GError *error = NULL;
-    ck_assert(sv_power_fit(pts, 6, idle, &fit, &error));
+    ck_assert(sv_power_fit(pts, 6, idle, 700, &fit, &error));
     ck_assert_msg(fabs(fit.active_w - a) < 1e-6 && fabs(fit.compute_w - c) < 1e-6 &&
-                      fabs(fit.memory_w - m) < 1e-6,
-                  "%g %g %g", fit.active_w, fit.compute_w, fit.memory_w);
+                      fabs(fit.memory_w - m) < 1e-6 && fabs(fit.host_w - h) < 1e-6,
+                  "%g %g %g %g", fit.active_w, fit.compute_w, fit.memory_w, fit.host_w);
     ck_assert(fit.rms_w < 1e-6);
+    /* Points without host time (no util_host column) fit host_w = 0. */
+    for (int i = 0; i < 6; i++) {
+        pts[i].host = 0;
+        pts[i].power_w = idle + a + c * uc[i] + m * um[i];
+    }
+    ck_assert(sv_power_fit(pts, 6, idle, 700, &fit, &error));
+    ck_assert(fit.host_w == 0 && fabs(fit.active_w - a) < 1e-6);
+    /* The host term stops at the board's dynamic range, max - idle: data
+     * that want 900 W of a 700 W board idle at 75 W get 625 W. */
+    for (int i = 0; i < 6; i++) {
+        pts[i].host = sh[i];
+        pts[i].power_w = idle + a + c * uc[i] + m * um[i] + 900 * sh[i];
+    }
+    ck_assert(sv_power_fit(pts, 6, idle, 700, &fit, &error));
+    ck_assert_msg(fit.host_w == 625 && fit.active_w >= 0 && fit.compute_w >= 0 &&
+                      fit.memory_w >= 0 && fit.rms_w > 0,
+                  "%g", fit.host_w);
     SvPowerFit again;
-    ck_assert(sv_power_fit(pts, 6, idle, &again, &error));
+    ck_assert(sv_power_fit(pts, 6, idle, 700, &again, &error));
     ck_assert(memcmp(&fit, &again, sizeof fit) == 0);
     /* Negative slopes are not physical: the fit keeps every term >= 0. */
     for (int i = 0; i < 6; i++)
         pts[i].power_w = idle + 200 - 50 * uc[i] + 80 * um[i];
-    ck_assert(sv_power_fit(pts, 6, idle, &fit, &error));
+    ck_assert(sv_power_fit(pts, 6, idle, 700, &fit, &error));
     ck_assert(fit.active_w >= 0 && fit.compute_w >= 0 && fit.memory_w >= 0);
-    /* Too few points. */
-    ck_assert(!sv_power_fit(pts, 2, idle, &fit, &error));
+    /* Too few points: four terms want four. */
+    ck_assert(!sv_power_fit(pts, 3, idle, 700, &fit, &error));
     g_clear_error(&error);
 }
 END_TEST
@@ -783,7 +835,7 @@ START_TEST(test_fit_reproduces_profiles)
         ck_assert_msg(pts != NULL, "%s", error ? error->message : "");
         SvPowerFit fit;
         ck_assert(sv_power_fit((const SvPowerFitPoint *)(void *)pts->data, (int)pts->len,
-                               hw->idle_power_w, &fit, &error));
+                               hw->idle_power_w, hw->max_power_w, &fit, &error));
         g_autofree char *text = NULL;
         ck_assert(g_file_get_contents(hwpath, &text, NULL, NULL));
         g_autofree char *source = sv_power_fit_source(&fit, rel);
@@ -792,6 +844,8 @@ START_TEST(test_fit_reproduces_profiles)
                       "%s: refitting validation/power/points-%s.csv changes the profile",
                       pairs[i][0], pairs[i][1]);
         NEAR(hw->active_power_w, MAX(0.1, round(fit.active_w * 10) / 10));
+        NEAR(hw->host_power_w, round(fit.host_w * 10) / 10);
+        ck_assert(fit.host_w <= hw->max_power_w - hw->idle_power_w);
     }
 }
 END_TEST
@@ -802,6 +856,7 @@ Suite *power_suite(void)
     TCase *tc = tcase_create("energy");
     tcase_add_test(tc, test_energy_timeline);
     tcase_add_test(tc, test_moe_active_power);
+    tcase_add_test(tc, test_host_power);
     tcase_add_test(tc, test_attribution_sums);
     tcase_add_test(tc, test_cost_carbon);
     tcase_add_test(tc, test_pipeline_stages);

@@ -29,9 +29,10 @@ static const char calibrate_help[] =
     "errors instead (validation/ops/run.sh).\n"
     "\n"
     "--power POINTS.csv fits the profile's power model instead (power.active_w,\n"
-    "compute_w, memory_w) to measured configurations: columns util_flops,\n"
-    "util_mem, power_w (per device), optional weight and split (only 'train'\n"
-    "rows are used); validation/power/fit.sh makes them. Exit status: 0\n"
+    "compute_w, memory_w, host_w) to measured configurations: columns\n"
+    "util_flops, util_mem, power_w (per device), optional busy, util_host,\n"
+    "weight and split (only 'train' rows are used); validation/power/fit.sh\n"
+    "makes them. host_w stays within max_w - idle_w. Exit status: 0\n"
     "success, 2 bad input, 1 internal error.";
 
 static int fail_msg(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
@@ -110,7 +111,7 @@ static int calibrate_power(const char *points, const char *hw_name, const char *
         return sv_cli_fail(error);
     SvPowerFit fit;
     if (!sv_power_fit((const SvPowerFitPoint *)(void *)pts->data, (int)pts->len, hw->idle_power_w,
-                      &fit, &error))
+                      hw->max_power_w, &fit, &error))
         return sv_cli_fail(error);
     g_autofree char *source = sv_power_fit_source(&fit, points);
     g_autofree char *text = sv_power_fit_profile(base, &fit, source, &error);
@@ -119,8 +120,9 @@ static int calibrate_power(const char *points, const char *hw_name, const char *
     int rc = write_profile(text, out);
     if (rc != 0)
         return rc;
-    printf("power fit of %s: active %.1f W, compute %.1f W, memory %.1f W above idle %.1f W\n",
-           hw->name, fit.active_w, fit.compute_w, fit.memory_w, hw->idle_power_w);
+    printf("power fit of %s: active %.1f W, compute %.1f W, memory %.1f W, host %.1f W above "
+           "idle %.1f W\n",
+           hw->name, fit.active_w, fit.compute_w, fit.memory_w, fit.host_w, hw->idle_power_w);
     printf("%d points, rms residual %.1f W, mean |error| %.1f %%\n", fit.points, fit.rms_w,
            100 * fit.mape);
     printf("wrote %s\n", out);

@@ -104,6 +104,7 @@ static const char *const engine_keys[] = {"scheduler",
                                           "disable_custom_all_reduce",
                                           "capacity_scheduler_policy",
                                           "max_tokens",
+                                          "host_overheads",
                                           NULL};
 static const char *const workload_keys[] = {
     "trace",   "lengths",           "arrival", "num_requests", "duration_s",
@@ -158,6 +159,7 @@ static const char *const key_paths[] = {
     "engine.preemption_mode",
     "engine.capacity_scheduler_policy",
     "engine.max_tokens",
+    "engine.host_overheads",
     "workload.trace",
     "workload.lengths.input.dist",
     "workload.lengths.input.value",
@@ -308,6 +310,7 @@ void sv_config_free(SvConfig *config)
         g_ptr_array_free(config->tenants, TRUE);
     sv_power_config_clear(&config->power);
     sv_moe_load_clear(&config->engine.moe_load);
+    g_free(config->engine.host_overheads);
     g_free(config);
 }
 
@@ -855,6 +858,16 @@ static gboolean read_engine(Loader *l, const SvYNode *root, GError **error)
     l->mnbt = sv_ynode_get(engine, "max_num_batched_tokens");
     l->mml = sv_ynode_get(engine, "max_model_len");
     l->gmu = sv_ynode_get(engine, "gpu_memory_utilization");
+    /* A name among each pool's hwprofile overheads.profiles, checked with
+     * the pools (check_plan); "default" keeps the profile's own terms,
+     * "none" (built in) drops host time, as for an engine that overlaps its
+     * host work with the GPU step. */
+    const SvYNode *ho = sv_ynode_get(engine, "host_overheads");
+    const char *hname = NULL;
+    if (ho != NULL && !sv_ynode_string(l->doc, ho, "engine.host_overheads", &hname, error))
+        return FALSE;
+    if (hname != NULL && strcmp(hname, "default") != 0)
+        e->host_overheads = g_strdup(hname);
     /* Resolved against the model in resolve(): park the choices in the
      * fields, SV_DTYPE_COUNT meaning "auto" / "none". */
     static const SvDtype act[] = {SV_DTYPE_COUNT, SV_DTYPE_BF16, SV_DTYPE_FP16, SV_DTYPE_FP32};
@@ -1533,6 +1546,25 @@ static gboolean check_plan(Loader *l, int index, GError **error)
                              "engine.moe_load.frequencies lists %d experts but %s has %d",
                              e->moe_load.num_frequencies, model->name, model->num_experts);
 
+    if (e->host_overheads != NULL && strcmp(e->host_overheads, "none") != 0 &&
+        sv_hw_host_profile(p->hw, e->host_overheads) == NULL) {
+        const SvHw *hw = p->hw;
+        g_autofree const char **names = g_new0(const char *, hw->num_host_profiles + 1);
+        g_autoptr(GString) have = g_string_new("default, none");
+        for (int i = 0; i < hw->num_host_profiles; i++) {
+            names[i] = hw->host_profiles[i].name;
+            g_string_append_printf(have, ", %s", names[i]);
+        }
+        const char *near = sv_nearest(e->host_overheads, names);
+        g_autofree char *hint = near != NULL ? g_strdup_printf("did you mean '%s'?", near)
+                                             : g_strdup_printf("it has: %s", have->str);
+        return sv_ydoc_error(l->doc,
+                             sv_ynode_get(sv_ynode_get(l->doc->root, "engine"), "host_overheads"),
+                             error, SV_ERROR_INVALID,
+                             "engine.host_overheads '%s': pool '%s' hardware %s has no such "
+                             "profile under overheads.profiles (%s)",
+                             e->host_overheads, p->name, hw->name, hint);
+    }
     SvPlan plan;
     sv_pool_plan(l->cfg, p, &plan);
     g_autoptr(GError) fit = NULL;

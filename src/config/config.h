@@ -111,6 +111,11 @@ typedef struct {
     SvMoeLoad moe_load; /* expert popularity and placement (moe_load, expert_placement_strategy) */
     SvCapacityPolicy capacity_scheduler_policy; /* trtllm: capacity scheduler policy */
     SvMaxTokens max_tokens; /* trtllm guaranteed_no_evict: the output limit it reserves for */
+    /* engine.host_overheads: a host overhead profile every pool's hwprofile
+     * names under overheads.profiles (e.g. vllm-0.5) or "none" (no host time
+     * on the critical path), NULL = "default" (the profile's calibrated or
+     * default host terms). (owned) */
+    char *host_overheads;
 } SvEngineConfig;
 
 typedef enum { SV_LEN_FIXED, SV_LEN_UNIFORM, SV_LEN_LOGNORMAL, SV_LEN_TRACE } SvLengthDist;

@@ -54,7 +54,8 @@ gboolean sv__hw_read_power_model(const SvYDoc *doc, const SvYNode *power, SvHw *
                     &hw->clock_power_exponent, error) ||
         !opt_number(doc, power, "memory_clock_sensitivity", 1.0, FALSE, DEFAULT_MEMORY_SENSITIVITY,
                     &hw->clock_memory_sensitivity, error) ||
-        !opt_number(doc, power, "moe_active_w", MAX_W, FALSE, 0, &hw->moe_active_power_w, error))
+        !opt_number(doc, power, "moe_active_w", MAX_W, FALSE, 0, &hw->moe_active_power_w, error) ||
+        !opt_number(doc, power, "host_w", MAX_W, FALSE, 0, &hw->host_power_w, error))
         return FALSE;
     /* Below 1 the model would draw less per operation at a higher clock. */
     if (hw->clock_power_exponent < 1)

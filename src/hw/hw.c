@@ -70,13 +70,16 @@ static const char *const power_keys[] = {"idle_w",
                                          "clock_power_exponent",
                                          "memory_clock_sensitivity",
                                          "moe_active_w",
+                                         "host_w",
                                          NULL};
 static const char *const efficiency_keys[] = {"matmul",     "memory",          "link",
                                               "attention",  "link_nvls",       "moe_matmul",
                                               "moe_memory", "moe_memory_8bit", "moe_memory_4bit",
                                               NULL};
 static const char *const overhead_keys[] = {"iteration_us", "per_request_us", "kernel_launch_us",
-                                            "moe_layer_us", NULL};
+                                            "moe_layer_us", "profiles",       NULL};
+static const char *const host_profile_keys[] = {"iteration_us", "per_device_us", "per_request_us",
+                                                NULL};
 static const char *const reserve_keys[] = {"activation_gb", "runtime_gb", NULL};
 static const char *const vendors[] = {"nvidia", "amd", "intel", "huawei", "google", "other", NULL};
 static const char *const link_kinds[] = {"nvlink", "xgmi", "hccs", "ici",
@@ -93,6 +96,9 @@ void sv_hw_free(SvHw *hw)
     g_free(hw->source);
     g_free(hw->vendor);
     g_free(hw->scaleup_kind);
+    for (int i = 0; i < hw->num_host_profiles; i++)
+        g_free(hw->host_profiles[i].name);
+    g_free(hw->host_profiles);
     sv_calib_unref(hw->calib);
     g_free(hw);
 }
@@ -108,7 +114,21 @@ SvHw *sv_hw_copy(const SvHw *hw)
     c->vendor = g_strdup(hw->vendor);
     c->scaleup_kind = g_strdup(hw->scaleup_kind);
     c->calib = hw->calib != NULL ? sv_calib_ref(hw->calib) : NULL;
+    c->host_profiles = g_new0(SvHostProfile, MAX(hw->num_host_profiles, 1));
+    for (int i = 0; i < hw->num_host_profiles; i++) {
+        c->host_profiles[i] = hw->host_profiles[i];
+        c->host_profiles[i].name = g_strdup(hw->host_profiles[i].name);
+    }
     return c;
+}
+
+const SvHostProfile *sv_hw_host_profile(const SvHw *hw, const char *name)
+{
+    g_return_val_if_fail(hw != NULL && name != NULL, NULL);
+    for (int i = 0; i < hw->num_host_profiles; i++)
+        if (strcmp(hw->host_profiles[i].name, name) == 0)
+            return &hw->host_profiles[i];
+    return NULL;
 }
 
 /* An optional number: absent leaves *out at @def. @path names the key in
@@ -344,6 +364,46 @@ static gboolean read_power(const SvYDoc *doc, const SvYNode *root, SvHw *hw, GEr
     return sv__hw_read_power_model(doc, power, hw, error);
 }
 
+/* overheads.profiles: NAME -> {iteration_us, per_device_us, per_request_us},
+ * each term optional (0). "default" and "none" are taken: engine.host_overheads
+ * uses them for the profile's own host terms and for no host time. */
+static gboolean read_host_profiles(const SvYDoc *doc, const SvYNode *overheads, SvHw *hw,
+                                   GError **error)
+{
+    const SvYNode *ps = sv_ynode_get(overheads, "profiles");
+    if (ps == NULL)
+        return TRUE;
+    if (!sv_ynode_expect_map(doc, ps, "overheads.profiles", error))
+        return FALSE;
+    hw->host_profiles = g_new0(SvHostProfile, MAX(ps->keys->len, 1));
+    for (guint i = 0; i < ps->keys->len; i++) {
+        const SvYNode *key = g_ptr_array_index(ps->keys, i);
+        const SvYNode *p = g_ptr_array_index(ps->items, i);
+        if (strcmp(key->value, "default") == 0 || strcmp(key->value, "none") == 0)
+            return sv_ydoc_error(doc, key, error, SV_ERROR_INVALID,
+                                 "overheads.profiles: '%s' is reserved (engine.host_overheads: "
+                                 "default selects the profile's own host terms, none no host "
+                                 "time)",
+                                 key->value);
+        g_autofree char *where = g_strdup_printf("overheads.profiles.%s", key->value);
+        if (!sv_ynode_expect_map(doc, p, where, error) ||
+            !sv_ynode_check_keys(doc, p, where, host_profile_keys, error))
+            return FALSE;
+        SvHostProfile *hp = &hw->host_profiles[hw->num_host_profiles++];
+        hp->name = g_strdup(key->value);
+        static const char *const terms[] = {"iteration_us", "per_device_us", "per_request_us"};
+        double *dst[] = {&hp->iteration_s, &hp->per_device_s, &hp->per_request_s};
+        for (int t = 0; t < 3; t++) {
+            g_autofree char *path = g_strdup_printf("%s.%s", where, terms[t]);
+            double us;
+            if (!opt_double(doc, p, terms[t], path, 0, MAX_US, FALSE, 0, &us, error))
+                return FALSE;
+            *dst[t] = us * 1e-6;
+        }
+    }
+    return TRUE;
+}
+
 static gboolean read_tuning(const SvYDoc *doc, const SvYNode *root, SvHw *hw, GError **error)
 {
     const SvYNode *m;
@@ -406,6 +466,8 @@ static gboolean read_tuning(const SvYDoc *doc, const SvYNode *root, SvHw *hw, GE
                     error))
         return FALSE;
     hw->moe_layer_s = v * 1e-6;
+    if (!read_host_profiles(doc, m, hw, error))
+        return FALSE;
 
     if (!opt_map(doc, root, "memory_reserve", reserve_keys, &m, error))
         return FALSE;

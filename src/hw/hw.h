@@ -17,6 +17,19 @@ G_BEGIN_DECLS
  * devices gets (g - 1) peer links). TPU ICI tori are taken as switches. */
 typedef enum { SV_FABRIC_SWITCH, SV_FABRIC_MESH } SvFabricTopology;
 
+/* A named set of host (CPU) costs per engine step (overheads.profiles.NAME)
+ * that replaces the calibrated or default host overhead when a study picks
+ * it with engine.host_overheads. It describes an engine whose step differs
+ * from the one the tables were measured on, e.g. vLLM 0.5's synchronous
+ * Python step, where every sequence's scheduling, input preparation,
+ * sampling and detokenisation run on the CPU between GPU steps. */
+typedef struct {
+    char *name;           /* e.g. "vllm-0.5" */
+    double iteration_s;   /* s per step */
+    double per_device_s;  /* s per step per device of the replica (tp x pp x dp) */
+    double per_request_s; /* s per step per sequence in the batch */
+} SvHostProfile;
+
 typedef struct SvHw SvHw;
 struct SvHw {
     char *name;                        /* profile name, e.g. "h100-sxm" */
@@ -48,6 +61,7 @@ struct SvHw {
      * changes time and power (hwprofiles/README.md gives the sources). */
     double active_power_w;           /* W above idle whenever an iteration runs */
     double moe_active_power_w;       /* W added to active_power_w for mixture-of-experts models */
+    double host_power_w;             /* W above active through an iteration's host time */
     double compute_power_w;          /* W at 100 % of the matrix peak FLOP/s */
     double memory_power_w;           /* W at 100 % of the peak memory bandwidth */
     double max_sm_clock_mhz;         /* MHz, the clock the peaks hold at; 0 = not given */
@@ -70,6 +84,8 @@ struct SvHw {
     double host_overhead_req_s;        /* s per request in the batch, per iteration */
     double kernel_launch_s;            /* s, fixed cost per kernel (latency floor) */
     double moe_layer_s;                /* s per MoE layer: routing, sorting, quantizing, summing */
+    int num_host_profiles;             /* named host overheads (overheads.profiles) */
+    SvHostProfile *host_profiles;      /* (owned) in file order */
     double activation_workspace_bytes; /* bytes reserved for activations per device */
     double runtime_reserve_bytes;      /* bytes: CUDA context, NCCL buffers, graphs */
     /* Measured kernel-time tables (hw/calib.h), NULL when the profile has
@@ -87,6 +103,9 @@ SvHw *sv_hw_load(const char *name_or_path, GError **error);
 SvHw *sv_hw_load_from(const char *name_or_path, const char *rel_dir, GError **error);
 SvHw *sv_hw_copy(const SvHw *hw);
 void sv_hw_free(SvHw *hw);
+/* The host overhead profile @name of @hw, or NULL when it has none of that
+ * name. (transfer none) */
+const SvHostProfile *sv_hw_host_profile(const SvHw *hw, const char *name);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(SvHw, sv_hw_free)
 
 /* Peak FLOP/s for a GEMM whose weights are @wdtype and activations @adtype.

@@ -103,5 +103,6 @@ void sv_pool_plan(const SvConfig *config, const SvPoolConfig *pool, SvPlan *out)
         .placement = (SvPlacementKind)pool->placement,
         .moe_load = &e->moe_load,
         .disable_custom_all_reduce = e->disable_custom_all_reduce,
+        .host_overheads = e->host_overheads,
     };
 }

@@ -227,6 +227,8 @@ struct SvPredictor {
     /* Calibrated tables (NULL: every op is a roofline) and what answers for
      * this plan's shapes, resolved once at construction. */
     const SvCalib *calib;
+    /* engine.host_overheads' terms (in hw); NULL: calib's host fit or hw's. */
+    const SvHostProfile *host;
     double peak_w;    /* FLOP/s, matrix peak of weight x activation GEMMs */
     double peak_act;  /* FLOP/s, matrix peak in the activation format */
     double bw_peak;   /* bytes/s, device memory peak */
@@ -727,6 +729,18 @@ SvPredictor *sv_predictor_new(const SvModel *model, const SvHw *hw, const SvPlan
     g_return_val_if_fail(error == NULL || *error == NULL, NULL);
     if (!check_plan(model, hw, plan, error))
         return NULL;
+    /* "none": an engine whose host work never holds the GPU up (built in). */
+    static const SvHostProfile no_host = {.name = (char *)"none"};
+    const SvHostProfile *host = NULL;
+    if (plan->host_overheads != NULL && strcmp(plan->host_overheads, "none") == 0)
+        host = &no_host;
+    else if (plan->host_overheads != NULL &&
+             (host = sv_hw_host_profile(hw, plan->host_overheads)) == NULL) {
+        g_set_error(error, SV_PLAN_ERROR, SV_ERROR_INVALID,
+                    "hardware %s has no host overhead profile '%s' (overheads.profiles)", hw->name,
+                    plan->host_overheads);
+        return NULL;
+    }
 
     SvPredictor *p = g_new0(SvPredictor, 1);
     const SvModel *m = model;
@@ -734,6 +748,8 @@ SvPredictor *sv_predictor_new(const SvModel *model, const SvHw *hw, const SvPlan
     p->hw = hw;
     p->plan = *plan;
     p->plan.moe_load = NULL; /* copied below: the caller's may go */
+    p->plan.host_overheads = NULL;
+    p->host = host;
     p->dp = p->plan.dp = MAX(plan->dp, 1);
     int tp = plan->tp, dp = p->dp;
 
@@ -1191,6 +1207,9 @@ static void build_stage_ops(const SvPredictor *p, const SvBatchShape *full, int 
     if (first) {
         OpDesc *host = push_op(list, "host_overhead", OP_HOST, 1);
         host->fixed_s = p->hw->host_overhead_iter_s + p->hw->host_overhead_req_s * rows;
+        if (p->host != NULL) /* a named profile: the whole host step, on the first stage */
+            host->fixed_s = p->host->iteration_s + p->host->per_request_s * rows +
+                            p->host->per_device_s * sv_plan_devices(&p->plan);
         host->rows = rows;
     }
     /* Useful FLOPs: the busiest rank's ops stand for every rank's. */
@@ -1395,7 +1414,7 @@ static double time_op(const SvPredictor *p, const OpDesc *op, SvCoverage *covera
     case OP_COLLECTIVE:
         return time_collective(p, op, coverage, NULL);
     case OP_HOST:
-        if (p->calib != NULL) {
+        if (p->calib != NULL && p->host == NULL) {
             double h = sv_table_host(p->calib, p->plan.tp, op->rows, NULL, coverage);
             if (h >= 0)
                 return h;

@@ -51,6 +51,12 @@ typedef struct {
     /* vLLM's engine key: every all-reduce through NCCL (FALSE: vLLM's custom
      * all-reduce where vLLM would run it, perf/topology.h). */
     gboolean disable_custom_all_reduce;
+    /* engine.host_overheads: the name of one of the hwprofile's
+     * overheads.profiles, whose terms replace its calibrated or default host
+     * overhead (sv_predictor_new refuses a name the profile lacks), or
+     * "none" (built in: no host time on the critical path); NULL = those.
+     * Resolved at construction, not kept. */
+    const char *host_overheads;
 } SvPlan;
 
 /* The devices of one replica of @plan: tp x pp x dp. */

@@ -1,6 +1,6 @@
-/* The power-model fit: a three-term non-negative least squares, solved
- * exactly by trying every subset of terms (eight normal-equation systems of
- * at most 3 x 3), and the rewriting of a profile's power: section with the
+/* The power-model fit: a four-term non-negative least squares, solved
+ * exactly by trying every subset of terms (fifteen normal-equation systems
+ * of at most 4 x 4), and the rewriting of a profile's power: section with the
  * result. Small on purpose: the heavy part, simulating each measured
  * configuration, is done by `servesim run` (validation/power/fit.sh). */
 #include "power/power-fit.h"
@@ -9,7 +9,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#define TERMS 3
+#define TERMS 4
+#define HOST  3 /* the index of the host term */
 
 /* Solve the k x k system a x = b (Gaussian elimination with partial
  * pivoting). FALSE when singular. */
@@ -51,10 +52,20 @@ static void features(const SvPowerFitPoint *p, double *f)
     f[0] = p->busy;
     f[1] = p->util_flops;
     f[2] = p->util_mem;
+    f[3] = p->host;
 }
 
-gboolean sv_power_fit(const SvPowerFitPoint *points, int n, double idle_w, SvPowerFit *out,
-                      GError **error)
+/* The model's power for @f under @coef. */
+static double model_w(double idle_w, const double *coef, const double *f)
+{
+    double w = idle_w;
+    for (int t = 0; t < TERMS; t++)
+        w += coef[t] * f[t];
+    return w;
+}
+
+gboolean sv_power_fit(const SvPowerFitPoint *points, int n, double idle_w, double max_w,
+                      SvPowerFit *out, GError **error)
 {
     g_return_val_if_fail(points != NULL && out != NULL, FALSE);
     memset(out, 0, sizeof *out);
@@ -72,28 +83,40 @@ gboolean sv_power_fit(const SvPowerFitPoint *points, int n, double idle_w, SvPow
                         i + 1, points[i].weight, points[i].power_w);
             return FALSE;
         }
+    /* The host term may not exceed the board's dynamic range: the host
+     * part of a step cannot draw more than a device fully busy. Every
+     * subset of free terms is tried with the host term, when not free,
+     * either 0 or pinned at that bound (a box-constrained least squares). */
+    double host_max = max_w > idle_w ? max_w - idle_w : INFINITY;
     double best_sse = INFINITY, best[TERMS] = {0};
-    for (int mask = 1; mask < (1 << TERMS); mask++) {
+    for (int trial = 1; trial < (2 << TERMS); trial++) {
+        int mask = trial & ((1 << TERMS) - 1);
+        gboolean pinned = trial >> TERMS;
+        if (pinned && ((mask & (1 << HOST)) || !isfinite(host_max)))
+            continue;
+        double fixed_host = pinned ? host_max : 0;
         int idx[TERMS], k = 0;
         for (int t = 0; t < TERMS; t++)
             if (mask & (1 << t))
                 idx[k++] = t;
         double a[TERMS][TERMS] = {{0}}, b[TERMS] = {0}, x[TERMS] = {0};
         for (int i = 0; i < n; i++) {
-            double f[TERMS], w = points[i].weight, y = points[i].power_w - idle_w;
+            double f[TERMS], w = points[i].weight;
             features(&points[i], f);
+            double y = points[i].power_w - idle_w - fixed_host * f[HOST];
             for (int r = 0; r < k; r++) {
                 b[r] += w * f[idx[r]] * y;
                 for (int c = 0; c < k; c++)
                     a[r][c] += w * f[idx[r]] * f[idx[c]];
             }
         }
-        if (!solve(a, b, k, x))
+        if (k > 0 && !solve(a, b, k, x))
             continue;
         double coef[TERMS] = {0};
+        coef[HOST] = fixed_host;
         gboolean ok = TRUE;
         for (int r = 0; r < k; r++) {
-            if (x[r] < 0)
+            if (x[r] < 0 || (idx[r] == HOST && x[r] > host_max))
                 ok = FALSE;
             coef[idx[r]] = x[r];
         }
@@ -103,7 +126,7 @@ gboolean sv_power_fit(const SvPowerFitPoint *points, int n, double idle_w, SvPow
         for (int i = 0; i < n; i++) {
             double f[TERMS];
             features(&points[i], f);
-            double pred = idle_w + coef[0] * f[0] + coef[1] * f[1] + coef[2] * f[2];
+            double pred = model_w(idle_w, coef, f);
             sse += points[i].weight * (pred - points[i].power_w) * (pred - points[i].power_w);
         }
         /* Ties go to the subset met first (fewer terms are not preferred):
@@ -123,12 +146,13 @@ gboolean sv_power_fit(const SvPowerFitPoint *points, int n, double idle_w, SvPow
         wsum += points[i].weight;
         double f[TERMS];
         features(&points[i], f);
-        double pred = idle_w + best[0] * f[0] + best[1] * f[1] + best[2] * f[2];
+        double pred = model_w(idle_w, best, f);
         ape += fabs(pred / points[i].power_w - 1.0);
     }
     out->active_w = best[0];
     out->compute_w = best[1];
     out->memory_w = best[2];
+    out->host_w = best[3];
     out->rms_w = sqrt(best_sse / wsum);
     out->mape = ape / n;
     out->points = n;
@@ -154,12 +178,13 @@ GArray *sv_power_fit_read_points(const char *path, GError **error)
         return NULL;
     }
     g_auto(GStrv) head = g_strsplit(g_strchomp(lines[h]), ",", -1);
-    /* util_flops, util_mem, power_w, weight, busy; split */
-    int col[6] = {-1, -1, -1, -1, -1, -1};
-    const char *names[6] = {"util_flops", "util_mem", "power_w", "weight", "busy", "split"};
+    /* util_flops, util_mem, power_w, weight, busy, util_host; split */
+    int col[7] = {-1, -1, -1, -1, -1, -1, -1};
+    const char *names[7] = {"util_flops", "util_mem",  "power_w", "weight",
+                            "busy",       "util_host", "split"};
     int ncol = (int)g_strv_length(head);
     for (int i = 0; i < ncol; i++)
-        for (int k = 0; k < 6; k++)
+        for (int k = 0; k < 7; k++)
             if (strcmp(head[i], names[k]) == 0)
                 col[k] = i;
     for (int k = 0; k < 3; k++)
@@ -180,10 +205,10 @@ GArray *sv_power_fit_read_points(const char *path, GError **error)
             g_array_unref(pts);
             return NULL;
         }
-        if (col[5] >= 0 && strcmp(f[col[5]], "train") != 0)
+        if (col[6] >= 0 && strcmp(f[col[6]], "train") != 0)
             continue;
-        double v[5] = {0, 0, 0, 1, 1};
-        for (int k = 0; k < 5; k++) {
+        double v[6] = {0, 0, 0, 1, 1, 0};
+        for (int k = 0; k < 6; k++) {
             if (col[k] < 0)
                 continue;
             char *end = NULL;
@@ -195,8 +220,12 @@ GArray *sv_power_fit_read_points(const char *path, GError **error)
                 return NULL;
             }
         }
-        SvPowerFitPoint p = {
-            .util_flops = v[0], .util_mem = v[1], .power_w = v[2], .weight = v[3], .busy = v[4]};
+        SvPowerFitPoint p = {.util_flops = v[0],
+                             .util_mem = v[1],
+                             .power_w = v[2],
+                             .weight = v[3],
+                             .busy = v[4],
+                             .host = v[5]};
         g_array_append_val(pts, p);
     }
     return pts;
@@ -229,10 +258,12 @@ char *sv_power_fit_profile(const char *base_text, const SvPowerFit *fit, const c
     g_auto(GStrv) lines = g_strsplit(base_text, "\n", -1);
     GString *out = g_string_new(NULL);
     gboolean in_power = FALSE, seen = FALSE;
-    static const char *const keys[] = {"active_w", "compute_w", "memory_w"};
-    /* The loader wants every power figure positive: a term the fit drives
-     * to zero is written as 0.1 W, which no prediction can tell apart. */
-    double values[] = {MAX(fit->active_w, 0.1), MAX(fit->compute_w, 0.1), MAX(fit->memory_w, 0.1)};
+    static const char *const keys[] = {"active_w", "compute_w", "memory_w", "host_w"};
+    /* The loader wants the first three power figures positive: a term the
+     * fit drives to zero is written as 0.1 W, which no prediction can tell
+     * apart. host_w may be 0 (points without host time fit nothing). */
+    double values[] = {MAX(fit->active_w, 0.1), MAX(fit->compute_w, 0.1), MAX(fit->memory_w, 0.1),
+                       MAX(fit->host_w, 0.0)};
     int n = (int)g_strv_length(lines);
     for (int i = 0; i < n; i++) {
         const char *line = lines[i];
@@ -241,14 +272,14 @@ char *sv_power_fit_profile(const char *base_text, const SvPowerFit *fit, const c
             in_power = seen = TRUE;
         } else if (in_power && (line[0] != ' ' || last)) {
             /* The section ended: the fitted keys go at its end. */
-            for (int k = 0; k < 3; k++)
+            for (int k = 0; k < 4; k++)
                 g_string_append_printf(out, "  %s: %.1f  # %s\n", keys[k], values[k],
                                        source != NULL ? source : "fitted");
             in_power = FALSE;
         } else if (in_power) {
             g_autofree char *key = line_key(line);
             if (key != NULL && (strcmp(key, "active_w") == 0 || strcmp(key, "compute_w") == 0 ||
-                                strcmp(key, "memory_w") == 0))
+                                strcmp(key, "memory_w") == 0 || strcmp(key, "host_w") == 0))
                 continue;
         }
         g_string_append(out, line);

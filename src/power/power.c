@@ -115,6 +115,7 @@ void sv_device_power_init(SvDevicePower *out, const SvHw *hw, SvDtype wdtype, Sv
     out->active_w = hw->active_power_w;
     out->compute_w = hw->compute_power_w;
     out->memory_w = hw->memory_power_w;
+    out->host_w = hw->host_power_w;
     out->peak_flops = sv_hw_matmul_peak(hw, wdtype, adtype);
     out->peak_bytes_per_s = hw->mem_bw_bytes_per_s;
     out->clock_exp = hw->clock_power_exponent > 0 ? hw->clock_power_exponent : 1.0;
@@ -138,7 +139,22 @@ double sv_device_power_w(const SvDevicePower *dev, const SvIterProfile *profile,
     double uc = dev->peak_flops > 0 ? MIN(profile->flops / (dev->peak_flops * d), 1.0) : 0;
     double um =
         dev->peak_bytes_per_s > 0 ? MIN(profile->bytes / (dev->peak_bytes_per_s * d), 1.0) : 0;
-    return w + dev->compute_w * uc * clock_pow(f, dev->clock_exp - 1.0) + dev->memory_w * um;
+    w += dev->compute_w * uc * clock_pow(f, dev->clock_exp - 1.0) + dev->memory_w * um;
+    if (dev->host_w > 0) {
+        /* The predictor's host time is what a measured step takes beyond
+         * its modelled kernels (calibration.host, overheads): a fit to
+         * measured step times, so it also holds GPU work no op prices
+         * (sampling over the vocabulary, logits processing, input
+         * preparation), which grows with the batch. ML.ENERGY v3 on H100
+         * draws more at large batches than the kernels' FLOPs and bytes
+         * give (Qwen3 30B-A3B on two H100 at batch 1024: 562 W against 339
+         * W, the host time 60 % of the step), so that time draws host_w
+         * (fitted, validation/power/fit.sh) on top of the busy draw. It
+         * does not stretch with the clock, and neither does its draw. */
+        double host_s = profile->total_s - profile->compute_s - profile->memory_s - profile->comm_s;
+        w += dev->host_w * CLAMP(host_s / d, 0.0, 1.0);
+    }
+    return w;
 }
 
 /* The power the board draws at clock @f: the model's demand, its dynamic
@@ -227,6 +243,11 @@ SvPower *sv_power_new(const SvConfig *config, GError **error)
         sv_device_power_init(&q->dev, pool->hw, config->engine.weight_dtype, config->engine.dtype);
         if (config->model != NULL && config->model->num_experts > 0)
             q->dev.active_w += moe_extra_w(pool->hw, config->engine.weight_dtype);
+        /* A named host overhead profile (engine.host_overheads, e.g.
+         * vllm-0.5) models an engine whose steps wait on the CPU: the GPU
+         * idles through that time, so it draws no host power. */
+        if (config->engine.host_overheads != NULL)
+            q->dev.host_w = 0;
         q->clock = 1.0;
         q->prefill = pool->role == SV_ROLE_PREFILL;
         if (pw->pc->pools != NULL && p < pw->pc->num_pools) {

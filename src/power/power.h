@@ -32,6 +32,7 @@ typedef struct {
     double active_w;           /* W above idle while an iteration runs, at the maximum clock */
     double compute_w;          /* W at 100 % of peak_flops, at the maximum clock */
     double memory_w;           /* W at 100 % of peak_bytes_per_s */
+    double host_w;             /* W above active through the iteration's host time */
     double peak_flops;         /* FLOP/s, the plan's matrix peak */
     double peak_bytes_per_s;   /* B/s, memory peak */
     double clock_exp;          /* SM power scales as f^clock_exp */
@@ -44,11 +45,13 @@ void sv_device_power_init(SvDevicePower *out, const SvHw *hw, SvDtype wdtype, Sv
 /* Power of one device while it runs @profile's iteration at SM clock @f
  * (fraction of the maximum), the iteration lasting @extra_s seconds beyond
  * the profile's modelled time (copies, test hooks). With D(f) the duration
- * at f, u_c = FLOPs / (peak_flops D(f)) and u_m = bytes / (peak_bytes D(f)):
- *   P(f) = idle + active f^g + compute u_c f^(g-1) + memory u_m
+ * at f, u_c = FLOPs / (peak_flops D(f)), u_m = bytes / (peak_bytes D(f))
+ * and s_h = the profile's host time (total - compute - memory - comm) / D(f):
+ *   P(f) = idle + active f^g + compute u_c f^(g-1) + memory u_m + host s_h
  * (g = clock_exp: the SM domain's switching power per operation scales as
  * f^(g-1), so at a fixed workload its power goes as f^g; HBM power follows
- * the bytes moved). Not clamped. */
+ * the bytes moved; the host term is the GPU work hidden in the fitted host
+ * overheads, see power.c). Not clamped. */
 double sv_device_power_w(const SvDevicePower *dev, const SvIterProfile *profile, double extra_s,
                          double f);
 

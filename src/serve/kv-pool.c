@@ -57,6 +57,7 @@ static inline uint64_t mix64(uint64_t x)
 #define SALT_TRACE   0x7f4a7c159e3779b9ULL
 #define SALT_PREFIX  0x2545f4914f6cdd1dULL
 #define SALT_CONTEXT 0x9e3779b97f4a7c15ULL
+#define SALT_OWN     0xd6e8feb86659fd93ULL
 
 static inline uint64_t chain_next(uint64_t prev, uint64_t content)
 {
@@ -347,9 +348,25 @@ void sv_kv_seq_init(SvKvSeq *seq, const SvPrefixSource *src, int32_t input_token
         seq->unit_tokens = seq->unit_blocks = 0;
 }
 
+void sv_kv_seq_own_content(SvKvSeq *seq, const SvPrefixSource *src, uint64_t key,
+                           int32_t block_size)
+{
+    g_return_if_fail(seq != NULL && key != 0 && block_size > 0);
+    if (src != NULL && ((src->hash_ids != NULL && src->num_hash_ids > 0) || src->prefix_key != 0 ||
+                        src->context_key != 0))
+        return;
+    /* One block per unit, as synthetic content: every token is named. */
+    seq->own_key = key;
+    seq->unit_tokens = block_size;
+    seq->unit_blocks = 1;
+    seq->max_units = INT32_MAX;
+}
+
 /* The content of unit @i of @seq, before chaining. */
 static uint64_t unit_content(const SvKvSeq *seq, int32_t i)
 {
+    if (seq->own_key != 0)
+        return mix64(seq->own_key ^ SALT_OWN) + (uint64_t)i;
     const SvPrefixSource *s = &seq->src;
     if (s->prefix_key != 0 || s->context_key != 0) {
         if ((int64_t)(i + 1) * seq->unit_tokens <= s->prefix_tokens)

@@ -59,6 +59,7 @@ typedef struct {
     int32_t max_units;    /* leading units whose content is named */
     int32_t cached_units; /* leading units this request references in the cache */
     uint64_t chain;       /* chained hash of unit cached_units - 1 */
+    uint64_t own_key;     /* nonzero: content no source names, the request's own */
 } SvKvSeq;
 
 void sv_kv_pool_init(SvKvPool *pool, int64_t total_blocks, int32_t block_size);
@@ -92,6 +93,16 @@ void sv_kv_pool_advance(SvKvPool *pool, SvTimeNs now_ns);
  * makes it not cacheable. */
 void sv_kv_seq_init(SvKvSeq *seq, const SvPrefixSource *src, int32_t input_tokens,
                     int32_t block_size, gboolean caching);
+/* With the prefix cache on, a request whose content no source names (@src
+ * has no hash ids and no synthetic keys; @seq was just initialised from it)
+ * still has content, its own: vLLM hashes every full block of every
+ * request, prompt and output alike, so a request preempted by recomputation
+ * finds its own blocks on readmission unless they were evicted meanwhile.
+ * Such content is named by @key (nonzero, unique in the run) in a space no
+ * source uses, so it is never shared. Sources that name content are left
+ * as they are. */
+void sv_kv_seq_own_content(SvKvSeq *seq, const SvPrefixSource *src, uint64_t key,
+                           int32_t block_size);
 /* Computed tokens at which @seq's next unit fills (INT32_MAX: never), so
  * that callers can skip sv_kv_pool_cache_computed until then. */
 static inline int32_t sv_kv_seq_cache_at(const SvKvSeq *seq)

@@ -23,7 +23,10 @@
 # fits power.moe_active_w instead: the watts a device of an MoE model draws
 # while busy beyond the dense model's terms (src/power/power.c), the
 # candidates sorted by the median |log error| of the mean power per device
-# over the same training rows, the dense terms (fit.sh) left as they are.
+# over the same training rows, the dense and host terms (fit.sh) left as
+# they are. Choose by grouped cross-validation over the training rows too
+# (validation/power/README.md, error analysis): a value that only fits the
+# rows it was chosen on is not kept.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 here=validation/power
