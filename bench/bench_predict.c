@@ -1,8 +1,11 @@
 /* Predictor-speed benchmark: the cost of one iteration-time lookup, cold
  * (a batch shape never seen: the op list is built and every op looked up
  * in the calibrated tables or timed by the roofline) and memoised (a shape
- * seen before: one hash probe). The serving engine asks once per simulated
- * iteration, so these two numbers bound the simulator's speed.
+ * seen before: one hash probe for a decode-only batch, while a batch with
+ * a prefill chunk is put together from the memo's per-part caches every
+ * time, predictor.c, which costs more than a probe; "misses" counts both).
+ * The serving engine asks once per simulated iteration, so these numbers
+ * bound the simulator's speed.
  * Usage: bench_predict [MODEL [HW [TP]]] (default llama-3-8b h100-sxm 1). */
 #include "hw/hw.h"
 #include "model/model.h"

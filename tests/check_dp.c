@@ -125,11 +125,11 @@ END_TEST
 
 /* max_num_batched_tokens 100 per rank, two 150-token prompts (2 output
  * tokens) at 0, chunked prefill; request 0 starts alone.
- * dp = 2 (budget 200): request 0's whole prompt, 150 tokens, 2.5 ms (the
- * ranks share one budget here, so one request's chunk may pass a rank's
- * 100: the simplification sv_sim_pool_engine names); then its decode with
- * request 1's whole prompt, 151 tokens, 2.51 ms (5.01: 0 finishes, 1 has
- * its first token); 1's decode, 1.01 ms.
+ * dp = 2 (budget 200, but one request's chunk at most one rank's 100, as
+ * each vLLM rank schedules its own): 100 of request 0 (2 ms); its last 50
+ * with 100 of request 1, 150 tokens, 2.5 ms (4.5: 0's first token); 0's
+ * decode with 1's last 50, 51 tokens, 1.51 ms (6.01: 0 finishes, 1 has its
+ * first token); 1's decode, 1.01 ms (7.02).
  * dp = 1 (budget 100): 100 of request 0 (2 ms), its last 50 with 50 of 1
  * (2 ms, t=4: 0's first token), 0's decode with 99 of 1 (2 ms, t=6: 0
  * finishes), the last token of 1's prompt (1.01 ms, 7.01: its first
@@ -137,13 +137,23 @@ END_TEST
 START_TEST(test_token_budget_per_rank)
 {
     const char *csv = "arrival_s,input_tokens,output_tokens\n0,150,2\n0,150,2\n";
-    const double dp2[][2] = {{2.5, 5.01}, {5.01, 6.02}};
+    const double dp2[][2] = {{4.5, 6.01}, {6.01, 7.02}};
     const double dp1[][2] = {{4, 6}, {7.01, 8.02}};
     Study *st = study_new(csv, 2);
     st->cfg.engine.max_num_batched_tokens = 100;
     expect_timeline(st, dp2, 2);
     st->pool.data_parallel_size = st->pool.expert_parallel_size = 1;
     expect_timeline(st, dp1, 2);
+    study_free(st);
+    /* A running prefill is capped too: one 250-token prompt at dp = 2 runs
+     * as 100 (2 ms), 100 (2 ms) and 50 tokens (1.5 ms: first token at 5.5),
+     * then its decode (1.01 ms), the same steps as at dp = 1. */
+    const double one[][2] = {{5.5, 6.51}};
+    st = study_new("arrival_s,input_tokens,output_tokens\n0,250,2\n", 2);
+    st->cfg.engine.max_num_batched_tokens = 100;
+    expect_timeline(st, one, 1);
+    st->pool.data_parallel_size = st->pool.expert_parallel_size = 1;
+    expect_timeline(st, one, 1);
     study_free(st);
 }
 END_TEST

@@ -1297,6 +1297,77 @@ START_TEST(test_custom_all_reduce_plan)
 }
 END_TEST
 
+/* The memo puts a miss together from caches of its ops' shares by what they
+ * depend on (token count, batch size, prefill and decode attention); that
+ * must give what timing every op again gives, to the last bit, for every
+ * kind of plan: tables (H100 GEMMs, A100 attention with its decode
+ * histogram), sliding windows with MoE, MLA, pipeline stages, a locked
+ * clock. Shapes come from a fixed generator over few chunk sizes and batch
+ * sizes, so the parts' caches both hit and miss. */
+START_TEST(test_memo_split_exact)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(SvHw) h100 = sv_hw_load("h100-sxm", &error);
+    g_autoptr(SvHw) a100 = sv_hw_load("a100-sxm-80g", &error);
+    g_autoptr(SvModel) l70 = sv_model_load("llama-3-70b", &error);
+    g_autoptr(SvModel) l8 = sv_model_load("llama-3-8b", &error);
+    g_autoptr(SvModel) oss = sv_model_load("gpt-oss-20b", &error);
+    g_autoptr(SvModel) ds = sv_model_load("deepseek-v3", &error);
+    g_autoptr(SvModel) q3 = sv_model_load("qwen3-30b-a3b", &error);
+    ck_assert_msg(h100 && a100 && l70 && l8 && oss && ds && q3, "%s", error ? error->message : "?");
+    const struct {
+        const SvModel *model;
+        const SvHw *hw;
+        int tp, pp, ep;
+        double clock;
+    } cases[] = {
+        {l70, h100, 8, 1, 1, 1.0}, {l70, a100, 2, 1, 1, 1.0}, {oss, h100, 2, 1, 1, 1.0},
+        {ds, h100, 8, 2, 1, 1.0},  {l8, h100, 1, 4, 1, 0.7},  {q3, h100, 2, 1, 2, 1.0},
+        {l70, h100, 4, 4, 1, 1.0},
+    };
+    for (size_t c = 0; c < G_N_ELEMENTS(cases); c++) {
+        g_autoptr(SvPredictor) split =
+            make(cases[c].model, cases[c].hw, cases[c].tp, cases[c].pp, cases[c].ep);
+        g_autoptr(SvPredictor) whole =
+            make(cases[c].model, cases[c].hw, cases[c].tp, cases[c].pp, cases[c].ep);
+        sv_predictor_set_memo_split(whole, FALSE);
+        if (cases[c].clock < 1) {
+            sv_predictor_set_clock(split, cases[c].clock);
+            sv_predictor_set_clock(whole, cases[c].clock);
+        }
+        uint64_t x = 12345 + c;
+        for (int i = 0; i < 3000; i++) {
+            SvBatchShape s = {0};
+            x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+            static const int64_t chunks[] = {1, 17, 256, 512, 1000, 2048, 8192};
+            int prefills = (int)(x >> 60) % 4;
+            for (int k = 0; k < prefills; k++)
+                sv_batch_add_prefill(&s, chunks[(x >> (8 * k + 20)) % G_N_ELEMENTS(chunks)],
+                                     (int64_t)((x >> (5 * k + 3)) % 5000));
+            int decodes = (int)((x >> 40) % 6) * 40 + (int)(x >> 56) % 3;
+            for (int k = 0; k < decodes; k++)
+                sv_batch_add_decode(&s, 1, 1 + (int64_t)((x >> (k % 40)) % 9000));
+            if (s.num_prefill == 0 && s.num_decode == 0)
+                sv_batch_add_decode(&s, 1, 100);
+            SvIterProfile a, b;
+            double fa = 0, fb = 0;
+            SvTimeNs ta = sv_predictor_iteration_profile(split, &s, &a, &fa);
+            SvTimeNs tb = sv_predictor_iteration_profile(whole, &s, &b, &fb);
+            ck_assert_msg(ta == tb && fa == fb,
+                          "case %zu shape %d: %" G_GINT64_FORMAT
+                          " ns %.17g FLOPs, whole %" G_GINT64_FORMAT " ns %.17g",
+                          c, i, ta, fa, tb, fb);
+            ck_assert_msg(a.compute_s == b.compute_s && a.memory_s == b.memory_s &&
+                              a.comm_s == b.comm_s && a.total_s == b.total_s &&
+                              a.flops == b.flops && a.bytes == b.bytes,
+                          "case %zu shape %d: profiles differ", c, i);
+            ck_assert_int_eq(sv_predictor_stage_max_ns(split, &s),
+                             sv_predictor_stage_max_ns(whole, &s));
+        }
+    }
+}
+END_TEST
+
 Suite *perf_suite(void)
 {
     Suite *s = suite_create("perf");
@@ -1322,6 +1393,7 @@ Suite *perf_suite(void)
     tcase_add_test(tc, test_links_by_plan);
     tcase_add_test(tc, test_plan_errors);
     tcase_add_test(tc, test_quantized_decode_faster);
+    tcase_add_test(tc, test_memo_split_exact);
     suite_add_tcase(s, tc);
     TCase *tb = tcase_create("batch");
     tcase_add_test(tb, test_batch_parse_ok);

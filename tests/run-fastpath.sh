@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The decode cohort (src/serve/cohort.c) is an exact shortcut: every study
-# must give byte-identical requests.csv, timeseries.csv and summary.json
-# (less its wall time) with it and without it (SERVESIM_NO_FASTPATH=1, the
-# plain per-request path). Runs each golden scenario, then studies chosen to
+# The decode cohort (src/serve/cohort.c) and the predictor memo's per-part
+# caches (src/perf/predictor.c) are exact shortcuts: every study must give
+# byte-identical requests.csv, timeseries.csv and summary.json (less its
+# wall time) with them and without them (SERVESIM_NO_FASTPATH=1, the plain
+# per-request path). Runs each golden scenario, then studies chosen to
 # drive the cohort's fall-backs: KV preemption by recomputation and by swap
 # (blocks short at the decode pass, and in the prefill pass after decodes
 # were placed), small and large blocks, no chunked prefill, a disaggregated

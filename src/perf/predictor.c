@@ -70,9 +70,16 @@ typedef struct {
 
 #define MAX_GEMM_PARTS 4
 
+/* What an op's time depends on, besides the plan (with dp = 1): the new
+ * tokens T (most ops), the sequences in the batch (LM head, sampler, host),
+ * the prefill chunks' attention aggregates, or the decode contexts. The memo
+ * times each part apart (memo_compose). */
+typedef enum { PART_TOKENS, PART_ROWS, PART_PREFILL, PART_DECODE, PART_COUNT } OpPart;
+
 typedef struct {
     const char *name; /* canonical op name, static */
     OpKind kind;
+    OpPart part;        /* the inputs its time depends on */
     int count;          /* occurrences per iteration on this stage */
     double flops;       /* one occurrence, per device, FLOPs */
     double bytes;       /* one occurrence, per device: memory traffic or message size */
@@ -126,10 +133,11 @@ _Static_assert(SV_BATCH_CTX_BUCKETS <= 16, "memo key keeps the rest bucket in 4 
  * a result, and a long run's working set of shapes is far smaller. */
 #define MEMO_MAX_ENTRIES   (1u << 17)
 #define MEMO_INITIAL_SLOTS 4096u
-/* The hot table in front of it: direct-mapped, 512 KiB, so it stays in
- * cache. On bench/cluster-1024.yaml the replicas come back to recent shapes
- * (their own or another replica's): 68 % of lookups hit it (63 % at 128
- * KiB, 72 % at 2 MiB), and would otherwise wait for memory. */
+/* The hot table in front of it when every key is stored (the memo's parts
+ * off, memo_lookup): direct-mapped, 512 KiB, so it stays in cache. On
+ * bench/cluster-1024.yaml the replicas come back to recent shapes (their
+ * own or another replica's): 68 % of lookups hit it (63 % at 128 KiB, 72 %
+ * at 2 MiB), and would otherwise wait for memory. */
 #define MEMO_HOT_SLOTS 8192u
 
 /* What the memo answers for one key. */
@@ -172,6 +180,34 @@ static MemoEntry *memo_table_new(uint32_t n)
         t[i].w0 = MEMO_EMPTY;
     return t;
 }
+
+/* The op times of one part (OpPart) of the iteration for one value of that
+ * part's inputs: a two-way cache (memo_compose). An entry is its key
+ * (PartKey) followed by the shares of the part's ops over every stage in
+ * execution order (OpShare, defined with the timing code below), on cache
+ * line boundaries: a lookup is then one miss, not one for the key and one
+ * for the values. */
+typedef struct {
+    uint64_t k0, k1; /* the part's key, k1 plus 1 (0: an empty entry) */
+} PartKey;
+typedef struct PartCache {
+    void *alloc;    /* what entries lies in (owned) */
+    char *entries;  /* stride bytes each */
+    size_t stride;  /* bytes: the key and width shares, a multiple of 64 */
+    uint32_t mask;  /* entries - 1 */
+    int width;      /* ops of this part over all stages */
+    uint64_t fills; /* entries computed */
+} PartCache;
+
+/* Where an op's share is found when an iteration is put together from its
+ * parts: the part and the index in its entries. */
+typedef struct {
+    uint8_t part;   /* OpPart */
+    uint16_t index; /* in the part's entry */
+} PartSlot;
+
+static void memo_split_init(SvPredictor *p);
+static void memo_split_free(SvPredictor *p);
 
 /* A GEMM shape of this plan and the table lines that answer for it. */
 typedef struct {
@@ -252,6 +288,11 @@ struct SvPredictor {
     uint32_t old_num_slots; /* its size, a power of two */
     uint64_t hits;          /* lookups answered from the table */
     uint64_t misses;        /* lookups that computed a value */
+    /* Misses put together from the parts' caches (memo_compose); NULL
+     * layout: computed whole (dp > 1, or turned off). */
+    PartSlot *layout; /* every op of the op lists, stage after stage */
+    int *stage_start; /* num_stages + 1 offsets into layout */
+    PartCache parts[PART_COUNT];
 
     double clock_factor; /* locked SM clock, fraction of the maximum; 0 = the maximum */
 };
@@ -846,6 +887,7 @@ SvPredictor *sv_predictor_new(const SvModel *model, const SvHw *hw, const SvPlan
     p->num_slots = MEMO_INITIAL_SLOTS;
     p->slots = memo_table_new(p->num_slots);
     p->hot = memo_table_new(MEMO_HOT_SLOTS);
+    memo_split_init(p);
     return p;
 }
 
@@ -857,6 +899,7 @@ void sv_predictor_free(SvPredictor *predictor)
     g_aligned_free(predictor->slots);
     g_aligned_free(predictor->old_slots);
     g_aligned_free(predictor->hot);
+    memo_split_free(predictor);
     g_free(predictor->ep_share);
     g_free(predictor->hot_experts);
     g_free(predictor);
@@ -942,6 +985,7 @@ static void push_attention(OpList *list, const SvPredictor *p, const SvBatchShap
             kv = MIN(kv, s->num_prefill * window + pt);
         }
         OpDesc *op = push_op(list, "attn_prefill", OP_ATTENTION, count);
+        op->part = PART_PREFILL;
         double per_pair = 2.0 * (p->attn_dqk_prefill + p->attn_dv_prefill);
         op->flops = pairs * per_pair * p->q_heads;
         op->model_flops = pairs * per_pair * heads_total;
@@ -972,6 +1016,7 @@ static void push_attention(OpList *list, const SvPredictor *p, const SvBatchShap
                 kv += MIN((double)s->decode_ctx_sum[b], s->decode_ctx_count[b] * window);
         }
         OpDesc *op = push_op(list, "attn_decode", OP_ATTENTION, count);
+        op->part = PART_DECODE;
         double per_pair = 2.0 * (p->attn_dqk_decode + p->attn_dv_decode);
         op->flops = kv * per_pair * p->q_heads;
         op->model_flops = kv * per_pair * heads_total;
@@ -1195,10 +1240,12 @@ static void build_stage_ops(const SvPredictor *p, const SvBatchShape *full, int 
         /* vLLM keeps the LM head unquantized, like the embedding. */
         double vocab = (double)m->vocab_size / tp;
         OpDesc *lm = push_op(list, "lm_head", OP_GEMM, 1);
+        lm->part = PART_ROWS;
         add_gemm(lm, rows, vocab, hidden, 1, 1, ab, ab, TRUE);
         lm->model_flops = lm->flops * tp;
         /* Softmax/top-p over fp32 logits of the whole vocabulary: two passes. */
         push_elementwise(list, ELT_SAMPLER, 1, 2.0 * rows * m->vocab_size * 4.0);
+        list->ops[list->n - 1].part = PART_ROWS;
     } else {
         /* vLLM sends the hidden states and the residual, each TP device its
          * 1/tp slice; the next stage all-gathers them (all_gather above). */
@@ -1206,6 +1253,7 @@ static void build_stage_ops(const SvPredictor *p, const SvBatchShape *full, int 
     }
     if (first) {
         OpDesc *host = push_op(list, "host_overhead", OP_HOST, 1);
+        host->part = PART_ROWS;
         host->fixed_s = p->hw->host_overhead_iter_s + p->hw->host_overhead_req_s * rows;
         if (p->host != NULL) /* a named profile: the whole host step, on the first stage */
             host->fixed_s = p->host->iteration_s + p->host->per_request_s * rows +
@@ -1424,14 +1472,33 @@ static double time_op(const SvPredictor *p, const OpDesc *op, SvCoverage *covera
     return t + op->launches * p->hw->kernel_launch_s;
 }
 
-/* Add @op's @t seconds (all its occurrences) to @prof by what bounds it. */
-static void profile_op(const SvPredictor *p, const OpDesc *op, double t, SvIterProfile *prof)
+/* What bounds an op, for the profile. */
+typedef enum { BOUND_COMPUTE, BOUND_MEMORY, BOUND_COMM, BOUND_HOST } OpBound;
+
+/* One op's share of an iteration, all its occurrences together: what
+ * stage_time adds to the stage time, the model FLOPs and the profile. The
+ * memo keeps these per op (memo_compose), so that replaying the additions
+ * gives the very sums stage_time makes. */
+typedef struct OpShare {
+    double t_s;         /* count x one occurrence's time, s */
+    double model_flops; /* count x useful FLOPs over the replica */
+    double flops;       /* count x FLOPs per device (compute and memory bound only) */
+    double bytes;       /* count x bytes per device (compute and memory bound only) */
+    OpBound bound;
+} OpShare;
+
+static void op_share(const SvPredictor *p, const OpDesc *op, OpShare *sh)
 {
+    SvCoverage c;
+    sh->t_s = op->count * time_op(p, op, &c);
+    sh->model_flops = op->count * op->model_flops;
+    sh->flops = sh->bytes = 0;
     switch (op->kind) {
     case OP_COLLECTIVE:
-        prof->comm_s += t;
+        sh->bound = BOUND_COMM;
         return;
     case OP_HOST:
+        sh->bound = BOUND_HOST;
         return;
     case OP_GEMM:
     case OP_ATTENTION:
@@ -1439,12 +1506,34 @@ static void profile_op(const SvPredictor *p, const OpDesc *op, double t, SvIterP
         break;
     }
     double peak = op->kind == OP_GEMM ? p->peak_w : p->peak_act;
-    if (op->flops / peak > op->bytes / p->bw_peak)
-        prof->compute_s += t;
-    else
-        prof->memory_s += t;
-    prof->flops += op->count * op->flops;
-    prof->bytes += op->count * op->bytes;
+    sh->bound = op->flops / peak > op->bytes / p->bw_peak ? BOUND_COMPUTE : BOUND_MEMORY;
+    sh->flops = op->count * op->flops;
+    sh->bytes = op->count * op->bytes;
+}
+
+/* Add @sh to the stage time *@total, the model FLOPs *@flops and, when not
+ * NULL, @prof (by what bounds the op). */
+static inline void add_share(const OpShare *sh, double *total, double *flops, SvIterProfile *prof)
+{
+    *total += sh->t_s;
+    *flops += sh->model_flops;
+    if (prof == NULL)
+        return;
+    switch (sh->bound) {
+    case BOUND_COMM:
+        prof->comm_s += sh->t_s;
+        return;
+    case BOUND_HOST:
+        return;
+    case BOUND_COMPUTE:
+        prof->compute_s += sh->t_s;
+        break;
+    case BOUND_MEMORY:
+        prof->memory_s += sh->t_s;
+        break;
+    }
+    prof->flops += sh->flops;
+    prof->bytes += sh->bytes;
 }
 
 /* Time of stage @si on @s; also adds its model FLOPs into *@flops and, when
@@ -1456,12 +1545,9 @@ static double stage_time(const SvPredictor *p, const SvBatchShape *s, int si, do
     build_stage_ops(p, s, si, &list);
     double total = 0;
     for (int i = 0; i < list.n; i++) {
-        SvCoverage c;
-        double t = list.ops[i].count * time_op(p, &list.ops[i], &c);
-        total += t;
-        *flops += list.ops[i].count * list.ops[i].model_flops;
-        if (prof != NULL)
-            profile_op(p, &list.ops[i], t, prof);
+        OpShare sh;
+        op_share(p, &list.ops[i], &sh);
+        add_share(&sh, &total, flops, prof);
     }
     return total;
 }
@@ -1767,14 +1853,210 @@ static void memo_rep(const SvPredictor *p, const MemoKey *key, SvBatchShape *rep
     memo_rep_contexts(count, total, rep);
 }
 
-/* The values at @key's representative shape, computed afresh. */
-static void memo_compute(SvPredictor *p, const MemoKey *key, MemoValue *v)
+/* ---- the memo's parts ----
+ * A memo miss used to time every op again at the key's representative
+ * shape. On 15 simulated minutes of bench/cluster-1024.yaml (2.9 M
+ * lookups) one lookup in five missed: the 2.0 M decode-only steps have 10 k
+ * distinct keys, but the 0.9 M steps with a prefill chunk 452 k (their
+ * chunk tokens, attention pairs and decode contexts together), while the
+ * inputs each op depends on repeat (OpPart): 6.7 k token counts, 92 batch
+ * sizes, 32 k prefill and 10 k decode attention aggregates. So each part's
+ * ops are timed once per value of its own inputs and kept in a cache
+ * (PartCache, two-way: on that run 42 k prefill and 11 k decode entries
+ * are timed, evictions included, against 450 k whole keys before),
+ * and a miss replays the shares of the key's ops in execution order
+ * (memo_compose): the same additions in the same order as compute() makes,
+ * so the same sums to the last bit, which tests/check_perf.c checks
+ * against the whole computation. With
+ * attention data parallelism (dp > 1) every op's model FLOPs depend on the
+ * whole batch (the busiest rank stands for all), so it computes whole.
+ * Measured on the whole hour: 10.4 s of user CPU before, 7.6 s after. */
+static const uint32_t part_entries[PART_COUNT] = {
+    [PART_TOKENS] = 16384, [PART_ROWS] = 1024, [PART_PREFILL] = 32768, [PART_DECODE] = 16384};
+
+static void memo_split_init(SvPredictor *p)
+{
+    if (p->dp > 1)
+        return;
+    /* The layout: every op a batch with both prefill chunks and decodes
+     * runs. A batch without one of them runs the same ops less that part's. */
+    SvBatchShape probe = {0};
+    sv_batch_add_prefill(&probe, 1, 0);
+    sv_batch_add_decode(&probe, 1, 1);
+    int width[PART_COUNT] = {0}, n = 0;
+    p->layout = g_new(PartSlot, (size_t)p->num_stages * MAX_STAGE_OPS);
+    p->stage_start = g_new(int, p->num_stages + 1);
+    for (int si = 0; si < p->num_stages; si++) {
+        OpList list;
+        build_stage_ops(p, &probe, si, &list);
+        p->stage_start[si] = n;
+        for (int i = 0; i < list.n; i++) {
+            OpPart part = list.ops[i].part;
+            SV_ASSERT(width[part] < UINT16_MAX, "%d ops in one memo part", width[part]);
+            p->layout[n++] = (PartSlot){(uint8_t)part, (uint16_t)width[part]++};
+        }
+    }
+    p->stage_start[p->num_stages] = n;
+    for (int part = 0; part < PART_COUNT; part++) {
+        PartCache *c = &p->parts[part];
+        uint32_t entries = part_entries[part];
+        c->mask = entries - 1;
+        c->width = width[part];
+        c->stride = (sizeof(PartKey) + (size_t)c->width * sizeof(OpShare) + 63) & ~(size_t)63;
+        /* Zeroed (all entries empty) and untouched: a large calloc maps
+         * fresh pages, so a predictor that is never asked (plan search)
+         * costs no memory. Aligned by hand (g_aligned_alloc0 writes it). */
+        c->alloc = g_malloc0((size_t)entries * c->stride + 63);
+        c->entries = (char *)(((uintptr_t)c->alloc + 63) & ~(uintptr_t)63);
+    }
+}
+
+static void memo_split_free(SvPredictor *p)
+{
+    g_clear_pointer(&p->layout, g_free);
+    g_clear_pointer(&p->stage_start, g_free);
+    for (int part = 0; part < PART_COUNT; part++)
+        g_free(p->parts[part].alloc);
+    memset(p->parts, 0, sizeof p->parts);
+}
+
+/* The key of @part of the iteration @key into @k; FALSE when the iteration
+ * has no op of that part (no prefill chunk, no decode). The token count is
+ * the representative shape's (memo_rep), the only input of those ops. */
+static gboolean part_key(int part, const MemoKey *key, uint64_t k[2])
+{
+    const uint64_t m25 = (1u << 25) - 1, m13 = (1u << 13) - 1;
+    uint64_t num_prefill = key->w0 & m25, tokens_index = key->w0 >> 25 & m13;
+    uint64_t num_decode = key->w1 & m25;
+    switch (part) {
+    case PART_TOKENS:
+        k[0] = (uint64_t)bucket_start((int64_t)tokens_index) + num_decode;
+        k[1] = 0;
+        return TRUE;
+    case PART_ROWS:
+        k[0] = num_prefill + num_decode;
+        k[1] = 0;
+        return TRUE;
+    case PART_PREFILL: /* chunks, tokens and pairs; KV tokens */
+        k[0] = key->w0;
+        k[1] = key->w1 >> 38;
+        return num_prefill > 0 && tokens_index > 0;
+    default: /* PART_DECODE: sequences, KV tokens; the histogram digest */
+        k[0] = key->w1 & ((UINT64_C(1) << 38) - 1);
+        k[1] = key->hist;
+        return num_decode > 0;
+    }
+}
+
+/* The entry of key @k of @part. Token counts and batch sizes are small
+ * integers, all distinct modulo the cache's size: they index it as they
+ * are. */
+static inline uint32_t part_hash(int part, const uint64_t k[2])
+{
+    if (part == PART_TOKENS || part == PART_ROWS)
+        return (uint32_t)k[0];
+    uint64_t h = k[0] * 0x9e3779b97f4a7c15ULL ^ k[1];
+    h ^= h >> 31;
+    h *= 0xbf58476d1ce4e5b9ULL;
+    return (uint32_t)(h ^ h >> 29);
+}
+
+/* Time the ops of the parts whose @fill is not NULL at @key's
+ * representative shape, into @fill. */
+static void memo_fill(SvPredictor *p, const MemoKey *key, OpShare *const fill[PART_COUNT])
 {
     SvBatchShape rep;
     memo_rep(p, key, &rep);
+    int next[PART_COUNT] = {0};
+    for (int si = 0; si < p->num_stages; si++) {
+        OpList list;
+        build_stage_ops(p, &rep, si, &list);
+        for (int i = 0; i < list.n; i++) {
+            OpPart part = list.ops[i].part;
+            int j = next[part]++;
+            if (fill[part] != NULL)
+                op_share(p, &list.ops[i], &fill[part][j]);
+        }
+    }
+    for (int part = 0; part < PART_COUNT; part++)
+        SV_ASSERT(fill[part] == NULL || next[part] == p->parts[part].width,
+                  "memo part %d has %d ops, its layout %d", part, next[part], p->parts[part].width);
+}
+
+/* compute() at @key's representative shape, from the parts' caches. */
+static void memo_compose(SvPredictor *p, const MemoKey *key, double *total_s, double *max_s,
+                         double *flops, SvIterProfile *prof)
+{
+    const OpShare *have[PART_COUNT];
+    OpShare *fill[PART_COUNT];
+    PartKey *entry[PART_COUNT];
+    uint64_t k[PART_COUNT][2];
+    /* Every part's entries are fetched before any is read: their misses
+     * overlap instead of coming one after the other. A key has two ways,
+     * an even entry and the odd one after it (two keys taking turns on one
+     * entry made most of the refills). */
+    for (int part = 0; part < PART_COUNT; part++) {
+        PartCache *c = &p->parts[part];
+        entry[part] = NULL;
+        if (!part_key(part, key, k[part]))
+            continue;
+        uint32_t i = part_hash(part, k[part]) & c->mask & ~1u;
+        entry[part] = (PartKey *)(c->entries + (size_t)i * c->stride);
+        for (size_t line = 0; line < c->stride + 64; line += 64)
+            __builtin_prefetch((char *)entry[part] + line, 1);
+    }
+    gboolean missing = FALSE;
+    for (int part = 0; part < PART_COUNT; part++) {
+        PartKey *e = entry[part];
+        have[part] = fill[part] = NULL;
+        if (e == NULL)
+            continue;
+        PartKey *second = (PartKey *)((char *)e + p->parts[part].stride);
+        if (e->k0 == k[part][0] && e->k1 == k[part][1] + 1) {
+            have[part] = (OpShare *)(e + 1);
+        } else if (second->k0 == k[part][0] && second->k1 == k[part][1] + 1) {
+            have[part] = (OpShare *)(second + 1);
+        } else {
+            /* The newer of the two entries stays, in the second way. */
+            memcpy(second, e, p->parts[part].stride);
+            e->k0 = k[part][0];
+            e->k1 = k[part][1] + 1;
+            p->parts[part].fills++;
+            have[part] = fill[part] = (OpShare *)(e + 1);
+            missing = TRUE;
+        }
+    }
+    if (missing)
+        memo_fill(p, key, fill);
+    *total_s = *max_s = *flops = 0;
+    memset(prof, 0, sizeof *prof);
+    for (int si = 0; si < p->num_stages; si++) {
+        double t = 0;
+        for (int j = p->stage_start[si]; j < p->stage_start[si + 1]; j++) {
+            const PartSlot *slot = &p->layout[j];
+            if (have[slot->part] != NULL)
+                add_share(&have[slot->part][slot->index], &t, flops, prof);
+        }
+        *total_s += t;
+        *max_s = MAX(*max_s, t);
+    }
+    prof->flops /= p->num_stages;
+    prof->bytes /= p->num_stages;
+    prof->total_s = *total_s;
+}
+
+/* The values at @key's representative shape, computed afresh. */
+static void memo_compute(SvPredictor *p, const MemoKey *key, MemoValue *v)
+{
     double total_s, max_s, flops;
     SvIterProfile prof;
-    compute(p, &rep, &total_s, &max_s, &flops, &prof);
+    if (p->layout != NULL) {
+        memo_compose(p, key, &total_s, &max_s, &flops, &prof);
+    } else {
+        SvBatchShape rep;
+        memo_rep(p, key, &rep);
+        compute(p, &rep, &total_s, &max_s, &flops, &prof);
+    }
     /* A locked clock stretches the stages alike (their mix of compute- and
      * memory-bound ops differs little). */
     double clocked = sv_iter_profile_time_s(&prof, plan_clock(p), p->hw->clock_memory_sensitivity);
@@ -1847,10 +2129,21 @@ static void memo_lookup(SvPredictor *p, const SvBatchShape *s, MemoValue *v)
 {
     MemoKey key;
     memo_key(p, s, &key);
+    /* A step with a prefill chunk is nearly always a new key (memo_compose
+     * says why), and putting it together from the parts' caches costs less
+     * than keeping it: stored, those keys made the table 16 MB, so that
+     * every lookup waited for memory; without them it holds the decode-only
+     * keys (10 k on bench/cluster-1024.yaml), 2 MB, and the hot table in
+     * front of it only costs a second line. */
+    if (p->layout != NULL && s->num_prefill > 0) {
+        p->misses++;
+        memo_compute(p, &key, v);
+        return;
+    }
     uint64_t h = memo_hash(&key);
     /* The hot table takes the hash's high bits, the table its low ones. */
-    MemoEntry *hot = &p->hot[(h >> 32) & (MEMO_HOT_SLOTS - 1)];
-    if (hot->w0 != MEMO_EMPTY && memo_same(hot, &key)) {
+    MemoEntry *hot = p->layout == NULL ? &p->hot[(h >> 32) & (MEMO_HOT_SLOTS - 1)] : NULL;
+    if (hot != NULL && hot->w0 != MEMO_EMPTY && memo_same(hot, &key)) {
         p->hits++;
         memo_load(p, hot, &key, v);
         return;
@@ -1858,7 +2151,8 @@ static void memo_lookup(SvPredictor *p, const SvBatchShape *s, MemoValue *v)
     MemoEntry *e = memo_slot(p, &key, h);
     if (e->w0 != MEMO_EMPTY) {
         p->hits++;
-        *hot = *e;
+        if (hot != NULL)
+            *hot = *e;
         memo_load(p, e, &key, v);
         return;
     }
@@ -1867,7 +2161,8 @@ static void memo_lookup(SvPredictor *p, const SvBatchShape *s, MemoValue *v)
         p->hits++;
         MemoEntry moved = *old; /* growing may free the old generation */
         *memo_claim(p, &key, h, e) = moved;
-        *hot = moved;
+        if (hot != NULL)
+            *hot = moved;
         memo_load(p, &moved, &key, v);
         return;
     }
@@ -1875,7 +2170,8 @@ static void memo_lookup(SvPredictor *p, const SvBatchShape *s, MemoValue *v)
     memo_compute(p, &key, v);
     e = memo_claim(p, &key, h, e);
     memo_store(e, &key, v);
-    *hot = *e;
+    if (hot != NULL)
+        *hot = *e;
 }
 
 SvTimeNs sv_predictor_iteration_ns(SvPredictor *predictor, const SvBatchShape *shape,
@@ -2064,6 +2360,15 @@ void sv_predictor_set_clock(SvPredictor *predictor, double clock_factor)
     g_clear_pointer(&predictor->old_slots, g_aligned_free);
     for (uint32_t i = 0; i < MEMO_HOT_SLOTS; i++)
         predictor->hot[i].w0 = MEMO_EMPTY;
+}
+
+void sv_predictor_set_memo_split(SvPredictor *predictor, gboolean enabled)
+{
+    g_return_if_fail(predictor != NULL);
+    if (!enabled)
+        memo_split_free(predictor);
+    else if (predictor->layout == NULL)
+        memo_split_init(predictor);
 }
 
 void sv_predictor_memo_stats(const SvPredictor *predictor, uint64_t *hits, uint64_t *misses)

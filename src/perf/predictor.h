@@ -223,6 +223,13 @@ gboolean sv_predictor_moe_load(const SvPredictor *predictor, double tokens, doub
  * decode=COUNT@CONTEXT terms. Errors: SV_CONFIG_ERROR/PARSE naming the term. */
 gboolean sv_batch_parse(const char *spec, SvBatchShape *shape, GError **error);
 
+/* A memo miss is put together from caches of the ops' times by what each
+ * depends on (token count, batch size, prefill and decode attention); with
+ * @enabled FALSE it times every op again instead. The results are the same
+ * to the last bit either way (tests and SERVESIM_NO_FASTPATH compare them);
+ * only the speed differs. On by default. */
+void sv_predictor_set_memo_split(SvPredictor *predictor, gboolean enabled);
+
 /* Memo statistics, for benchmarks. */
 void sv_predictor_memo_stats(const SvPredictor *predictor, uint64_t *hits, uint64_t *misses);
 

@@ -81,6 +81,9 @@ int sv__sched_budget_step(SvReplica *rep, SvTimeNs now_ns, const SvBudgetPolicy 
     gboolean chunk = policy->always_chunk || (eng->enable_chunked_prefill && !policy->never_chunk);
     rep->budget = eng->max_num_batched_tokens;
     rep->preempted_this_step = FALSE;
+    /* With data parallelism the budget is the ranks' together, but each rank
+     * schedules its own requests: a chunk fits one rank's budget. */
+    int64_t cap = chunk && rep->chunk_cap_tokens > 0 ? rep->chunk_cap_tokens : INT64_MAX;
 
     /* Pass 1, fast: the decode cohort (cohort.c) schedules every decode at
      * once; pass 2 then walks only the running requests outside it. A
@@ -123,7 +126,7 @@ int sv__sched_budget_step(SvReplica *rep, SvTimeNs now_ns, const SvBudgetPolicy 
         int32_t remaining = sv_request_known_tokens(r) - r->num_computed;
         if (remaining <= 0)
             continue;
-        int32_t n = (int32_t)MIN((int64_t)remaining, rep->budget);
+        int32_t n = (int32_t)MIN(MIN((int64_t)remaining, rep->budget), cap);
         if (!chunk && n < remaining)
             break;
         if (fast && !sv__replica_try_schedule(rep, r, n, 0, now_ns)) {
@@ -147,7 +150,7 @@ int sv__sched_budget_step(SvReplica *rep, SvTimeNs now_ns, const SvBudgetPolicy 
            rep->running.len < eng->max_num_seqs) {
         SvRequest *r = rep->waiting.head;
         int32_t remaining = sv_request_known_tokens(r) - r->num_computed;
-        int32_t n = (int32_t)MIN((int64_t)remaining, rep->budget);
+        int32_t n = (int32_t)MIN(MIN((int64_t)remaining, rep->budget), cap);
         if (!chunk && n < remaining) {
             /* Progress guarantee: a prompt longer than the whole budget runs
              * alone rather than blocking the queue forever. */

@@ -331,7 +331,11 @@ struct SvReplica {
      * took a request back out of it. */
     SvBatchShape shape;
     gboolean shape_dirty;
-    int64_t budget;      /* tokens left in the step being formed */
+    int64_t budget; /* tokens left in the step being formed */
+    /* tokens: the largest prefill chunk one request may take, one data-
+     * parallel rank's max_num_batched_tokens (each rank schedules its own
+     * requests in vLLM); 0 = the whole budget */
+    int32_t chunk_cap_tokens;
     int32_t outstanding; /* routed and not finished */
     SvTimeNs busy_ns;    /* time spent in iterations */
     int64_t iterations;

@@ -1253,10 +1253,11 @@ void sv_sim_pool_engine(const SvEngineConfig *engine, const SvPoolConfig *pool, 
      * --max-running-requests is the group's total instead; the keys here
      * have vLLM's meaning.) A replica schedules its ranks as one pool of
      * sequences (the predictor times the busiest rank, holding ceil(n / dp)
-     * of them), so it gets the group's limits. Simplifications: one
-     * request's prefill chunk may exceed one rank's token budget, and the
-     * ranks share one queue where vLLM balances arrivals over per-rank
-     * queues. */
+     * of them), so it gets the group's limits; one request's prefill chunk
+     * still takes at most one rank's token budget (SvReplica.chunk_cap_tokens,
+     * under the token-budget schedulers with chunked prefill).
+     * Simplification: the ranks share one queue where vLLM balances arrivals
+     * over per-rank queues. */
     *out = *engine;
     int64_t dp = MAX(pool->data_parallel_size, 1);
     out->max_num_seqs = (int)MIN((int64_t)engine->max_num_seqs * dp, (int64_t)G_MAXINT32);
@@ -1399,6 +1400,10 @@ SvSim *sv_sim_new(const SvConfig *config, const SvTrace *trace, const SvSimOptio
                 if (predictor == NULL)
                     return NULL;
                 g_ptr_array_add(sim->predictors, predictor);
+                /* Its memo's misses put together from parts, or timed whole:
+                 * the same values (SERVESIM_NO_FASTPATH compares them too). */
+                if (g_getenv("SERVESIM_NO_FASTPATH") != NULL)
+                    sv_predictor_set_memo_split(predictor, FALSE);
             }
             /* A locked SM clock (power.pools[].sm_clock_mhz). */
             if (sv_power_pool_clock(sim->power, (int)p) < 1.0)
@@ -1420,6 +1425,7 @@ SvSim *sv_sim_new(const SvConfig *config, const SvTrace *trace, const SvSimOptio
             rep->index = sim->num_replicas++;
             rep->pool = pool;
             rep->engine = &sim->pool_engines[p];
+            rep->chunk_cap_tokens = config->engine.max_num_batched_tokens; /* one rank's */
             rep->sched = sched;
             rep->max_model_len = max_model_len;
             rep->num_devices = sv_plan_devices(&plan);
