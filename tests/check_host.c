@@ -67,41 +67,10 @@ END_TEST
 /* A made-up device with round numbers and no host time of its own. */
 static SvHw tiny_hw(SvHostProfile *profiles, int n)
 {
-    SvHw hw = {0};
-    hw.name = (char *)"tiny-hw";
-    hw.peak_flops[SV_DTYPE_BF16] = 100e12;
-    hw.mem_bw_bytes_per_s = 1e12;
-    hw.mem_capacity_bytes = 80e9;
-    hw.devices_per_node = 8;
-    hw.scaleup_bw_bytes_per_s = 100e9;
-    hw.scaleup_latency_s = 5e-6;
-    hw.scaleout_bw_bytes_per_s = 10e9;
-    hw.scaleout_latency_s = 20e-6;
-    hw.eff_matmul = 0.5;
-    hw.eff_mem = 1.0;
-    hw.eff_link = 0.5;
+    SvHw hw = sv_test_tiny_hw();
     hw.host_profiles = profiles;
     hw.num_host_profiles = n;
     return hw;
-}
-
-/* Four layers, hidden 1024, 16 heads of 64, 4 KV heads, gated MLP 4096. */
-static SvModel tiny_model(void)
-{
-    SvModel m = {0};
-    m.name = (char *)"tiny";
-    m.num_layers = 4;
-    m.hidden_size = 1024;
-    m.num_heads = 16;
-    m.num_kv_heads = 4;
-    m.head_dim = 64;
-    m.intermediate_size = 4096;
-    m.gated_mlp = TRUE;
-    m.vocab_size = 1000;
-    m.max_position_embeddings = 32768;
-    m.attn = SV_ATTN_GQA;
-    m.dtype = SV_DTYPE_BF16;
-    return m;
 }
 
 static SvPredictor *make(const SvModel *m, const SvHw *hw, int tp, int pp, const char *host)
@@ -150,7 +119,7 @@ START_TEST(test_profile_terms)
     SvHostProfile prof = {
         .name = name, .iteration_s = 2e-3, .per_device_s = 3e-4, .per_request_s = 1e-4};
     SvHw hw = tiny_hw(&prof, 1);
-    SvModel m = tiny_model();
+    SvModel m = sv_test_tiny_model(4);
     SvBatchShape s = ten_seqs();
 
     /* TP 4: 2 ms + 4 devices x 0.3 ms + 10 sequences x 0.1 ms = 4.2 ms. */
@@ -246,7 +215,7 @@ END_TEST
 START_TEST(test_unknown_profile)
 {
     SvHw hw = tiny_hw(NULL, 0);
-    SvModel m = tiny_model();
+    SvModel m = sv_test_tiny_model(4);
     SvPlan plan = {.tp = 1,
                    .pp = 1,
                    .ep = 1,

@@ -16,51 +16,10 @@
 
 #include "testutil.h"
 
-/* A made-up device with round numbers: 100 TFLOP/s bf16 at 50 % efficiency,
- * 1 TB/s at 100 %, no launch or host overhead unless a test adds them. */
-static SvHw tiny_hw(void)
-{
-    SvHw hw = {0};
-    hw.name = (char *)"tiny-hw";
-    hw.peak_flops[SV_DTYPE_BF16] = 100e12;
-    hw.peak_flops[SV_DTYPE_FP16] = 100e12;
-    hw.peak_flops[SV_DTYPE_FP8] = 200e12;
-    hw.mem_bw_bytes_per_s = 1e12;
-    hw.mem_capacity_bytes = 80e9;
-    hw.devices_per_node = 8;
-    hw.scaleup_bw_bytes_per_s = 100e9;
-    hw.scaleup_latency_s = 5e-6;
-    hw.scaleout_bw_bytes_per_s = 10e9;
-    hw.scaleout_latency_s = 20e-6;
-    hw.eff_matmul = 0.5;
-    hw.eff_mem = 1.0;
-    hw.eff_link = 0.5;
-    return hw;
-}
-
-/* Two layers, hidden 1024, 16 heads of 64, 4 KV heads, gated MLP 4096. */
-static SvModel tiny_model(void)
-{
-    SvModel m = {0};
-    m.name = (char *)"tiny";
-    m.num_layers = 2;
-    m.hidden_size = 1024;
-    m.num_heads = 16;
-    m.num_kv_heads = 4;
-    m.head_dim = 64;
-    m.intermediate_size = 4096;
-    m.gated_mlp = TRUE;
-    m.vocab_size = 1000;
-    m.max_position_embeddings = 32768;
-    m.attn = SV_ATTN_GQA;
-    m.dtype = SV_DTYPE_BF16;
-    return m;
-}
-
 /* Llama-3-8B's shapes (meta-llama/Meta-Llama-3-8B config.json). */
 static SvModel llama8b(void)
 {
-    SvModel m = tiny_model();
+    SvModel m = sv_test_tiny_model(2);
     m.name = (char *)"llama-3-8b-like";
     m.num_layers = 32;
     m.hidden_size = 4096;
@@ -75,7 +34,7 @@ static SvModel llama8b(void)
 /* H100 SXM numbers of hwprofiles/h100-sxm.yaml. */
 static SvHw h100(void)
 {
-    SvHw hw = tiny_hw();
+    SvHw hw = sv_test_tiny_hw();
     hw.name = (char *)"h100-like";
     hw.peak_flops[SV_DTYPE_BF16] = 989e12;
     hw.peak_flops[SV_DTYPE_FP16] = 989e12;
@@ -131,8 +90,8 @@ static int count_ops(GArray *ops, const char *name)
 
 START_TEST(test_gemm_compute_bound)
 {
-    SvModel m = tiny_model();
-    SvHw hw = tiny_hw();
+    SvModel m = sv_test_tiny_model(2);
+    SvHw hw = sv_test_tiny_hw();
     g_autoptr(SvPredictor) p = make(&m, &hw, 1, 1, 1);
     SvBatchShape s = {0};
     sv_batch_add_prefill(&s, 4096, 0);
@@ -153,8 +112,8 @@ END_TEST
 
 START_TEST(test_gemm_memory_bound)
 {
-    SvModel m = tiny_model();
-    SvHw hw = tiny_hw();
+    SvModel m = sv_test_tiny_model(2);
+    SvHw hw = sv_test_tiny_hw();
     g_autoptr(SvPredictor) p = make(&m, &hw, 1, 1, 1);
     SvBatchShape s = {0};
     sv_batch_add_decode(&s, 1, 100);
@@ -185,8 +144,8 @@ static double tiny_layer_params(void)
 
 START_TEST(test_decode_weight_bound)
 {
-    SvModel m = tiny_model();
-    SvHw hw = tiny_hw();
+    SvModel m = sv_test_tiny_model(2);
+    SvHw hw = sv_test_tiny_hw();
     g_autoptr(SvPredictor) p = make(&m, &hw, 1, 1, 1);
     SvBatchShape s = {0};
     sv_batch_add_decode(&s, 4, 64);
@@ -237,8 +196,8 @@ END_TEST
 
 START_TEST(test_flops_out_exact)
 {
-    SvModel m = tiny_model();
-    SvHw hw = tiny_hw();
+    SvModel m = sv_test_tiny_model(2);
+    SvHw hw = sv_test_tiny_hw();
     g_autoptr(SvPredictor) p = make(&m, &hw, 2, 1, 1);
     SvBatchShape s = {0};
     sv_batch_add_prefill(&s, 100, 0); /* exact buckets below 256 */
@@ -261,10 +220,10 @@ END_TEST
 
 START_TEST(test_overheads)
 {
-    SvModel m = tiny_model();
-    SvHw hw = tiny_hw();
+    SvModel m = sv_test_tiny_model(2);
+    SvHw hw = sv_test_tiny_hw();
     g_autoptr(SvPredictor) p0 = make(&m, &hw, 1, 1, 1);
-    SvHw slow = tiny_hw();
+    SvHw slow = sv_test_tiny_hw();
     slow.kernel_launch_s = 1e-6;
     slow.host_overhead_iter_s = 1e-3;
     slow.host_overhead_req_s = 1e-5;
@@ -286,8 +245,8 @@ END_TEST
 
 START_TEST(test_memo_hits_and_order)
 {
-    SvModel m = tiny_model();
-    SvHw hw = tiny_hw();
+    SvModel m = sv_test_tiny_model(2);
+    SvHw hw = sv_test_tiny_hw();
     g_autoptr(SvPredictor) a = make(&m, &hw, 1, 1, 1);
     g_autoptr(SvPredictor) b = make(&m, &hw, 1, 1, 1);
     /* Two shapes in one bucket (decode context 100000 vs 100001). */
@@ -323,8 +282,8 @@ END_TEST
 
 START_TEST(test_memo_accuracy_and_growth)
 {
-    SvModel m = tiny_model();
-    SvHw hw = tiny_hw();
+    SvModel m = sv_test_tiny_model(2);
+    SvHw hw = sv_test_tiny_hw();
     hw.kernel_launch_s = 2e-6;
     g_autoptr(SvPredictor) p = make(&m, &hw, 1, 1, 1);
     /* Many distinct shapes (forcing the table to grow) each within 1 % of
@@ -391,8 +350,8 @@ END_TEST
 
 START_TEST(test_tp_all_reduce)
 {
-    SvModel m = tiny_model();
-    SvHw hw = tiny_hw();
+    SvModel m = sv_test_tiny_model(2);
+    SvHw hw = sv_test_tiny_hw();
     SvBatchShape s = {0};
     sv_batch_add_prefill(&s, 1000, 0);
     g_autoptr(SvPredictor) p1 = make(&m, &hw, 1, 1, 1);
@@ -414,7 +373,7 @@ START_TEST(test_tp_all_reduce)
     /* Wider than a node (2 devices each): 2 nodes, the ring's bandwidth is
      * the 2 NICs of a node's two devices, 2 x 10 GB/s x 0.5, and its
      * latency 8.4 + 4 intra-node steps x 3.4 + 2 network steps x 14 us. */
-    SvModel wide = tiny_model();
+    SvModel wide = sv_test_tiny_model(2);
     hw.devices_per_node = 2;
     g_autoptr(SvPredictor) p4 = make(&wide, &hw, 4, 1, 1);
     g_autoptr(GArray) o4 = sv_predictor_ops(p4, &s, NULL);
@@ -430,8 +389,8 @@ END_TEST
 
 START_TEST(test_kv_heads_replicated)
 {
-    SvModel m = tiny_model();
-    SvHw hw = tiny_hw();
+    SvModel m = sv_test_tiny_model(2);
+    SvHw hw = sv_test_tiny_hw();
     /* tp 8 > 4 KV heads: each device keeps one whole KV head. */
     g_autoptr(SvPredictor) p = make(&m, &hw, 8, 1, 1);
     SvBatchShape s = {0};
@@ -444,9 +403,9 @@ END_TEST
 
 START_TEST(test_pp_stages)
 {
-    SvModel m = tiny_model();
+    SvModel m = sv_test_tiny_model(2);
     m.num_layers = 5;
-    SvHw hw = tiny_hw();
+    SvHw hw = sv_test_tiny_hw();
     g_autoptr(SvPredictor) p = make(&m, &hw, 1, 2, 1);
     ck_assert_int_eq(sv_predictor_num_stages(p), 2);
     SvBatchShape s = {0};
@@ -485,7 +444,7 @@ END_TEST
 
 static SvModel tiny_moe(void)
 {
-    SvModel m = tiny_model();
+    SvModel m = sv_test_tiny_model(2);
     m.name = (char *)"tiny-moe";
     m.intermediate_size = 0;
     m.num_experts = 8;
@@ -498,7 +457,7 @@ static SvModel tiny_moe(void)
 START_TEST(test_moe)
 {
     SvModel m = tiny_moe();
-    SvHw hw = tiny_hw();
+    SvHw hw = sv_test_tiny_hw();
     g_autoptr(SvPredictor) p = make(&m, &hw, 1, 1, 1);
     SvBatchShape s = {0};
     sv_batch_add_decode(&s, 1, 10);
@@ -544,7 +503,7 @@ END_TEST
 START_TEST(test_mla_and_window)
 {
     /* A small DeepSeek-style MLA model. */
-    SvModel m = tiny_model();
+    SvModel m = sv_test_tiny_model(2);
     m.attn = SV_ATTN_MLA;
     m.num_kv_heads = 16;
     m.q_lora_rank = 256;
@@ -552,7 +511,7 @@ START_TEST(test_mla_and_window)
     m.qk_nope_head_dim = 64;
     m.qk_rope_head_dim = 32;
     m.v_head_dim = 64;
-    SvHw hw = tiny_hw();
+    SvHw hw = sv_test_tiny_hw();
     g_autoptr(SvPredictor) p = make(&m, &hw, 2, 1, 1);
     SvBatchShape s = {0};
     sv_batch_add_decode(&s, 1, 1000);
@@ -574,7 +533,7 @@ START_TEST(test_mla_and_window)
     ck_assert(qkv->bytes > w * 2 && qkv->bytes < w * 2 * 1.01);
 
     /* Sliding window every other layer: the windowed layer reads 128 tokens. */
-    SvModel wm = tiny_model();
+    SvModel wm = sv_test_tiny_model(2);
     wm.sliding_window = 128;
     wm.sliding_window_every = 2;
     g_autoptr(SvPredictor) pw = make(&wm, &hw, 1, 1, 1);
@@ -601,7 +560,7 @@ START_TEST(test_dp_attention)
 {
     SvModel m = tiny_moe();
     m.num_shared_experts = 0;
-    SvHw hw = tiny_hw();
+    SvHw hw = sv_test_tiny_hw();
     SvPlan plan = plan_of(1, 1, 2);
     plan.dp = 2;
     ck_assert_int_eq(sv_plan_devices(&plan), 2);
@@ -643,7 +602,7 @@ START_TEST(test_dp_attention)
     sv_predictor_iteration_ns(p, &s, &flops);
     ck_assert(flops > 0);
     /* A dense model has no use for it. */
-    SvModel dense = tiny_model();
+    SvModel dense = sv_test_tiny_model(2);
     SvPlan dd = plan_of(1, 1, 1);
     dd.dp = 2;
     g_autoptr(GError) e2 = NULL;
@@ -658,7 +617,7 @@ END_TEST
 START_TEST(test_moe_fused_kernel)
 {
     SvModel m = tiny_moe();
-    SvHw hw = tiny_hw();
+    SvHw hw = sv_test_tiny_hw();
     hw.eff_moe_matmul = 0.25;   /* 25 TFLOP/s of the 100 */
     hw.eff_moe_mem = 0.5;       /* 0.5 TB/s for 16-bit experts */
     hw.eff_moe_mem_8bit = 0.25; /* 0.25 TB/s for 8-bit ones */
@@ -711,7 +670,7 @@ START_TEST(test_moe_zipf)
     SvModel m = tiny_moe();
     m.num_experts = 4;
     m.experts_per_token = 1;
-    SvHw hw = tiny_hw();
+    SvHw hw = sv_test_tiny_hw();
     SvMoeLoad load = {.dist = SV_MOE_ZIPF, .skew = 1.0};
     ck_assert_rel(sv_moe_load_share(&load, 4, 0), 12.0 / 25, 1e-12);
     ck_assert_rel(sv_moe_load_share(&load, 4, 3), 3.0 / 25, 1e-12);
@@ -783,9 +742,9 @@ END_TEST
  * residual; the next stage all-gathers them. */
 START_TEST(test_pp_tp_send_gather)
 {
-    SvModel m = tiny_model();
+    SvModel m = sv_test_tiny_model(2);
     m.num_layers = 4;
-    SvHw hw = tiny_hw();
+    SvHw hw = sv_test_tiny_hw();
     g_autoptr(SvPredictor) p = make(&m, &hw, 2, 2, 1);
     SvBatchShape s = {0};
     sv_batch_add_prefill(&s, 500, 0);
@@ -827,12 +786,12 @@ END_TEST
 /* Which link each plan's all-reduce uses. */
 START_TEST(test_links_by_plan)
 {
-    SvModel m = tiny_model();
+    SvModel m = sv_test_tiny_model(2);
     m.num_heads = 32;
     m.num_kv_heads = 8;
     SvBatchShape s = {0};
     sv_batch_add_decode(&s, 8, 100);
-    SvHw hw = tiny_hw();
+    SvHw hw = sv_test_tiny_hw();
     hw.scaleup_kind = (char *)"nvlink";
     g_autoptr(SvPredictor) p8 = make(&m, &hw, 8, 1, 1);
     g_autoptr(GArray) o8 = sv_predictor_ops(p8, &s, NULL);
@@ -844,7 +803,7 @@ START_TEST(test_links_by_plan)
     ck_assert_int_eq(find_op(o16, "all_reduce")->domains, 2);
     ck_assert_int_eq(find_op(o16, "all_reduce")->group, 16);
     ck_assert_int_eq(sv_predictor_nodes(p16), 2);
-    SvHw l40s = tiny_hw();
+    SvHw l40s = sv_test_tiny_hw();
     l40s.scaleup_kind = (char *)"pcie";
     l40s.scaleup_bw_bytes_per_s = 32e9;
     g_autoptr(SvPredictor) pl = make(&m, &l40s, 2, 1, 1);
@@ -867,19 +826,19 @@ static void expect_plan_error(const SvModel *m, const SvHw *hw, SvPlan plan, con
 
 START_TEST(test_plan_errors)
 {
-    SvModel m = tiny_model();
-    SvHw hw = tiny_hw();
+    SvModel m = sv_test_tiny_model(2);
+    SvHw hw = sv_test_tiny_hw();
     expect_plan_error(&m, &hw, plan_of(3, 1, 1), "does not divide the 16 attention heads");
     expect_plan_error(&m, &hw, plan_of(1, 3, 1), "exceeds the 2 layers");
     expect_plan_error(&m, &hw, plan_of(1, 1, 2), "is dense");
     expect_plan_error(&m, &hw, plan_of(0, 1, 1), ">= 1");
     SvModel moe = tiny_moe();
     expect_plan_error(&moe, &hw, plan_of(1, 1, 3), "does not divide the 8 experts");
-    SvModel odd = tiny_model();
+    SvModel odd = sv_test_tiny_model(2);
     odd.num_heads = 12;
     odd.num_kv_heads = 3;
     expect_plan_error(&odd, &hw, plan_of(2, 1, 1), "KV heads");
-    SvHw none = tiny_hw();
+    SvHw none = sv_test_tiny_hw();
     memset(none.peak_flops, 0, sizeof none.peak_flops);
     expect_plan_error(&m, &none, plan_of(1, 1, 1), "runs no matmul");
     /* EP inside TP must divide it; with attention DP it spans the stage. */
@@ -890,7 +849,7 @@ START_TEST(test_plan_errors)
     SvPlan dense_dp = plan_of(1, 1, 1);
     dense_dp.dp = 4;
     expect_plan_error(&m, &hw, dense_dp, "is dense");
-    SvHw lonely = tiny_hw();
+    SvHw lonely = sv_test_tiny_hw();
     lonely.scaleup_bw_bytes_per_s = lonely.scaleout_bw_bytes_per_s = 0;
     expect_plan_error(&m, &lonely, plan_of(2, 1, 1), "no link");
     /* ... but one device needs no link, and fp8 weights are fine. */
@@ -1037,7 +996,7 @@ START_TEST(test_batch_histogram)
 }
 END_TEST
 
-/* tiny_model() on tiny_hw() with a GEMM line for its gate+up projection
+/* sv_test_tiny_model(2) on sv_test_tiny_hw() with a GEMM line for its gate+up projection
  * (n = 2 x 4096, k = 1024): 20 us at M = 1, 40 us at M = 16. */
 static SvCalib *gemm_calib(const SvHw *hw)
 {
@@ -1062,8 +1021,8 @@ static double up_roof(double m)
 
 START_TEST(test_table_gemm)
 {
-    SvModel m = tiny_model();
-    SvHw hw = tiny_hw();
+    SvModel m = sv_test_tiny_model(2);
+    SvHw hw = sv_test_tiny_hw();
     hw.kernel_launch_s = 5e-6; /* added to roofline kernels only */
     g_autoptr(SvCalib) c = gemm_calib(&hw);
     hw.calib = c;
@@ -1141,8 +1100,8 @@ static const SvOpTime *decode_op(SvPredictor *p, const char *spec, GArray **keep
 
 START_TEST(test_table_decode_mixed)
 {
-    SvModel m = tiny_model();
-    SvHw hw = tiny_hw();
+    SvModel m = sv_test_tiny_model(2);
+    SvHw hw = sv_test_tiny_hw();
     g_autoptr(SvCalib) c = decode_calib(&hw, 16, 4);
     hw.calib = c;
     g_autoptr(SvPredictor) p = make(&m, &hw, 1, 1, 1);
@@ -1178,8 +1137,8 @@ START_TEST(test_table_decode_fold)
 {
     /* The table measured 8 q / 2 kv heads; tiny_model has 16 / 4 (same
      * ratio, same dim): a batch of 1 reads as a batch of 2 of the table. */
-    SvModel m = tiny_model();
-    SvHw hw = tiny_hw();
+    SvModel m = sv_test_tiny_model(2);
+    SvHw hw = sv_test_tiny_hw();
     g_autoptr(SvCalib) c = decode_calib(&hw, 8, 2);
     hw.calib = c;
     g_autoptr(SvPredictor) p = make(&m, &hw, 1, 1, 1);
@@ -1200,8 +1159,8 @@ END_TEST
 START_TEST(test_attention_efficiency)
 {
     /* Without tables, prefill attention runs at eff_attention of the peak. */
-    SvModel m = tiny_model();
-    SvHw hw = tiny_hw();
+    SvModel m = sv_test_tiny_model(2);
+    SvHw hw = sv_test_tiny_hw();
     hw.eff_attention = 0.25;
     g_autoptr(SvPredictor) p = make(&m, &hw, 1, 1, 1);
     SvBatchShape s = {0};

@@ -347,26 +347,6 @@ END_TEST
 
 /* ---------------------------------------------------------------- plan -- */
 
-/* Two layers, hidden 1024, 16 heads of 64, 4 KV heads, gated MLP 4096,
- * untied vocabulary of 1000: 32,461,824 parameters, 64,923,648 bytes. */
-static SvModel tiny_model(void)
-{
-    SvModel m = {0};
-    m.name = (char *)"tiny";
-    m.num_layers = 2;
-    m.hidden_size = 1024;
-    m.num_heads = 16;
-    m.num_kv_heads = 4;
-    m.head_dim = 64;
-    m.intermediate_size = 4096;
-    m.gated_mlp = TRUE;
-    m.vocab_size = 1000;
-    m.max_position_embeddings = 32768;
-    m.attn = SV_ATTN_GQA;
-    m.dtype = SV_DTYPE_BF16;
-    return m;
-}
-
 static SvPlan bf16_plan(int tp, int pp, int ep, int dp)
 {
     SvPlan p = {.tp = tp,
@@ -381,7 +361,7 @@ static SvPlan bf16_plan(int tp, int pp, int ep, int dp)
 
 START_TEST(test_plan_memory)
 {
-    SvModel m = tiny_model();
+    SvModel m = sv_test_tiny_model(2);
     SvHw hw = node_hw();
     SvPlan plan = bf16_plan(1, 1, 1, 1);
     SvPlanMemory mem;
@@ -392,7 +372,7 @@ START_TEST(test_plan_memory)
     ck_assert_int_eq(mem.blocks, 2195284); /* (72e9 - 64923648) / 32768 */
     ck_assert_int_eq(mem.devices, 1);
     /* Attention data parallelism: each rank its own cache. */
-    SvModel moe = tiny_model();
+    SvModel moe = sv_test_tiny_model(2);
     moe.intermediate_size = 0;
     moe.num_experts = 8;
     moe.experts_per_token = 2;
@@ -428,7 +408,7 @@ static void expect_fit(const SvModel *m, const SvHw *hw, double util, int max_le
 
 START_TEST(test_plan_fit)
 {
-    SvModel m = tiny_model();
+    SvModel m = sv_test_tiny_model(2);
     SvHw hw = node_hw();
     expect_fit(&m, &hw, 0.9, 32768, SV_FIT_OK, NULL);
     /* Weights alone do not fit 50 MB. */

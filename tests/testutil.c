@@ -134,3 +134,41 @@ void sv_test_check_timeline(SvSim *sim, const SvTestExpect *want, int n)
                       want[i].preemptions);
     }
 }
+
+SvModel sv_test_tiny_model(int num_layers)
+{
+    SvModel m = {0};
+    m.name = (char *)"tiny";
+    m.num_layers = num_layers;
+    m.hidden_size = 1024;
+    m.num_heads = 16;
+    m.num_kv_heads = 4;
+    m.head_dim = 64;
+    m.intermediate_size = 4096;
+    m.gated_mlp = TRUE;
+    m.vocab_size = 1000;
+    m.max_position_embeddings = 32768;
+    m.attn = SV_ATTN_GQA;
+    m.dtype = SV_DTYPE_BF16;
+    return m;
+}
+
+SvHw sv_test_tiny_hw(void)
+{
+    SvHw hw = {0};
+    hw.name = (char *)"tiny-hw";
+    hw.peak_flops[SV_DTYPE_BF16] = 100e12;
+    hw.peak_flops[SV_DTYPE_FP16] = 100e12;
+    hw.peak_flops[SV_DTYPE_FP8] = 200e12;
+    hw.mem_bw_bytes_per_s = 1e12;
+    hw.mem_capacity_bytes = 80e9;
+    hw.devices_per_node = 8;
+    hw.scaleup_bw_bytes_per_s = 100e9;
+    hw.scaleup_latency_s = 5e-6;
+    hw.scaleout_bw_bytes_per_s = 10e9;
+    hw.scaleout_latency_s = 20e-6;
+    hw.eff_matmul = 0.5;
+    hw.eff_mem = 1.0;
+    hw.eff_link = 0.5;
+    return hw;
+}

@@ -5,7 +5,9 @@
 #include <check.h>
 #include <glib.h>
 
+#include "hw/hw.h"
 #include "metrics/metrics.h"
+#include "model/model.h"
 #include "serve/sim.h"
 #include "workload/workload.h"
 
@@ -56,5 +58,15 @@ typedef struct {
 
 /* Assert that requests 0..n-1 all completed with exactly @want's times. */
 void sv_test_check_timeline(SvSim *sim, const SvTestExpect *want, int n);
+
+/* A made-up model of @num_layers layers: hidden 1024, 16 heads of 64, 4 KV
+ * heads, gated MLP 4096, untied vocabulary of 1000, bf16 (2 layers hold
+ * 32,461,824 parameters). Strings are static. */
+SvModel sv_test_tiny_model(int num_layers);
+
+/* A made-up device with round numbers: 100 TFLOP/s bf16 and fp16, 200 fp8,
+ * at 50 % efficiency; 1 TB/s at 100 %; 80 GB; 8 per node on a 100 GB/s,
+ * 5 µs fabric, 10 GB/s, 20 µs between nodes; no launch or host overhead. */
+SvHw sv_test_tiny_hw(void);
 
 #endif
