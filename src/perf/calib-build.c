@@ -716,6 +716,25 @@ static int lomo_group(const SvObs *o)
     return o->group;
 }
 
+/* The distinct lomo_group codes of @set's observations of @kind, in the
+ * order first seen (transfer full). */
+static GArray *distinct_groups(const SvCalibSet *set, SvObsKind kind)
+{
+    const SvObs *obs = (const SvObs *)set->obs->data;
+    GArray *groups = g_array_new(FALSE, FALSE, sizeof(int));
+    for (guint i = 0; i < set->obs->len; i++) {
+        int g = lomo_group(&obs[i]);
+        if (obs[i].kind != kind || g < 0)
+            continue;
+        gboolean seen = FALSE;
+        for (guint j = 0; j < groups->len && !seen; j++)
+            seen = g_array_index(groups, int, j) == g;
+        if (!seen)
+            g_array_append_val(groups, g);
+    }
+    return groups;
+}
+
 /* Where collective group @g (a lomo_group code) sits among the measured
  * @groups of its op and link: 0 between two of them (leaving it out tests
  * interpolation between group sizes), 1 at an end of their range
@@ -739,17 +758,7 @@ static gboolean lomo(const SvCalibSet *set, const SvHw *hw, double tol, SvObsKin
 {
     const SvObs *obs = (const SvObs *)set->obs->data;
     guint n = set->obs->len;
-    g_autoptr(GArray) groups = g_array_new(FALSE, FALSE, sizeof(int));
-    for (guint i = 0; i < n; i++) {
-        if (obs[i].kind != kind || lomo_group(&obs[i]) < 0)
-            continue;
-        int g = lomo_group(&obs[i]);
-        gboolean seen = FALSE;
-        for (guint j = 0; j < groups->len && !seen; j++)
-            seen = g_array_index(groups, int, j) == g;
-        if (!seen)
-            g_array_append_val(groups, g);
-    }
+    g_autoptr(GArray) groups = distinct_groups(set, kind);
     gboolean coll = kind == SV_OBS_COLL;
     const char *method = coll ? "leave-one-group-out" : "leave-one-model-out";
     if (groups->len < 2) {
@@ -822,17 +831,7 @@ static gboolean coll_groups(const SvCalibSet *set, const SvHw *hw, double tol, c
 {
     const SvObs *obs = (const SvObs *)set->obs->data;
     guint n = set->obs->len;
-    g_autoptr(GArray) groups = g_array_new(FALSE, FALSE, sizeof(int));
-    for (guint i = 0; i < n; i++) {
-        if (obs[i].kind != SV_OBS_COLL)
-            continue;
-        int g = lomo_group(&obs[i]);
-        gboolean seen = FALSE;
-        for (guint j = 0; j < groups->len && !seen; j++)
-            seen = g_array_index(groups, int, j) == g;
-        if (!seen)
-            g_array_append_val(groups, g);
-    }
+    g_autoptr(GArray) groups = distinct_groups(set, SV_OBS_COLL);
     g_array_sort(groups, cmp_int);
     g_autofree gboolean *train = g_new(gboolean, MAX(n, 1));
     g_autofree gboolean *test = g_new(gboolean, MAX(n, 1));
