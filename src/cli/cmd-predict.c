@@ -351,6 +351,7 @@ int sv_cmd_predict(int argc, char **argv)
     g_autofree char *model_name = NULL, *hw_name = NULL, *batch = NULL;
     g_autofree char *dtype = NULL, *quant = NULL, *kv_dtype = NULL;
     g_autofree char *placement = NULL, *moe_load = NULL, *expert_placement = NULL;
+    g_autofree char *host_overheads = NULL;
     int tp = 1, pp = 1, ep = 1, dp = 1;
     gboolean json = FALSE, no_custom_ar = FALSE;
     GOptionEntry entries[] = {
@@ -379,6 +380,10 @@ int sv_cmd_predict(int argc, char **argv)
          "The batch, e.g. prefill=512x2,decode=64@2048 (required)", "SPEC"},
         {"disable-custom-all-reduce", 0, 0, G_OPTION_ARG_NONE, &no_custom_ar,
          "Every all-reduce through NCCL, as vLLM's disable_custom_all_reduce", NULL},
+        {"host-overheads", 0, 0, G_OPTION_ARG_STRING, &host_overheads,
+         "Host time per step: default, none, or a profile of the hardware's overheads.profiles "
+         "(as engine.host_overheads)",
+         "NAME"},
         {"json", 0, 0, G_OPTION_ARG_NONE, &json, "Print JSON instead of a table", NULL},
         {NULL, 0, 0, 0, NULL, NULL, NULL},
     };
@@ -455,6 +460,10 @@ int sv_cmd_predict(int argc, char **argv)
         .placement = (SvPlacementKind)place_kind,
         .moe_load = &load,
         .disable_custom_all_reduce = no_custom_ar,
+        /* "default" is the profile's own terms, as in a study. */
+        .host_overheads = host_overheads != NULL && strcmp(host_overheads, "default") != 0
+                              ? host_overheads
+                              : NULL,
     };
     g_autoptr(SvPredictor) predictor = sv_predictor_new(model, hw, &plan, &error);
     if (predictor == NULL) {
