@@ -49,7 +49,8 @@ mkdir -p "$runs" "$work/out"
 # The case list: "SUITE LINE" for every data row (not a comment, not the
 # header) of every case file, in suite and row order: the suites below
 # first, in this order (RESULTS.md follows it), then any other file.
-order=(mlenergy-v3-h100 mlenergy-v3-b200 mlenergy-v3-moe mlenergy-v2 mlenergy-v2-moe
+order=(mlenergy-v3-h100 mlenergy-v3-b200 mlenergy-v3-moe mlenergy-v3-b200-stall
+       mlenergy-v3-moe-b200-stall mlenergy-v2 mlenergy-v2-moe
        splitwise distserve trtllm-v0.14 trtllm-v1.0 trtllm-v0.14-moe azure-e2e-vllm
        azure-e2e-trtllm)
 files=()
