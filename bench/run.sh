@@ -82,6 +82,10 @@ done
 echo "  1,024 GPUs" >&2
 c1024=$(measure bench/cluster-1024.yaml)
 c1024d=$(measure bench/cluster-1024-disagg.yaml)
+# The same GPUs under TensorRT-LLM's scheduler, both capacity policies, for
+# ten minutes of arrivals (a few seconds each).
+c1024t=$(measure bench/cluster-1024-trtllm.yaml)
+c1024tn=$(measure bench/cluster-1024-trtllm.yaml engine.capacity_scheduler_policy=guaranteed_no_evict)
 
 # Timeline cost: the same 10 k-request run with and without --trace-events.
 time_run() { # time_run ARGS... -> wall seconds of `servesim run`
@@ -214,10 +218,14 @@ load=$(cut -d' ' -f1-3 /proc/loadavg)
   echo "(near the cluster's capacity) with the Azure 2023 conversation trace's lengths;"
   echo "\`bench/cluster-1024-disagg.yaml\`: the same GPUs as 64 prefill and 64 decode"
   echo "replicas (one KV transfer per request). The issue's target is 10 s for the first."
+  echo "\`bench/cluster-1024-trtllm.yaml\`: the first cluster under the trtllm scheduler"
+  echo "(validation/studies/trtllm.yaml's engine settings) for ten minutes of arrivals,"
+  echo "with each capacity policy."
   echo
   echo "| study | requests | simulated | iterations | events | wall | iterations/s | peak RSS |"
   echo "|---|---:|---:|---:|---:|---:|---:|---:|"
-  printf '%s\n%s\n' "mixed,$c1024" "disaggregated,$c1024d" | awk -F, "$fmt"'{
+  printf '%s\n' "mixed,$c1024" "disaggregated,$c1024d" "trtllm max_utilization,$c1024t" \
+    "trtllm guaranteed_no_evict,$c1024tn" | awk -F, "$fmt"'{
     printf "| %s | %s | %.0f s | %s | %s | %.2f s | %.2f M | %s |\n", $1, grp($2), $6, grp($4),
       grp($5), $8, $4 / $8 / 1e6, mb($9) }'
   echo

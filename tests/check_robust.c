@@ -292,6 +292,49 @@ START_TEST(test_stream_changed_file)
 }
 END_TEST
 
+/* A cursor on a small streamed trace reads the file once: after its first
+ * full pass it replays the rows it kept (trace.c CURSOR_KEEP_BYTES), so a
+ * rewind no longer reads the file; a pass cut short by a rewind keeps
+ * nothing and the next pass reads the file again. */
+START_TEST(test_stream_replay)
+{
+    char *path = sv_test_write_tmp(
+        "arrival_s,input_tokens,output_tokens\n0,10,5\n1,20,6\n2.5,30,7\n", ".csv");
+    GError *error = NULL;
+    g_autoptr(SvTrace) t = sv_trace_open(path, &error);
+    ck_assert_ptr_nonnull(t);
+    g_autoptr(SvTraceCursor) c = sv_trace_cursor_new(t, &error);
+    ck_assert_ptr_nonnull(c);
+    SvRequestSpec r;
+    /* One row, then back to the start: the file is read again. */
+    ck_assert(sv_trace_cursor_next(c, &r, NULL, NULL, &error));
+    ck_assert_int_eq(r.input_tokens, 10);
+    ck_assert(sv_trace_cursor_rewind(c, &error));
+    for (int pass = 0; pass < 3; pass++) {
+        for (int i = 0; i < 3; i++) {
+            const int64_t *ids = (const int64_t *)&r;
+            size_t k = 99;
+            ck_assert_msg(sv_trace_cursor_next(c, &r, &ids, &k, &error), "pass %d row %d: %s", pass,
+                          i, error ? error->message : "end");
+            ck_assert_int_eq(r.trace_row, i);
+            ck_assert_int_eq(r.input_tokens, 10 * (i + 1));
+            ck_assert_int_eq(r.output_tokens, 5 + i);
+            ck_assert_int_eq(r.arrival_ns, i == 2 ? 2500000000 : i * 1000000000);
+            ck_assert_ptr_null(ids);
+            ck_assert_uint_eq(k, 0);
+        }
+        ck_assert(!sv_trace_cursor_next(c, &r, NULL, NULL, &error));
+        ck_assert_ptr_null(error);
+        /* After the first full pass the file is no longer read: gone, the
+         * rewind still succeeds and the rows are those checked. */
+        if (pass == 0)
+            g_unlink(path);
+        ck_assert_msg(sv_trace_cursor_rewind(c, &error), "%s", error ? error->message : "");
+    }
+    g_free(path);
+}
+END_TEST
+
 START_TEST(test_load_for)
 {
     g_autofree char *mc = sv_test_src_path("traces/mooncake_synthetic.jsonl");
@@ -636,6 +679,7 @@ Suite *robust_suite(void)
     tcase_add_test(tc, test_stream_equals_load);
     tcase_add_test(tc, test_stream_long_lines);
     tcase_add_test(tc, test_stream_changed_file);
+    tcase_add_test(tc, test_stream_replay);
     tcase_add_test(tc, test_load_for);
     tcase_add_test(tc, test_workload_stream_identical);
     tcase_add_test(tc, test_azure_year_range);

@@ -7,7 +7,8 @@
 # drive the cohort's fall-backs: KV preemption by recomputation and by swap
 # (blocks short at the decode pass, and in the prefill pass after decodes
 # were placed), small and large blocks, no chunked prefill, a disaggregated
-# cluster, and short copies of the speed benchmarks.
+# cluster, short copies of the speed benchmarks, and trtllm's capacity
+# policies (whose hooks run beside the cohort) with and without pauses.
 #   bash tests/run-fastpath.sh BIN TESTS_DIR
 set -u
 bin=$1
@@ -61,6 +62,30 @@ check kv-prefill-preempts "$kv" --set engine.max_num_batched_tokens=2048 \
 check cluster-1024 "$root/bench/cluster-1024.yaml" --set workload.duration_s=3
 check cluster-1024-disagg "$root/bench/cluster-1024-disagg.yaml" --set workload.duration_s=3
 check azure "$root/bench/azure-100k.yaml" --set workload.num_requests=3000
+# trtllm (the cohort beside its capacity policies' hooks): max_utilization
+# pausing the newest generating request when blocks run short (at the decode
+# pass, and with a 2,048-token budget in the prefill pass), with small
+# blocks and whole prompts; guaranteed_no_evict, where nothing is paused,
+# with max_model_len and output promises; and the 1,024-GPU study, where
+# KV never runs short, under both policies.
+mu=$dir/scenarios/trtllm-max-util.yaml
+ne=$dir/scenarios/trtllm-no-evict.yaml
+check trtllm-mu-budget8k "$mu" --set engine.max_num_batched_tokens=8192
+check trtllm-mu-prefill-pauses "$mu" --set engine.max_num_batched_tokens=2048 \
+  --set workload.num_requests=300
+check trtllm-mu-block8 "$mu" --set engine.block_size=8
+check trtllm-mu-no-chunking "$mu" --set engine.enable_chunked_prefill=false \
+  --set engine.max_num_batched_tokens=8192
+check trtllm-ne-max-model-len "$ne" --set engine.max_tokens=max_model_len \
+  --set workload.num_requests=40
+check trtllm-ne-block64 "$ne" --set engine.block_size=64 --set workload.num_requests=300
+c1024t=$root/bench/cluster-1024-trtllm.yaml
+check cluster-1024-trtllm-mu "$c1024t" --set workload.duration_s=3
+check cluster-1024-trtllm-ne "$c1024t" --set workload.duration_s=3 \
+  --set engine.capacity_scheduler_policy=guaranteed_no_evict
+# ... and with KV for about 9 requests per replica: 142 pauses in 3 s.
+check cluster-1024-trtllm-pauses "$c1024t" --set workload.duration_s=3 \
+  --set engine.gpu_memory_utilization=0.26
 
 echo "fast path: $pass identical, $fail failed"
 [ "$fail" -eq 0 ]

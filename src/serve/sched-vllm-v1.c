@@ -13,8 +13,9 @@
  * The step is written once, with policy hooks (SvBudgetPolicy), because
  * sarathi, orca, lightllm and edf differ from it only in whom they preempt,
  * what they reserve at admission and whether they chunk. Under vLLM v1's own
- * policy the decode pass goes through the replica's decode cohort
- * (cohort.c), which gives the same steps without visiting every decode. */
+ * policy (and trtllm's, whose hooks allow it) the decode pass goes through
+ * the replica's decode cohort (cohort.c), which gives the same steps without
+ * visiting every decode. */
 #include "serve/serve-private.h"
 
 static SvRequest *pick_victim(SvReplica *rep, const SvBudgetPolicy *policy)
@@ -87,8 +88,10 @@ int sv__sched_budget_step(SvReplica *rep, SvTimeNs now_ns, const SvBudgetPolicy 
 
     /* Pass 1, fast: the decode cohort (cohort.c) schedules every decode at
      * once; pass 2 then walks only the running requests outside it. A
-     * policy with hooks keeps the plain passes. */
-    gboolean fast = rep->cohort.enabled && policy->victim == NULL && policy->admit == NULL;
+     * policy with hooks keeps the plain passes unless they are safe beside
+     * the cohort (cohort_ok: trtllm's). */
+    gboolean fast = rep->cohort.enabled &&
+                    (policy->cohort_ok || (policy->victim == NULL && policy->admit == NULL));
     gboolean prefills = FALSE;
     if (fast) {
         int32_t members = sv__cohort_schedule(rep, now_ns);

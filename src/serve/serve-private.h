@@ -202,6 +202,11 @@ typedef struct {
     gboolean (*admit)(SvReplica *replica, SvRequest *r, SvTimeNs now_ns);
     gboolean always_chunk; /* chunk prefills whatever enable_chunked_prefill says */
     gboolean never_chunk;  /* run whole prompts whatever enable_chunked_prefill says */
+    /* The hooks may run beside the decode cohort: admit reads only the
+     * waiting request and the pool's counts (exact under the cohort), and
+     * victim is only asked once blocks are short, when the cohort has been
+     * dissolved. Hook-free policies need not set it. */
+    gboolean cohort_ok;
 } SvBudgetPolicy;
 
 /* One step of vLLM v1's scheduler under @policy: running decodes first, then

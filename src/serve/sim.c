@@ -1371,14 +1371,17 @@ SvSim *sv_sim_new(const SvConfig *config, const SvTrace *trace, const SvSimOptio
     }
     int max_model_len = config->engine.max_model_len > 0 ? config->engine.max_model_len
                                                          : config->model->max_position_embeddings;
-    /* The decode cohort (cohort.c) serves vllm-v1 replicas of one stage
-     * unless something reads running requests' token fields between steps
-     * (prefix caching's unit filling, TTFT-predicting admission).
-     * SERVESIM_NO_FASTPATH=1 turns it off: the results must not change
-     * (tests/check-fastpath.sh compares the two). */
-    gboolean cohort =
-        config->engine.scheduler == SV_SCHED_VLLM_V1 && !config->engine.enable_prefix_caching &&
-        !config->admission.reject_predicted_slo_miss && g_getenv("SERVESIM_NO_FASTPATH") == NULL;
+    /* The decode cohort (cohort.c) serves vllm-v1 and trtllm replicas of
+     * one stage (the schedulers whose budget-step hooks never read a
+     * running request's token fields) unless something else reads them
+     * between steps (prefix caching's unit filling, TTFT-predicting
+     * admission). SERVESIM_NO_FASTPATH=1 turns it off: the results must not
+     * change (tests/run-fastpath.sh compares the two). */
+    gboolean cohort = (config->engine.scheduler == SV_SCHED_VLLM_V1 ||
+                       config->engine.scheduler == SV_SCHED_TRTLLM) &&
+                      !config->engine.enable_prefix_caching &&
+                      !config->admission.reject_predicted_slo_miss &&
+                      g_getenv("SERVESIM_NO_FASTPATH") == NULL;
     for (guint p = 0; p < config->pools->len; p++) {
         const SvPoolConfig *pool = config->pools->pdata[p];
         sv_sim_pool_engine(&config->engine, pool, &sim->pool_engines[p]);

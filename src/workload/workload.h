@@ -114,7 +114,10 @@ int32_t sv_trace_num_slo_classes(const SvTrace *trace);
 const char *sv_trace_path(const SvTrace *trace);
 
 /* Reads a trace's rows in order, from memory or (streamed) from its file,
- * which must be the file the first pass checked (same size and time). */
+ * which must be the file the first pass checked (same size and time). A
+ * cursor on a streamed trace of up to 16 MiB of rows (116 k) keeps the rows
+ * of its first full pass and replays them after a rewind, without reading
+ * the file again. */
 typedef struct SvTraceCursor SvTraceCursor;
 /* Keeps a reference to @trace. Errors: the file changed or cannot be
  * opened. (transfer full) */
