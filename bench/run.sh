@@ -166,7 +166,11 @@ load=$(cut -d' ' -f1-3 /proc/loadavg)
   echo "## Prefix caching"
   echo
   echo "The headline study with \`engine.enable_prefix_caching: true\` (the Azure trace"
-  echo "has no hash ids: every lookup misses), and \`bench/mooncake-conv.yaml\` (the"
+  echo "has no hash ids, so no request shares a block with another; each request's"
+  echo "full blocks are still hashed, cached and later evicted under content of its"
+  echo "own, so that a preempted request finds them again as in vLLM v1: that"
+  echo "bookkeeping for every full block of every request is the extra cost), and"
+  echo "\`bench/mooncake-conv.yaml\` (the"
   echo "Mooncake conversation trace, 12,031 requests with hash ids, replayed at its"
   echo "own times on 8 replicas of Qwen3 8B) with the cache off and on. The"
   echo "Mooncake runs have more iterations with the cache on: hits shorten"
