@@ -276,6 +276,379 @@ START_TEST(test_cpu_tier)
 }
 END_TEST
 
+/* A request's own content (no source names it): sv_kv_seq_own_content. */
+static SvKvSeq own_seq(uint64_t key)
+{
+    SvKvSeq seq;
+    sv_kv_seq_init(&seq, NULL, 0, 16, TRUE);
+    sv_kv_seq_own_content(&seq, NULL, key, 16);
+    return seq;
+}
+
+/* Own content is kept as runs, one LRU entry per release; every count must
+ * come out as one entry per block would give. Pool of 8 blocks of 16. */
+START_TEST(test_own_runs)
+{
+    SvKvPool pool;
+    sv_kv_pool_init(&pool, 8, 16);
+    sv_kv_pool_enable_prefix_caching(&pool);
+    SvKvSeq a = own_seq(1), b = own_seq(2);
+    ck_assert_int_eq(a.unit_blocks, 1);
+    ck_assert_int_eq(a.max_units, INT32_MAX);
+    ck_assert_int_eq(sv_kv_pool_match(&pool, &a, 1000, NULL), 0);
+    compute(&pool, &a, 64); /* 4 units, referenced */
+    ck_assert_int_eq(sv_kv_pool_cached_blocks(&pool), 4);
+    ck_assert_int_eq(sv_kv_pool_lru_blocks(&pool), 0);
+    sv_kv_pool_release(&pool, &a, 4, 0); /* run A0 = units 0-3 */
+    ck_assert_int_eq(pool.free_blocks, 8);
+    ck_assert_int_eq(sv_kv_pool_lru_blocks(&pool), 4);
+    int64_t ev = -1;
+    ck_assert_int_eq(sv_kv_pool_match(&pool, &a, 63, &ev), 3); /* the last-token rule */
+    ck_assert_int_eq(ev, 3);
+    ck_assert_int_eq(sv_kv_pool_match(&pool, &a, 64, NULL), 4);
+    ck_assert_int_eq(sv_kv_pool_match(&pool, &b, 64, NULL), 0); /* never anyone else's */
+    /* Readmitted with a shorter hit: units 0-1 referenced, A0 keeps 2-3.
+     * Preempted again: A1 = units 0-1, newer, linked to A0. */
+    sv_kv_pool_acquire(&pool, &a, 2, 0);
+    ck_assert_int_eq(pool.free_blocks, 6);
+    ck_assert_int_eq(sv_kv_pool_lru_blocks(&pool), 2);
+    sv_kv_pool_check(&pool);
+    sv_kv_pool_release(&pool, &a, 2, 0);
+    ck_assert_int_eq(sv_kv_pool_match(&pool, &a, 1000, NULL), 4);
+    sv_kv_pool_check(&pool);
+    /* B takes the 4 never-used blocks (3 cached units, 1 private), then
+     * one block at a time from the LRU: A0's unit 3, A0's unit 2 (A0 is
+     * gone: the link goes stale), A1's unit 1. */
+    compute(&pool, &b, 48);
+    sv_kv_pool_alloc(&pool, 1, 0);
+    ck_assert_uint_eq(pool.evicted_blocks, 0);
+    static const int32_t left[] = {3, 2, 1};
+    for (int i = 0; i < 3; i++) {
+        sv_kv_pool_alloc(&pool, 1, 0);
+        ck_assert_uint_eq(pool.evicted_blocks, (uint64_t)i + 1);
+        ck_assert_int_eq(sv_kv_pool_match(&pool, &a, 1000, NULL), left[i]);
+        ck_assert_int_eq(sv_kv_pool_cached_blocks(&pool), 3 + left[i]);
+        sv_kv_pool_check(&pool);
+    }
+    ck_assert_int_eq(pool.free_blocks, 1);
+    /* A takes its last cached unit back; B finishes: run B0 = units 0-2,
+     * its 4 private blocks unused. */
+    sv_kv_pool_acquire(&pool, &a, 1, 0);
+    ck_assert_int_eq(pool.free_blocks, 0);
+    sv_kv_pool_release(&pool, &b, 7, 0);
+    ck_assert_int_eq(pool.free_blocks, 7);
+    ck_assert_int_eq(sv_kv_pool_lru_blocks(&pool), 3);
+    /* A grows to 48 tokens: units 1 and 2 are new (counted, not hashed). */
+    sv_kv_pool_alloc(&pool, 2, 0);
+    sv_kv_pool_cache_computed(&pool, &a, 48, 0);
+    ck_assert_int_eq(a.cached_units, 3);
+    ck_assert_int_eq(sv_kv_pool_cached_blocks(&pool), 6);
+    ck_assert_uint_eq(pool.evicted_blocks, 3);
+    /* Swapped out and straight back in (its KV kept, num_computed 48): the
+     * 3 blocks it is given evict B0's unit 2 (the 2 never-used come first),
+     * and at the next step end it shares its run again, freeing the copies. */
+    sv_kv_pool_release(&pool, &a, 3, 0);
+    sv_kv_pool_alloc(&pool, 3, 0);
+    ck_assert_uint_eq(pool.evicted_blocks, 4);
+    ck_assert_int_eq(sv_kv_pool_match(&pool, &b, 1000, NULL), 2);
+    sv_kv_pool_cache_computed(&pool, &a, 48, 0);
+    ck_assert_int_eq(pool.free_blocks, 5);
+    ck_assert_int_eq(sv_kv_pool_lru_blocks(&pool), 2);
+    ck_assert_int_eq(sv_kv_pool_cached_blocks(&pool), 5);
+    sv_kv_pool_check(&pool);
+    /* Another pool never sees A's runs here: its units there are new. */
+    SvKvPool other;
+    sv_kv_pool_init(&other, 4, 16);
+    sv_kv_pool_enable_prefix_caching(&other);
+    SvKvSeq a2 = a;
+    a2.cached_units = 0;
+    sv_kv_pool_alloc(&other, 2, 0);
+    sv_kv_pool_cache_computed(&other, &a2, 32, 0);
+    ck_assert_int_eq(other.free_blocks, 2);
+    sv_kv_pool_release(&other, &a2, 2, 0);
+    ck_assert_int_eq(sv_kv_pool_match(&other, &a2, 1000, NULL), 2);
+    sv_kv_pool_check(&other);
+    sv_kv_pool_clear(&other);
+    sv_kv_pool_release(&pool, &a, 3, 0);
+    ck_assert_int_eq(pool.free_blocks, 8);
+    ck_assert_uint_eq(pool.allocated_total, pool.freed_total);
+    sv_kv_pool_check(&pool);
+    sv_kv_pool_clear(&pool);
+}
+END_TEST
+
+/* ---- a reference model: one entry per unit ---------------------------------
+ * Units named by strings, a stamp for LRU order, linear scans: slow and
+ * plain, for checking the pool's counts and lookups step by step. */
+typedef struct {
+    int32_t refs, blocks;
+    int64_t stamp; /* release order; the smallest unreferenced is evicted first */
+} RefUnit;
+
+typedef struct {
+    GHashTable *units; /* key -> RefUnit */
+    int64_t unused, free, evicted, lru, cached, clock;
+} RefPool;
+
+typedef struct {
+    SvKvSeq seq;
+    gboolean own;
+    uint64_t key;
+    int64_t ids[16];
+    int n_ids;
+    int32_t ref_cached; /* units the reference says it references */
+    int64_t held;       /* blocks */
+    int64_t computed;   /* tokens */
+    int64_t known;      /* tokens it wants computed */
+} RefSeq;
+
+static char *ref_key(const RefSeq *s, int32_t unit)
+{
+    if (s->own)
+        return g_strdup_printf("o%" G_GUINT64_FORMAT ":%d", s->key, unit);
+    GString *k = g_string_new("n");
+    int per = s->seq.unit_tokens / s->seq.src.hash_block_tokens; /* ids per unit */
+    for (int i = 0; i < (unit + 1) * per; i++)
+        g_string_append_printf(k, "%" G_GINT64_FORMAT ",", s->ids[i]);
+    return g_string_free(k, FALSE);
+}
+
+static int32_t ref_match(RefPool *p, const RefSeq *s, int64_t max_tokens, int64_t *ev)
+{
+    int64_t limit = MIN((int64_t)s->seq.max_units, MAX(max_tokens, 0) / s->seq.unit_tokens);
+    int32_t u = 0;
+    *ev = 0;
+    for (; u < limit; u++) {
+        g_autofree char *k = ref_key(s, u);
+        RefUnit *x = g_hash_table_lookup(p->units, k);
+        if (x == NULL)
+            break;
+        if (x->refs == 0)
+            *ev += x->blocks;
+    }
+    return u;
+}
+
+static void ref_ref(RefPool *p, RefUnit *x)
+{
+    if (x->refs++ == 0) {
+        p->lru -= x->blocks;
+        p->free -= x->blocks;
+    }
+}
+
+static void ref_alloc(RefPool *p, int64_t n)
+{
+    while (p->unused < n) {
+        GHashTableIter it;
+        gpointer k, v;
+        gpointer oldest = NULL;
+        int64_t stamp = INT64_MAX;
+        g_hash_table_iter_init(&it, p->units);
+        while (g_hash_table_iter_next(&it, &k, &v))
+            if (((RefUnit *)v)->refs == 0 && ((RefUnit *)v)->stamp < stamp) {
+                stamp = ((RefUnit *)v)->stamp;
+                oldest = k;
+            }
+        ck_assert_ptr_nonnull(oldest);
+        RefUnit *x = g_hash_table_lookup(p->units, oldest);
+        p->unused += x->blocks;
+        p->evicted += x->blocks;
+        p->cached -= x->blocks;
+        p->lru -= x->blocks;
+        g_hash_table_remove(p->units, oldest);
+    }
+    p->unused -= n;
+    p->free -= n;
+}
+
+static void ref_cache_computed(RefPool *p, RefSeq *s, int64_t tokens)
+{
+    int64_t full = MIN((int64_t)s->seq.max_units, tokens / s->seq.unit_tokens);
+    int32_t ub = s->seq.unit_blocks;
+    for (; s->ref_cached < full; s->ref_cached++) {
+        char *k = ref_key(s, s->ref_cached);
+        RefUnit *x = g_hash_table_lookup(p->units, k);
+        if (x != NULL) {
+            ref_ref(p, x);
+            p->unused += ub;
+            p->free += ub;
+            g_free(k);
+        } else {
+            x = g_new0(RefUnit, 1);
+            x->refs = 1;
+            x->blocks = ub;
+            g_hash_table_insert(p->units, k, x);
+            p->cached += ub;
+        }
+    }
+}
+
+static void ref_release(RefPool *p, RefSeq *s)
+{
+    int64_t private = s->held - (int64_t)s->ref_cached * s->seq.unit_blocks;
+    p->unused += private;
+    p->free += private;
+    for (int32_t u = s->ref_cached - 1; u >= 0; u--) {
+        g_autofree char *k = ref_key(s, u);
+        RefUnit *x = g_hash_table_lookup(p->units, k);
+        ck_assert_ptr_nonnull(x);
+        if (--x->refs == 0) {
+            x->stamp = ++p->clock;
+            p->lru += x->blocks;
+            p->free += x->blocks;
+        }
+    }
+    s->ref_cached = 0;
+}
+
+/* Both the pool and the model: give @s @n more blocks, then its KV covers
+ * @tokens. */
+static void both_grow(SvKvPool *pool, RefPool *ref, RefSeq *s, int64_t n, int64_t tokens)
+{
+    sv_kv_pool_alloc(pool, n, 0);
+    ref_alloc(ref, n);
+    s->held += n;
+    s->computed = tokens;
+    sv_kv_pool_cache_computed(pool, &s->seq, tokens, 0);
+    ref_cache_computed(ref, s, tokens);
+    ck_assert_int_eq(s->seq.cached_units, s->ref_cached);
+}
+
+static void both_release(SvKvPool *pool, RefPool *ref, RefSeq *s)
+{
+    sv_kv_pool_release(pool, &s->seq, s->held, 0);
+    ref_release(ref, s);
+    s->held = 0;
+}
+
+/* A fresh request in slot @s: own content (key @key) or trace ids over a
+ * small alphabet, of 16 or 32 tokens (units of 1 or 2 blocks). */
+static void ref_seq_new(RefSeq *s, GRand *rng, uint64_t key)
+{
+    memset(s, 0, sizeof *s);
+    s->own = g_rand_int_range(rng, 0, 3) > 0;
+    s->known = g_rand_int_range(rng, 1, 160);
+    if (s->own) {
+        s->key = key;
+        s->seq = own_seq(key);
+    } else {
+        int id_tokens = g_rand_boolean(rng) ? 16 : 32;
+        s->n_ids = g_rand_int_range(rng, 1, 160 / id_tokens + 1);
+        for (int k = 0; k < s->n_ids; k++)
+            s->ids[k] = g_rand_int_range(rng, 0, 2);
+        s->known = MIN(s->known, (int64_t)s->n_ids * id_tokens);
+        s->seq = trace_seq(s->ids, s->n_ids, id_tokens, (int)s->known, 16);
+        if (s->seq.unit_tokens == 0) { /* prompt shorter than one id: make it one */
+            s->known = id_tokens;
+            s->seq = trace_seq(s->ids, s->n_ids, id_tokens, (int)s->known, 16);
+        }
+    }
+}
+
+/* The pool against the reference model through thousands of random steps
+ * (admissions with partial hits, growth, recompute and swap preemptions,
+ * finishes) with own and shared content mixed: after every step the free,
+ * LRU, cached and evicted counts agree, and so does every waiting request's
+ * lookup. */
+START_TEST(test_own_runs_vs_reference)
+{
+    enum { N = 10, POOL = 60 };
+    SvKvPool pool;
+    sv_kv_pool_init(&pool, POOL, 16);
+    sv_kv_pool_enable_prefix_caching(&pool);
+    RefPool ref = {.units = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free),
+                   .unused = POOL,
+                   .free = POOL};
+    GRand *rng = g_rand_new_with_seed(11);
+    RefSeq s[N];
+    uint64_t next_key = 1;
+    for (int i = 0; i < N; i++)
+        ref_seq_new(&s[i], rng, next_key++);
+    int64_t hits = 0, preempted = 0;
+    for (int step = 0; step < 6000; step++) {
+        RefSeq *q = &s[g_rand_int_range(rng, 0, N)];
+        int op = g_rand_int_range(rng, 0, 4);
+        if (q->held == 0) {
+            /* Admission: the longest cached prefix, then blocks for more.
+             * Half the time the lookup is cut short (as the last-token rule
+             * cuts it), so that some units stay behind in the LRU list. */
+            int64_t ev = 0, ref_ev = 0;
+            int64_t limit =
+                g_rand_boolean(rng) ? q->known - 1 : g_rand_int_range(rng, 0, (int)q->known);
+            int32_t units = sv_kv_pool_match(&pool, &q->seq, limit, &ev);
+            ck_assert_int_eq(units, ref_match(&ref, q, limit, &ref_ev));
+            ck_assert_int_eq(ev, ref_ev);
+            int64_t hit = (int64_t)units * q->seq.unit_tokens;
+            int64_t target = g_rand_int_range(rng, (int)hit + 1, (int)q->known + 1);
+            int64_t shared = (int64_t)units * q->seq.unit_blocks;
+            int64_t need = sv_kv_blocks_for(&pool, target) - shared;
+            if (pool.free_blocks - ev - need < 0)
+                continue;
+            sv_kv_pool_acquire(&pool, &q->seq, units, 0);
+            for (int32_t u = 0; u < units; u++) {
+                g_autofree char *k = ref_key(q, u);
+                ref_ref(&ref, g_hash_table_lookup(ref.units, k));
+            }
+            q->ref_cached = units;
+            q->held = shared;
+            hits += units;
+            both_grow(&pool, &ref, q, need, target);
+        } else if (op == 0) {
+            /* A step: up to 40 more tokens (own content grows past its
+             * prompt; a trace request stops being cached at its last id). */
+            int64_t target = q->computed + g_rand_int_range(rng, 1, 41);
+            int64_t need = sv_kv_blocks_for(&pool, target) - q->held;
+            if (need > pool.free_blocks)
+                continue;
+            both_grow(&pool, &ref, q, MAX(need, 0), target);
+            q->known = MAX(q->known, target + 1);
+        } else if (op == 1) {
+            /* Recompute preemption. */
+            both_release(&pool, &ref, q);
+            preempted++;
+        } else if (op == 2) {
+            /* Swap preemption, back in at once when the blocks are free. */
+            int64_t computed = q->computed;
+            both_release(&pool, &ref, q);
+            int64_t need = sv_kv_blocks_for(&pool, computed);
+            if (need > 0 && need <= pool.free_blocks)
+                both_grow(&pool, &ref, q, need, computed);
+        } else {
+            /* Finished: its slot gets a new request. */
+            both_release(&pool, &ref, q);
+            ref_seq_new(q, rng, next_key++);
+        }
+        ck_assert_int_eq(pool.free_blocks, ref.free);
+        ck_assert_int_eq(sv_kv_pool_lru_blocks(&pool), ref.lru);
+        ck_assert_int_eq(sv_kv_pool_cached_blocks(&pool), ref.cached);
+        ck_assert_int_eq((int64_t)pool.evicted_blocks, ref.evicted);
+        for (int i = 0; i < N; i++) {
+            if (s[i].held > 0)
+                continue;
+            int64_t ev = 0, ref_ev = 0;
+            ck_assert_int_eq(sv_kv_pool_match(&pool, &s[i].seq, s[i].known - 1, &ev),
+                             ref_match(&ref, &s[i], s[i].known - 1, &ref_ev));
+            ck_assert_int_eq(ev, ref_ev);
+        }
+        sv_kv_pool_check(&pool);
+    }
+    for (int i = 0; i < N; i++)
+        if (s[i].held > 0)
+            both_release(&pool, &ref, &s[i]);
+    sv_kv_pool_check(&pool);
+    ck_assert_int_eq(pool.free_blocks, POOL);
+    ck_assert_uint_eq(pool.allocated_total, pool.freed_total);
+    /* The mix did what it is for: hits, preemptions and evictions. */
+    ck_assert_int_gt(hits, 100);
+    ck_assert_int_gt(preempted, 100);
+    ck_assert_uint_gt(pool.evicted_blocks, 1000);
+    g_rand_free(rng);
+    g_hash_table_destroy(ref.units);
+    sv_kv_pool_clear(&pool);
+}
+END_TEST
+
 /* ---- runs ----------------------------------------------------------------- */
 
 /* Iteration time: 1 ms + 10 us per scheduled token (as tests/check_serve.c). */
@@ -1081,6 +1454,8 @@ Suite *kv_suite(void)
     tcase_add_test(pool, test_duplicate_shared);
     tcase_add_test(pool, test_random_invariants);
     tcase_add_test(pool, test_cpu_tier);
+    tcase_add_test(pool, test_own_runs);
+    tcase_add_test(pool, test_own_runs_vs_reference);
     suite_add_tcase(s, pool);
     TCase *runs = tcase_create("runs");
     tcase_add_test(runs, test_prefix_hit_timeline);

@@ -4,19 +4,47 @@
  * backward shift, so no tombstones pile up) from the unit's chained hash to
  * its entry. 64-bit hashes stand for content; two different contents
  * colliding would be a false hit, with odds of about n^2 / 2^65 for n
- * distinct units (1e-5 for ten million). */
+ * distinct units (1e-5 for ten million).
+ *
+ * A request's own content (sv_kv_seq_own_content) takes another road, with
+ * the same outcome block for block. Only that request can ever hit it, and
+ * only after it released it (preemption): while it runs, no one looks. So
+ * its referenced units are only counted (own_ref_blocks), and a release
+ * turns them into one LRU entry, a run: units [lo, lo + blocks) of one
+ * request, in the LRU list where per-unit entries pushed last unit first
+ * would have stood. Eviction takes a run's blocks from its top, as it would
+ * have taken those per-unit entries, and only as many as it needs, as it
+ * would have stopped after the last unit it needed. The request finds its
+ * runs again through its own link (SvKvSeq.own_run) instead of hashes: the
+ * newest run holds its lowest units, and each run links to the older one
+ * holding the units right after its own (RunLink), which is evicted whole
+ * before the newer one loses a block, so a run that is still there always
+ * starts where the one below it ends. Links carry the entry's generation:
+ * an entry freed and reused no longer matches them. */
 #include "serve/kv-pool.h"
 
 #include <string.h>
 
 #define NONE (-1)
 
+/* A link to a run entry, valid while the entry's generation is unchanged. */
 typedef struct {
-    uint64_t hash;  /* chained content hash of the unit */
-    int32_t refs;   /* requests referencing it; 0 = in the LRU list */
-    int32_t blocks; /* blocks it holds */
+    int32_t entry; /* entry index, or NONE */
+    uint32_t gen;  /* the entry's generation when linked */
+} RunLink;
+
+/* A named unit (in the hash table) or a run of own units (not in it). */
+typedef struct {
+    union {
+        uint64_t hash; /* named unit: its chained content hash */
+        RunLink up;    /* run: the older run holding the units after its last, or none */
+    };
+    int32_t refs;   /* requests referencing it; 0 = in the LRU list (a run: always 0) */
+    int32_t blocks; /* blocks it holds (a run: one per unit) */
     int32_t prev;   /* LRU neighbour towards the head (older), or NONE */
     int32_t next;   /* LRU neighbour towards the tail, or NONE; free-list link when unused */
+    int32_t lo;     /* run: unit index of its first block; NONE for a named unit */
+    uint32_t gen;   /* times the entry was freed: stale RunLinks do not match it */
 } Entry;
 
 typedef struct {
@@ -26,18 +54,20 @@ typedef struct {
 
 struct SvKvCache {
     Entry *entries;
-    int32_t num_entries;   /* entries ever used (high-water mark) */
-    int32_t cap_entries;   /* allocated */
-    int32_t free_entry;    /* head of the unused-entry list, or NONE */
-    int32_t live;          /* entries in the table */
-    Slot *slots;           /* power-of-two sized */
-    uint32_t mask;         /* slots - 1 */
-    int32_t lru_head;      /* oldest unreferenced entry (evicted first), or NONE */
-    int32_t lru_tail;      /* newest, or NONE */
-    int64_t lru_blocks;    /* blocks of the entries in the LRU list */
-    int64_t cached_blocks; /* blocks of all live entries */
-    int64_t unused_blocks; /* free blocks that no entry holds (never used or evicted) */
-    int32_t *scratch;      /* entry indices of one release, reused */
+    int32_t num_entries;    /* entries ever used (high-water mark) */
+    int32_t cap_entries;    /* allocated */
+    int32_t free_entry;     /* head of the unused-entry list, or NONE */
+    int32_t live;           /* entries in the table */
+    int32_t runs;           /* run entries (all in the LRU list) */
+    Slot *slots;            /* power-of-two sized */
+    uint32_t mask;          /* slots - 1 */
+    int32_t lru_head;       /* oldest unreferenced entry (evicted first), or NONE */
+    int32_t lru_tail;       /* newest, or NONE */
+    int64_t lru_blocks;     /* blocks of the entries in the LRU list */
+    int64_t cached_blocks;  /* blocks of all live entries and own_ref_blocks */
+    int64_t own_ref_blocks; /* own units referenced by their request: cached, no entry */
+    int64_t unused_blocks;  /* free blocks that no entry holds (never used or evicted) */
+    int32_t *scratch;       /* entry indices of one release, reused */
     int32_t scratch_cap;
 };
 
@@ -57,7 +87,6 @@ static inline uint64_t mix64(uint64_t x)
 #define SALT_TRACE   0x7f4a7c159e3779b9ULL
 #define SALT_PREFIX  0x2545f4914f6cdd1dULL
 #define SALT_CONTEXT 0x9e3779b97f4a7c15ULL
-#define SALT_OWN     0xd6e8feb86659fd93ULL
 
 static inline uint64_t chain_next(uint64_t prev, uint64_t content)
 {
@@ -195,7 +224,8 @@ static void table_remove(SvKvCache *c, uint64_t hash)
 
 /* ---- entries and the LRU list ----------------------------------------- */
 
-static int32_t entry_new(SvKvCache *c, uint64_t hash, int32_t blocks)
+/* An unused entry, its generation kept. */
+static int32_t entry_alloc(SvKvCache *c)
 {
     int32_t e;
     if (c->free_entry != NONE) {
@@ -207,8 +237,29 @@ static int32_t entry_new(SvKvCache *c, uint64_t hash, int32_t blocks)
             c->entries = g_renew(Entry, c->entries, c->cap_entries);
         }
         e = c->num_entries++;
+        c->entries[e].gen = 0;
     }
-    c->entries[e] = (Entry){hash, 1, blocks, NONE, NONE};
+    return e;
+}
+
+/* Back to the unused list; links to it go stale. */
+static void entry_dispose(SvKvCache *c, int32_t e)
+{
+    c->entries[e].gen++;
+    c->entries[e].next = c->free_entry;
+    c->free_entry = e;
+}
+
+/* A named unit, referenced once. */
+static int32_t entry_new(SvKvCache *c, uint64_t hash, int32_t blocks)
+{
+    int32_t e = entry_alloc(c);
+    Entry *x = &c->entries[e];
+    x->hash = hash;
+    x->refs = 1;
+    x->blocks = blocks;
+    x->prev = x->next = NONE;
+    x->lo = NONE;
     table_insert(c, hash, e);
     c->cached_blocks += blocks;
     return e;
@@ -242,24 +293,37 @@ static void lru_push_tail(SvKvCache *c, int32_t e)
     c->lru_blocks += x->blocks;
 }
 
-/* Evict the least recently used unreferenced entry: its blocks become
- * unused. */
-static void evict_one(SvKvPool *pool)
+/* Evict least recently used blocks until @n are unused: whole named units,
+ * and from a run only the blocks still missing, its top units first (see
+ * the top of the file). */
+static void evict_until(SvKvPool *pool, int64_t n)
 {
     SvKvCache *c = pool->cache;
-    int32_t e = c->lru_head;
-    SV_ASSERT(e != NONE, "eviction with an empty LRU list (%" G_GINT64_FORMAT " unused blocks)",
-              c->unused_blocks);
-    Entry *x = &c->entries[e];
-    /* The invariant the cache lives by: a referenced block is never freed. */
-    SV_ASSERT(x->refs == 0, "evicting a cache entry with %d references", x->refs);
-    lru_unlink(c, e);
-    table_remove(c, x->hash);
-    c->cached_blocks -= x->blocks;
-    c->unused_blocks += x->blocks;
-    pool->evicted_blocks += (uint64_t)x->blocks;
-    x->next = c->free_entry;
-    c->free_entry = e;
+    while (c->unused_blocks < n) {
+        int32_t e = c->lru_head;
+        SV_ASSERT(e != NONE, "eviction with an empty LRU list (%" G_GINT64_FORMAT " unused blocks)",
+                  c->unused_blocks);
+        Entry *x = &c->entries[e];
+        /* The invariant the cache lives by: a referenced block is never freed. */
+        SV_ASSERT(x->refs == 0, "evicting a cache entry with %d references", x->refs);
+        int64_t take = x->blocks;
+        if (x->lo != NONE && take > n - c->unused_blocks) {
+            take = n - c->unused_blocks;
+            x->blocks -= (int32_t)take;
+            c->lru_blocks -= take;
+        } else {
+            lru_unlink(c, e);
+            if (x->lo == NONE) {
+                table_remove(c, x->hash);
+            } else {
+                c->runs--;
+            }
+            entry_dispose(c, e);
+        }
+        c->cached_blocks -= take;
+        c->unused_blocks += take;
+        pool->evicted_blocks += (uint64_t)take;
+    }
 }
 
 /* A request takes a reference on entry @e. */
@@ -296,8 +360,8 @@ void sv_kv_pool_alloc(SvKvPool *pool, int64_t n, SvTimeNs now_ns)
     sv_kv_pool_advance(pool, now_ns);
     if (pool->cache != NULL) {
         SvKvCache *c = pool->cache;
-        while (c->unused_blocks < n)
-            evict_one(pool);
+        if (c->unused_blocks < n)
+            evict_until(pool, n);
         c->unused_blocks -= n;
     }
     pool->free_blocks -= n;
@@ -357,6 +421,8 @@ void sv_kv_seq_own_content(SvKvSeq *seq, const SvPrefixSource *src, uint64_t key
         return;
     /* One block per unit, as synthetic content: every token is named. */
     seq->own_key = key;
+    seq->own_cache = NULL;
+    seq->own_run = NONE;
     seq->unit_tokens = block_size;
     seq->unit_blocks = 1;
     seq->max_units = INT32_MAX;
@@ -365,8 +431,6 @@ void sv_kv_seq_own_content(SvKvSeq *seq, const SvPrefixSource *src, uint64_t key
 /* The content of unit @i of @seq, before chaining. */
 static uint64_t unit_content(const SvKvSeq *seq, int32_t i)
 {
-    if (seq->own_key != 0)
-        return mix64(seq->own_key ^ SALT_OWN) + (uint64_t)i;
     const SvPrefixSource *s = &seq->src;
     if (s->prefix_key != 0 || s->context_key != 0) {
         if ((int64_t)(i + 1) * seq->unit_tokens <= s->prefix_tokens)
@@ -386,13 +450,103 @@ static inline uint64_t unit_hash(const SvKvSeq *seq, int32_t i, uint64_t prev)
     return chain_next(prev, unit_content(seq, i));
 }
 
+/* ---- own content: runs -------------------------------------------------- */
+
+/* The run holding @seq's unit cached_units in @c, or NONE (none left). */
+static inline int32_t own_run(const SvKvCache *c, const SvKvSeq *seq)
+{
+    if (seq->own_cache != c || seq->own_run == NONE || c->entries[seq->own_run].gen != seq->own_gen)
+        return NONE;
+    return seq->own_run;
+}
+
+/* @seq's leading own units in @c, at most @limit: those it references and,
+ * after them, those its runs hold. */
+static int64_t own_units(const SvKvCache *c, const SvKvSeq *seq, int64_t limit)
+{
+    int64_t units = seq->cached_units;
+    RunLink l = {own_run(c, seq), seq->own_gen};
+    while (units < limit && l.entry != NONE && c->entries[l.entry].gen == l.gen) {
+        const Entry *x = &c->entries[l.entry];
+        SV_ASSERT(x->lo == units, "own run starts at unit %d, expected %" G_GINT64_FORMAT, x->lo,
+                  units);
+        units += x->blocks;
+        l = x->up;
+    }
+    return MIN(units, limit);
+}
+
+/* @seq references its next @k own units, which its runs hold (own_units
+ * said so): they leave the LRU list, in use again. Runs emptied are freed
+ * and the link moves to the next one up. */
+static void own_take(SvKvPool *pool, SvKvSeq *seq, int64_t k)
+{
+    SvKvCache *c = pool->cache;
+    pool->free_blocks -= k;
+    pool->allocated_total += (uint64_t)k;
+    c->lru_blocks -= k;
+    c->own_ref_blocks += k;
+    while (k > 0) {
+        int32_t e = own_run(c, seq);
+        SV_ASSERT(e != NONE && c->entries[e].lo == seq->cached_units,
+                  "unit %d of a request's own content is not cached", seq->cached_units);
+        Entry *x = &c->entries[e];
+        int32_t t = (int32_t)MIN(k, (int64_t)x->blocks);
+        x->lo += t;
+        x->blocks -= t;
+        seq->cached_units += t;
+        k -= t;
+        if (x->blocks == 0) {
+            lru_unlink(c, e); /* its blocks are counted out above */
+            c->runs--;
+            seq->own_run = x->up.entry;
+            seq->own_gen = x->up.gen;
+            entry_dispose(c, e);
+        }
+    }
+}
+
+/* The request drops its @seq->cached_units own units: one run at the LRU
+ * tail, linked to the run holding the units after them, if any. */
+static void own_release(SvKvPool *pool, SvKvSeq *seq)
+{
+    SvKvCache *c = pool->cache;
+    int32_t n = seq->cached_units;
+    int32_t up = own_run(c, seq);
+    SV_ASSERT(up == NONE || c->entries[up].lo == n,
+              "a request drops %d own units but its next run starts at unit %d", n,
+              c->entries[up].lo);
+    int32_t e = entry_alloc(c);
+    Entry *x = &c->entries[e];
+    x->up = (RunLink){up, up != NONE ? seq->own_gen : 0};
+    x->refs = 0;
+    x->blocks = n;
+    x->lo = 0;
+    lru_push_tail(c, e);
+    c->runs++;
+    c->own_ref_blocks -= n;
+    pool->free_blocks += n;
+    pool->freed_total += (uint64_t)n;
+    seq->own_cache = c;
+    seq->own_run = e;
+    seq->own_gen = x->gen;
+}
+
+/* ---- lookups ------------------------------------------------------------- */
+
 int32_t sv_kv_pool_match(const SvKvPool *pool, const SvKvSeq *seq, int64_t max_tokens,
                          int64_t *evictable_blocks_out)
 {
     int64_t evictable = 0;
     int32_t units = 0;
     const SvKvCache *c = pool->cache;
-    if (c != NULL && seq->unit_tokens > 0 && c->live > 0) {
+    if (c != NULL && seq->own_key != 0) {
+        /* Only a request that holds none of its content looks it up. */
+        SV_ASSERT(seq->cached_units == 0, "own content matched while %d units are referenced",
+                  seq->cached_units);
+        units = (int32_t)own_units(c, seq, MAX(max_tokens, 0) / seq->unit_tokens);
+        evictable = units;
+    } else if (c != NULL && seq->unit_tokens > 0 && c->live > 0) {
         int64_t limit = MIN((int64_t)seq->max_units, max_tokens / seq->unit_tokens);
         uint64_t h = 0;
         for (; units < limit; units++) {
@@ -416,6 +570,10 @@ void sv_kv_pool_acquire(SvKvPool *pool, SvKvSeq *seq, int32_t units, SvTimeNs no
     if (units == 0)
         return;
     sv_kv_pool_advance(pool, now_ns);
+    if (seq->own_key != 0) {
+        own_take(pool, seq, units);
+        return;
+    }
     uint64_t h = 0;
     for (int32_t i = 0; i < units; i++) {
         h = unit_hash(seq, i, h);
@@ -437,6 +595,19 @@ void sv_kv_pool_cache_computed(SvKvPool *pool, SvKvSeq *seq, int64_t computed_to
         return;
     sv_kv_pool_advance(pool, now_ns);
     SvKvCache *c = pool->cache;
+    if (seq->own_key != 0) {
+        /* Units its runs still hold are shared again, their private copies
+         * freed; the others become cached units by being counted. */
+        int64_t found = own_units(c, seq, full) - seq->cached_units;
+        if (found > 0) {
+            own_take(pool, seq, found);
+            sv_kv_pool_free(pool, found, now_ns);
+        }
+        c->own_ref_blocks += full - seq->cached_units;
+        c->cached_blocks += full - seq->cached_units;
+        seq->cached_units = (int32_t)full;
+        return;
+    }
     for (; seq->cached_units < full; seq->cached_units++) {
         uint64_t h = unit_hash(seq, seq->cached_units, seq->chain);
         int32_t e = table_find(c, h);
@@ -462,6 +633,11 @@ void sv_kv_pool_release(SvKvPool *pool, SvKvSeq *seq, int64_t blocks, SvTimeNs n
     if (seq->cached_units == 0)
         return;
     SvKvCache *c = pool->cache;
+    if (seq->own_key != 0) {
+        own_release(pool, seq);
+        seq->cached_units = 0;
+        return;
+    }
     if (c->scratch_cap < seq->cached_units) {
         c->scratch_cap = MAX(seq->cached_units, 2 * c->scratch_cap);
         c->scratch = g_renew(int32_t, c->scratch, c->scratch_cap);
@@ -509,37 +685,67 @@ void sv_kv_pool_check(const SvKvPool *pool)
     SV_ASSERT(c->cached_blocks <= pool->total_blocks - c->unused_blocks,
               "cached %" G_GINT64_FORMAT " blocks with %" G_GINT64_FORMAT " unused",
               c->cached_blocks, c->unused_blocks);
-    /* The LRU list: every member unreferenced, linked both ways. */
-    int64_t lru_blocks = 0;
-    int32_t lru_len = 0, prev = NONE;
+    /* The LRU list: every member unreferenced, linked both ways; named units
+     * in the table, runs not empty. pos[e]: the entry's place in the list. */
+    int32_t *pos = g_new(int32_t, MAX(c->num_entries, 1));
+    for (int32_t e = 0; e < c->num_entries; e++)
+        pos[e] = NONE;
+    int64_t lru_blocks = 0, run_blocks = 0;
+    int32_t lru_len = 0, runs = 0, prev = NONE;
     for (int32_t e = c->lru_head; e != NONE; prev = e, e = c->entries[e].next) {
-        SV_ASSERT(c->entries[e].refs == 0, "LRU entry %d has %d references", e, c->entries[e].refs);
-        SV_ASSERT(c->entries[e].prev == prev, "LRU entry %d has a broken back link", e);
-        SV_ASSERT(table_find(c, c->entries[e].hash) == e, "LRU entry %d not in the table", e);
-        lru_blocks += c->entries[e].blocks;
+        const Entry *x = &c->entries[e];
+        SV_ASSERT(x->refs == 0, "LRU entry %d has %d references", e, x->refs);
+        SV_ASSERT(x->prev == prev, "LRU entry %d has a broken back link", e);
+        if (x->lo == NONE) {
+            SV_ASSERT(table_find(c, x->hash) == e, "LRU entry %d not in the table", e);
+        } else {
+            SV_ASSERT(x->blocks > 0 && x->lo >= 0, "run %d holds %d blocks from unit %d", e,
+                      x->blocks, x->lo);
+            run_blocks += x->blocks;
+            runs++;
+        }
+        pos[e] = lru_len;
+        lru_blocks += x->blocks;
         lru_len++;
-        SV_ASSERT(lru_len <= c->live, "LRU list longer than the cache (a cycle)");
+        SV_ASSERT(lru_len <= c->live + c->runs, "LRU list longer than the cache (a cycle)");
     }
     SV_ASSERT(prev == c->lru_tail, "LRU tail is not the last entry");
     SV_ASSERT(lru_blocks == c->lru_blocks,
               "LRU holds %" G_GINT64_FORMAT " blocks, counted %" G_GINT64_FORMAT, lru_blocks,
               c->lru_blocks);
-    /* The table: every slot points at a live entry with that hash. */
+    SV_ASSERT(runs == c->runs, "LRU holds %d runs, counted %d", runs, c->runs);
+    /* A run's live link points at an older run that starts where it ends:
+     * the older one goes whole before the newer loses a block. */
+    for (int32_t e = c->lru_head; e != NONE; e = c->entries[e].next) {
+        const Entry *x = &c->entries[e];
+        if (x->lo == NONE || x->up.entry == NONE || c->entries[x->up.entry].gen != x->up.gen)
+            continue;
+        const Entry *u = &c->entries[x->up.entry];
+        SV_ASSERT(u->lo != NONE && pos[x->up.entry] != NONE && pos[x->up.entry] < pos[e],
+                  "run %d links to entry %d, not an older run", e, x->up.entry);
+        SV_ASSERT(u->lo == x->lo + x->blocks, "run %d ends at unit %d, the next starts at %d", e,
+                  x->lo + x->blocks, u->lo);
+    }
+    g_free(pos);
+    /* The table: every slot points at a live named entry with that hash. */
     int64_t cached = 0;
     int32_t live = 0;
     for (uint32_t i = 0; i <= c->mask; i++) {
         if (c->slots[i].entry == NONE)
             continue;
         const Entry *x = &c->entries[c->slots[i].entry];
-        SV_ASSERT(x->hash == c->slots[i].hash, "slot %u points at an entry of another hash", i);
+        SV_ASSERT(x->lo == NONE && x->hash == c->slots[i].hash,
+                  "slot %u points at an entry of another hash", i);
         SV_ASSERT(x->refs >= 0, "entry with %d references", x->refs);
         cached += x->blocks;
         live++;
     }
-    SV_ASSERT(live == c->live && cached == c->cached_blocks,
-              "table holds %d entries / %" G_GINT64_FORMAT
-              " blocks, counted %d / %" G_GINT64_FORMAT,
-              live, cached, c->live, c->cached_blocks);
+    SV_ASSERT(c->own_ref_blocks >= 0, "%" G_GINT64_FORMAT " own blocks referenced",
+              c->own_ref_blocks);
+    SV_ASSERT(live == c->live && cached + run_blocks + c->own_ref_blocks == c->cached_blocks,
+              "table holds %d entries / %" G_GINT64_FORMAT " blocks, runs %" G_GINT64_FORMAT
+              ", own referenced %" G_GINT64_FORMAT ", counted %d / %" G_GINT64_FORMAT,
+              live, cached, run_blocks, c->own_ref_blocks, c->live, c->cached_blocks);
 }
 
 /* ---- CPU tier ------------------------------------------------------------ */

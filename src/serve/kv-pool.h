@@ -5,7 +5,11 @@
  * run out) and a CPU tier that swap preemption copies blocks to.
  * Blocks that no cache entry names are only counted, never tracked one by
  * one, so a run without prefix caching pays nothing per block and a run with
- * it pays one hash-table step per cache unit, never per token. */
+ * it pays one hash-table step per cache unit, never per token. A request's
+ * own content (no source names it, only the request itself can ever find
+ * it again) is not hashed at all: what it releases becomes one LRU entry
+ * for the whole run of blocks, so a cache on which nothing is shared costs
+ * a few steps per request, not per block. */
 #ifndef SV_KV_POOL_H
 #define SV_KV_POOL_H
 
@@ -60,6 +64,12 @@ typedef struct {
     int32_t cached_units; /* leading units this request references in the cache */
     uint64_t chain;       /* chained hash of unit cached_units - 1 */
     uint64_t own_key;     /* nonzero: content no source names, the request's own */
+    /* Own content only: the LRU run holding its lowest unit not referenced
+     * (unit cached_units), in the cache own_cache, if that run still exists
+     * (own_gen is the entry's generation when linked). */
+    const SvKvCache *own_cache; /* (transfer none) cache of own_run, or NULL */
+    int32_t own_run;            /* entry index of the run, or -1 */
+    uint32_t own_gen;           /* generation of that entry when linked */
 } SvKvSeq;
 
 void sv_kv_pool_init(SvKvPool *pool, int64_t total_blocks, int32_t block_size);
@@ -98,9 +108,11 @@ void sv_kv_seq_init(SvKvSeq *seq, const SvPrefixSource *src, int32_t input_token
  * still has content, its own: vLLM hashes every full block of every
  * request, prompt and output alike, so a request preempted by recomputation
  * finds its own blocks on readmission unless they were evicted meanwhile.
- * Such content is named by @key (nonzero, unique in the run) in a space no
- * source uses, so it is never shared. Sources that name content are left
- * as they are. */
+ * Such content is named by @key (nonzero, unique in the run) and never
+ * shared, so the pool tracks it without hashing (kv-pool.c: runs): the
+ * request finds it again in the cache it last released it to, and only
+ * there (servesim never moves a request back to a replica it left). Sources
+ * that name content are left as they are. */
 void sv_kv_seq_own_content(SvKvSeq *seq, const SvPrefixSource *src, uint64_t key,
                            int32_t block_size);
 /* Computed tokens at which @seq's next unit fills (INT32_MAX: never), so
