@@ -371,6 +371,27 @@ START_TEST(test_plan_memory)
     ck_assert_rel(mem.kv_bytes_per_token, 2048.0, 1e-12);
     ck_assert_int_eq(mem.blocks, 2195284); /* (72e9 - 64923648) / 32768 */
     ck_assert_int_eq(mem.devices, 1);
+    /* Layer 0 windowed, layer 1 full: vLLM's hybrid KV cache manager pages
+     * the pool at the full layer's size, so a block holds one layer's 16
+     * tokens (1024 bytes a token) and the pool twice the blocks. */
+    SvModel sw = sv_test_tiny_model(2);
+    sw.sliding_window = 128;
+    sw.sliding_window_every = 2;
+    sv_plan_memory(&sw, &hw, &plan, 0.9, 16, &mem);
+    ck_assert_rel(mem.kv_bytes_per_token, 1024.0, 1e-12);
+    ck_assert_int_eq(mem.blocks, 4390568); /* (72e9 - 64923648) / 16384 */
+    ck_assert_int_eq(mem.layers_per_stage, 2);
+    /* Every layer windowed (no full-attention group): the plain count. */
+    sw.sliding_window_every = 0;
+    sv_plan_memory(&sw, &hw, &plan, 0.9, 16, &mem);
+    ck_assert_rel(mem.kv_bytes_per_token, 2048.0, 1e-12);
+    /* gpt-oss-120b: 18 full-attention layers of 36, 8 KV heads of 64 in
+     * bf16: 18 x 2 x 8 x 64 x 2 = 36864 bytes a token (36 layers before). */
+    g_autoptr(GError) error = NULL;
+    g_autoptr(SvModel) oss = sv_model_load("gpt-oss-120b", &error);
+    ck_assert_msg(oss != NULL, "%s", error ? error->message : "?");
+    sv_plan_memory(oss, &hw, &plan, 0.9, 16, &mem);
+    ck_assert_rel(mem.kv_bytes_per_token, 36864.0, 1e-12);
     /* Attention data parallelism: each rank its own cache. */
     SvModel moe = sv_test_tiny_model(2);
     moe.intermediate_size = 0;

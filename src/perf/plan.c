@@ -4,6 +4,34 @@
 
 #include <math.h>
 
+/* The layers of a stage whose KV grows with the context: all of them, except
+ * that a model mixing sliding-window and full-attention layers (gpt-oss: 18
+ * windowed of 36) counts its full-attention ones only. vLLM's hybrid KV
+ * cache manager (V1, on by default since 0.10; docs.vllm.ai, "Hybrid KV
+ * Cache Manager") pages every layer group at one group's page size and
+ * gives windowed layers the blocks of their last window only, so the pool
+ * holds as many tokens as the full-attention layers alone allow. The
+ * window's own blocks (window / block_size + 1 per running request: 9
+ * blocks of 16 tokens for gpt-oss) are not reserved here, which overstates
+ * the capacity by that much per running request. Models whose every layer
+ * is windowed keep the plain count. The stage with the most such layers
+ * bounds it. (Swap and disaggregated KV transfer still size a block over
+ * all layers: serve/sim.c, serve/disagg.c.) */
+static int kv_layers_per_stage(const SvModel *model, int pp)
+{
+    int per_stage = sv_model_layers_per_stage(model, pp);
+    if (model->sliding_window <= 0 || model->sliding_window_every <= 0)
+        return per_stage;
+    int most = 0;
+    for (int first = 0; first < model->num_layers; first += per_stage) {
+        int full = 0;
+        for (int l = first; l < MIN(first + per_stage, model->num_layers); l++)
+            full += !sv_model_layer_is_windowed(model, l);
+        most = MAX(most, full);
+    }
+    return most > 0 ? most : per_stage;
+}
+
 void sv_plan_memory(const SvModel *model, const SvHw *hw, const SvPlan *plan,
                     double gpu_memory_utilization, int block_size, SvPlanMemory *out)
 {
@@ -19,8 +47,8 @@ void sv_plan_memory(const SvModel *model, const SvHw *hw, const SvPlan *plan,
     out->kv_bytes =
         out->usable_bytes - out->weight_bytes - out->activation_bytes - out->runtime_bytes;
     out->layers_per_stage = sv_model_layers_per_stage(model, plan->pp);
-    out->kv_bytes_per_token =
-        out->layers_per_stage * sv_model_kv_bytes_per_token_layer(model, plan->tp, plan->kv_dtype);
+    out->kv_bytes_per_token = kv_layers_per_stage(model, plan->pp) *
+                              sv_model_kv_bytes_per_token_layer(model, plan->tp, plan->kv_dtype);
     out->block_bytes = out->kv_bytes_per_token * block_size;
     out->blocks_per_rank = out->kv_bytes > 0 && out->block_bytes > 0
                                ? (int64_t)floor(out->kv_bytes / out->block_bytes)

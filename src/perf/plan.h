@@ -23,7 +23,7 @@ typedef struct {
     double activation_bytes;   /* activation workspace */
     double runtime_bytes;      /* CUDA context, NCCL buffers, CUDA graphs */
     double kv_bytes;           /* left for the KV cache (negative: short by that much) */
-    double kv_bytes_per_token; /* one token's KV on one device: its stage's layers */
+    double kv_bytes_per_token; /* one token's KV on one device: its stage's full-attention layers */
     double block_bytes;        /* one KV block on one device */
     int64_t blocks_per_rank;   /* KV blocks of one attention rank (0 when none fit) */
     int64_t blocks;            /* of the replica: blocks_per_rank x dp */
