@@ -22,16 +22,9 @@
 /* A device with round numbers: 100 TFLOP/s, 1 TB/s, 100 GB/s scale-up. */
 static SvHw round_hw(void)
 {
-    SvHw hw = {0};
+    SvHw hw = sv_test_tiny_hw();
     hw.name = (char *)"round";
-    hw.peak_flops[SV_DTYPE_BF16] = 100e12;
-    hw.peak_flops[SV_DTYPE_FP16] = 100e12;
-    hw.peak_flops[SV_DTYPE_FP8] = 200e12;
-    hw.mem_bw_bytes_per_s = 1e12;
-    hw.mem_capacity_bytes = 80e9;
-    hw.devices_per_node = 8;
-    hw.scaleup_bw_bytes_per_s = 100e9;
-    hw.scaleout_bw_bytes_per_s = 10e9;
+    hw.scaleup_latency_s = hw.scaleout_latency_s = 0;
     hw.eff_matmul = hw.eff_mem = hw.eff_link = 1;
     return hw;
 }

@@ -22,20 +22,9 @@
  * launch cost, so a collective is its alpha-beta time alone. */
 static SvHw node_hw(void)
 {
-    SvHw hw = {0};
+    SvHw hw = sv_test_tiny_hw();
     hw.name = (char *)"node";
-    hw.peak_flops[SV_DTYPE_BF16] = 100e12;
-    hw.mem_bw_bytes_per_s = 1e12;
-    hw.mem_capacity_bytes = 80e9;
-    hw.devices_per_node = 8;
     hw.scaleup_kind = (char *)"nvlink";
-    hw.scaleup_bw_bytes_per_s = 100e9;
-    hw.scaleup_latency_s = 5e-6;
-    hw.scaleout_bw_bytes_per_s = 10e9;
-    hw.scaleout_latency_s = 20e-6;
-    hw.eff_matmul = 0.5;
-    hw.eff_mem = 1.0;
-    hw.eff_link = 0.5;
     return hw;
 }
 
