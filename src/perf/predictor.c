@@ -284,7 +284,8 @@ struct SvPredictor {
     uint32_t num_slots;     /* power of two */
     uint32_t used;          /* occupied slots */
     MemoEntry *old_slots;   /* the previous generation (read-only), or NULL */
-    MemoEntry *hot;         /* MEMO_HOT_SLOTS: copies of recent answers (memo_lookup) */
+    MemoEntry *hot;         /* MEMO_HOT_SLOTS: copies of recent answers; NULL until the memo
+                             * stores every key (its parts off: memo_lookup) */
     uint32_t old_num_slots; /* its size, a power of two */
     uint64_t hits;          /* lookups answered from the table */
     uint64_t misses;        /* lookups that computed a value */
@@ -886,8 +887,9 @@ SvPredictor *sv_predictor_new(const SvModel *model, const SvHw *hw, const SvPlan
 
     p->num_slots = MEMO_INITIAL_SLOTS;
     p->slots = memo_table_new(p->num_slots);
-    p->hot = memo_table_new(MEMO_HOT_SLOTS);
     memo_split_init(p);
+    if (p->layout == NULL)
+        p->hot = memo_table_new(MEMO_HOT_SLOTS);
     return p;
 }
 
@@ -1254,10 +1256,11 @@ static void build_stage_ops(const SvPredictor *p, const SvBatchShape *full, int 
     if (first) {
         OpDesc *host = push_op(list, "host_overhead", OP_HOST, 1);
         host->part = PART_ROWS;
-        host->fixed_s = p->hw->host_overhead_iter_s + p->hw->host_overhead_req_s * rows;
         if (p->host != NULL) /* a named profile: the whole host step, on the first stage */
             host->fixed_s = p->host->iteration_s + p->host->per_request_s * rows +
                             p->host->per_device_s * sv_plan_devices(&p->plan);
+        else
+            host->fixed_s = p->hw->host_overhead_iter_s + p->hw->host_overhead_req_s * rows;
         host->rows = rows;
     }
     /* Useful FLOPs: the busiest rank's ops stand for every rank's. */
@@ -1575,6 +1578,15 @@ static gboolean shape_valid(const SvBatchShape *s)
 /* Sum of the stage times: v0 treats the iteration as one micro-batch going
  * through every stage in turn (the latency of the batch); pipelining of
  * several micro-batches is the engine's business, using the stage times. */
+/* Close @prof over all stages, which took @total_s: a device runs one
+ * stage, so its share of the work. */
+static void profile_finish(const SvPredictor *p, SvIterProfile *prof, double total_s)
+{
+    prof->flops /= p->num_stages;
+    prof->bytes /= p->num_stages;
+    prof->total_s = total_s;
+}
+
 static void compute(const SvPredictor *p, const SvBatchShape *s, double *total_s, double *max_s,
                     double *flops, SvIterProfile *prof)
 {
@@ -1585,10 +1597,7 @@ static void compute(const SvPredictor *p, const SvBatchShape *s, double *total_s
         *total_s += t;
         *max_s = MAX(*max_s, t);
     }
-    /* A device runs one stage: its share of the work. */
-    prof->flops /= p->num_stages;
-    prof->bytes /= p->num_stages;
-    prof->total_s = *total_s;
+    profile_finish(p, prof, *total_s);
 }
 
 double sv_iter_profile_time_s(const SvIterProfile *profile, double clock_factor,
@@ -2040,9 +2049,7 @@ static void memo_compose(SvPredictor *p, const MemoKey *key, double *total_s, do
         *total_s += t;
         *max_s = MAX(*max_s, t);
     }
-    prof->flops /= p->num_stages;
-    prof->bytes /= p->num_stages;
-    prof->total_s = *total_s;
+    profile_finish(p, prof, *total_s);
 }
 
 /* The values at @key's representative shape, computed afresh. */
@@ -2358,17 +2365,20 @@ void sv_predictor_set_clock(SvPredictor *predictor, double clock_factor)
     predictor->clock_factor = clock_factor;
     memo_reset(predictor, predictor->num_slots);
     g_clear_pointer(&predictor->old_slots, g_aligned_free);
-    for (uint32_t i = 0; i < MEMO_HOT_SLOTS; i++)
+    for (uint32_t i = 0; predictor->hot != NULL && i < MEMO_HOT_SLOTS; i++)
         predictor->hot[i].w0 = MEMO_EMPTY;
 }
 
 void sv_predictor_set_memo_split(SvPredictor *predictor, gboolean enabled)
 {
     g_return_if_fail(predictor != NULL);
-    if (!enabled)
+    if (!enabled) {
         memo_split_free(predictor);
-    else if (predictor->layout == NULL)
+        if (predictor->hot == NULL)
+            predictor->hot = memo_table_new(MEMO_HOT_SLOTS);
+    } else if (predictor->layout == NULL) {
         memo_split_init(predictor);
+    }
 }
 
 void sv_predictor_memo_stats(const SvPredictor *predictor, uint64_t *hits, uint64_t *misses)
