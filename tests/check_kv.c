@@ -277,11 +277,11 @@ START_TEST(test_cpu_tier)
 END_TEST
 
 /* A request's own content (no source names it): sv_kv_seq_own_content. */
-static SvKvSeq own_seq(uint64_t key)
+static SvKvSeq own_seq(void)
 {
     SvKvSeq seq;
     sv_kv_seq_init(&seq, NULL, 0, 16, TRUE);
-    sv_kv_seq_own_content(&seq, NULL, key, 16);
+    sv_kv_seq_own_content(&seq, NULL, 16);
     return seq;
 }
 
@@ -292,7 +292,7 @@ START_TEST(test_own_runs)
     SvKvPool pool;
     sv_kv_pool_init(&pool, 8, 16);
     sv_kv_pool_enable_prefix_caching(&pool);
-    SvKvSeq a = own_seq(1), b = own_seq(2);
+    SvKvSeq a = own_seq(), b = own_seq();
     ck_assert_int_eq(a.unit_blocks, 1);
     ck_assert_int_eq(a.max_units, INT32_MAX);
     ck_assert_int_eq(sv_kv_pool_match(&pool, &a, 1000, NULL), 0);
@@ -531,7 +531,7 @@ static void ref_seq_new(RefSeq *s, GRand *rng, uint64_t key)
     s->known = g_rand_int_range(rng, 1, 160);
     if (s->own) {
         s->key = key;
-        s->seq = own_seq(key);
+        s->seq = own_seq();
     } else {
         int id_tokens = g_rand_boolean(rng) ? 16 : 32;
         s->n_ids = g_rand_int_range(rng, 1, 160 / id_tokens + 1);

@@ -412,15 +412,14 @@ void sv_kv_seq_init(SvKvSeq *seq, const SvPrefixSource *src, int32_t input_token
         seq->unit_tokens = seq->unit_blocks = 0;
 }
 
-void sv_kv_seq_own_content(SvKvSeq *seq, const SvPrefixSource *src, uint64_t key,
-                           int32_t block_size)
+void sv_kv_seq_own_content(SvKvSeq *seq, const SvPrefixSource *src, int32_t block_size)
 {
-    g_return_if_fail(seq != NULL && key != 0 && block_size > 0);
+    g_return_if_fail(seq != NULL && block_size > 0);
     if (src != NULL && ((src->hash_ids != NULL && src->num_hash_ids > 0) || src->prefix_key != 0 ||
                         src->context_key != 0))
         return;
     /* One block per unit, as synthetic content: every token is named. */
-    seq->own_key = key;
+    seq->own = TRUE;
     seq->own_cache = NULL;
     seq->own_run = NONE;
     seq->unit_tokens = block_size;
@@ -540,7 +539,7 @@ int32_t sv_kv_pool_match(const SvKvPool *pool, const SvKvSeq *seq, int64_t max_t
     int64_t evictable = 0;
     int32_t units = 0;
     const SvKvCache *c = pool->cache;
-    if (c != NULL && seq->own_key != 0) {
+    if (c != NULL && seq->own) {
         /* Only a request that holds none of its content looks it up. */
         SV_ASSERT(seq->cached_units == 0, "own content matched while %d units are referenced",
                   seq->cached_units);
@@ -570,7 +569,7 @@ void sv_kv_pool_acquire(SvKvPool *pool, SvKvSeq *seq, int32_t units, SvTimeNs no
     if (units == 0)
         return;
     sv_kv_pool_advance(pool, now_ns);
-    if (seq->own_key != 0) {
+    if (seq->own) {
         own_take(pool, seq, units);
         return;
     }
@@ -595,7 +594,7 @@ void sv_kv_pool_cache_computed(SvKvPool *pool, SvKvSeq *seq, int64_t computed_to
         return;
     sv_kv_pool_advance(pool, now_ns);
     SvKvCache *c = pool->cache;
-    if (seq->own_key != 0) {
+    if (seq->own) {
         /* Units its runs still hold are shared again, their private copies
          * freed; the others become cached units by being counted. */
         int64_t found = own_units(c, seq, full) - seq->cached_units;
@@ -633,7 +632,7 @@ void sv_kv_pool_release(SvKvPool *pool, SvKvSeq *seq, int64_t blocks, SvTimeNs n
     if (seq->cached_units == 0)
         return;
     SvKvCache *c = pool->cache;
-    if (seq->own_key != 0) {
+    if (seq->own) {
         own_release(pool, seq);
         seq->cached_units = 0;
         return;

@@ -63,7 +63,7 @@ typedef struct {
     int32_t max_units;    /* leading units whose content is named */
     int32_t cached_units; /* leading units this request references in the cache */
     uint64_t chain;       /* chained hash of unit cached_units - 1 */
-    uint64_t own_key;     /* nonzero: content no source names, the request's own */
+    gboolean own;         /* content no source names: the request's own */
     /* Own content only: the LRU run holding its lowest unit not referenced
      * (unit cached_units), in the cache own_cache, if that run still exists
      * (own_gen is the entry's generation when linked). */
@@ -108,13 +108,12 @@ void sv_kv_seq_init(SvKvSeq *seq, const SvPrefixSource *src, int32_t input_token
  * still has content, its own: vLLM hashes every full block of every
  * request, prompt and output alike, so a request preempted by recomputation
  * finds its own blocks on readmission unless they were evicted meanwhile.
- * Such content is named by @key (nonzero, unique in the run) and never
- * shared, so the pool tracks it without hashing (kv-pool.c: runs): the
+ * Such content is never shared, so the pool tracks it without hashing
+ * (kv-pool.c: runs): the
  * request finds it again in the cache it last released it to, and only
  * there (servesim never moves a request back to a replica it left). Sources
  * that name content are left as they are. */
-void sv_kv_seq_own_content(SvKvSeq *seq, const SvPrefixSource *src, uint64_t key,
-                           int32_t block_size);
+void sv_kv_seq_own_content(SvKvSeq *seq, const SvPrefixSource *src, int32_t block_size);
 /* Computed tokens at which @seq's next unit fills (INT32_MAX: never), so
  * that callers can skip sv_kv_pool_cache_computed until then. */
 static inline int32_t sv_kv_seq_cache_at(const SvKvSeq *seq)

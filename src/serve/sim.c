@@ -887,8 +887,7 @@ static ArrivalResult admit_arrival(SvSim *sim, const SvRequestSpec *spec, SvTime
     sv_kv_seq_init(&r->kv, &spec->prefix, r->input_tokens, sim->config->engine.block_size,
                    sim->config->engine.enable_prefix_caching);
     if (sim->config->engine.enable_prefix_caching) /* content no source names: its own */
-        sv_kv_seq_own_content(&r->kv, &spec->prefix, (uint64_t)r->id + 1,
-                              sim->config->engine.block_size);
+        sv_kv_seq_own_content(&r->kv, &spec->prefix, sim->config->engine.block_size);
     r->kv_cache_at = sv_kv_seq_cache_at(&r->kv);
     /* Who it is: tenant and SLO class (stamped by the mix), the priority
      * and the first-token deadline that priority-aware schedulers read. */
