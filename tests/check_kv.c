@@ -1443,6 +1443,81 @@ START_TEST(test_deterministic)
 }
 END_TEST
 
+/* The decode cohort (cohort.c) caches the units its members fill at the
+ * ends of the steps that fill them, in running order with the releases of
+ * the members that finish there: with prefix caching on, a run with it and
+ * one without (SERVESIM_NO_FASTPATH) give the same records, the same block
+ * counts (which a release and a unit caching of one hash in the other order
+ * would change) and the same cache totals. Sessions whose turns overlap the
+ * answers they extend share units while both run; 160 blocks for two
+ * replicas force evictions and preemptions by recomputation and by swap. */
+START_TEST(test_cohort_same_as_plain)
+{
+    for (int swap = 0; swap < 2; swap++) {
+        SvRequestRecord *first = NULL;
+        SvRunTotals first_t;
+        SvSimBalance first_b;
+        size_t n = 0;
+        for (int plain = 0; plain < 2; plain++) {
+            if (plain)
+                g_setenv("SERVESIM_NO_FASTPATH", "1", TRUE);
+            else
+                g_unsetenv("SERVESIM_NO_FASTPATH");
+            Study *st = study_new("arrival_s,input_tokens,output_tokens\n0,1,1\n", ".csv", 2);
+            st->cfg.workload = synthetic();
+            st->cfg.workload.output = (SvLengthSpec){.dist = SV_LEN_FIXED, .value = 70};
+            st->cfg.workload.rate_per_s = 40;
+            st->cfg.workload.num_requests = 300;
+            st->cfg.workload.trace_path = NULL;
+            st->cfg.workload.prefix = (SvPrefixConfig){3, 64, 0.7};
+            st->cfg.workload.sessions = (SvSessionConfig){.turns = 3, .think_time_s = 0.05};
+            st->cfg.engine.enable_prefix_caching = TRUE;
+            st->cfg.engine.preemption_mode = swap ? SV_PREEMPT_SWAP : SV_PREEMPT_RECOMPUTE;
+            st->opt.kv_blocks = 80;
+            st->opt.cpu_kv_blocks = 30;
+            g_autoptr(SvSim) sim = run(st);
+            SvMetrics *m = sv_sim_metrics(sim);
+            const SvRunTotals *t = sv_sim_totals(sim);
+            SvSimBalance b;
+            sv_sim_balance(sim, &b);
+            ck_assert_int_gt(t->preemptions, 10);
+            ck_assert_int_gt(t->prefix_hits_blocks, 100);
+            ck_assert_int_gt(t->prefix_evicted_blocks, 100);
+            if (!plain) {
+                n = sv_metrics_num_requests(m);
+                first = g_new(SvRequestRecord, n);
+                for (size_t i = 0; i < n; i++)
+                    first[i] = *sv_metrics_request(m, i);
+                first_t = *t;
+                first_b = b;
+                study_free(st);
+                continue;
+            }
+            ck_assert_uint_eq(sv_metrics_num_requests(m), n);
+            for (size_t i = 0; i < n; i++) {
+                const SvRequestRecord *r = sv_metrics_request(m, i);
+                ck_assert_int_eq(first[i].id, r->id);
+                ck_assert_int_eq(first[i].first_token_ns, r->first_token_ns);
+                ck_assert_int_eq(first[i].finish_ns, r->finish_ns);
+                ck_assert_int_eq(first[i].replica, r->replica);
+                ck_assert_int_eq(first[i].preemptions, r->preemptions);
+            }
+            ck_assert_uint_eq(first_b.blocks_allocated, b.blocks_allocated);
+            ck_assert_uint_eq(first_b.blocks_freed, b.blocks_freed);
+            ck_assert_int_eq(first_t.preemptions, t->preemptions);
+            ck_assert_int_eq(first_t.prefix_hits_tokens, t->prefix_hits_tokens);
+            ck_assert_int_eq(first_t.prefix_queries_tokens, t->prefix_queries_tokens);
+            ck_assert_int_eq(first_t.prefix_evicted_blocks, t->prefix_evicted_blocks);
+            ck_assert_int_eq(first_t.swap_outs, t->swap_outs);
+            ck_assert(first_t.kv_utilization_mean == t->kv_utilization_mean);
+            g_free(first);
+            study_free(st);
+        }
+        g_unsetenv("SERVESIM_NO_FASTPATH");
+    }
+}
+END_TEST
+
 Suite *kv_suite(void)
 {
     Suite *s = suite_create("kv");
@@ -1468,6 +1543,7 @@ Suite *kv_suite(void)
     tcase_add_test(runs, test_prefix_affinity);
     tcase_add_test(runs, test_overload_stable);
     tcase_add_test(runs, test_no_hash_ids_own_content);
+    tcase_add_test(runs, test_cohort_same_as_plain);
     tcase_add_test(runs, test_recompute_own_blocks);
     tcase_add_test(runs, test_mooncake_lru_model);
     tcase_add_test(runs, test_sessions_hit);

@@ -8,7 +8,10 @@
 # (blocks short at the decode pass, and in the prefill pass after decodes
 # were placed), small and large blocks, no chunked prefill, a disaggregated
 # cluster, short copies of the speed benchmarks, and trtllm's capacity
-# policies (whose hooks run beside the cohort) with and without pauses.
+# policies (whose hooks run beside the cohort) with and without pauses;
+# then prefix caching, where the cohort caches the units its members fill
+# (tests/fastpath/: shared units from sessions and system prompts, hash ids
+# from a trace, and each request's own content, under KV pressure).
 #   bash tests/run-fastpath.sh BIN TESTS_DIR
 set -u
 bin=$1
@@ -86,6 +89,31 @@ check cluster-1024-trtllm-ne "$c1024t" --set workload.duration_s=3 \
 # ... and with KV for about 9 requests per replica: 142 pauses in 3 s.
 check cluster-1024-trtllm-pauses "$c1024t" --set workload.duration_s=3 \
   --set engine.gpu_memory_utilization=0.26
+# Prefix caching. A decoding member's token fills a cache unit every
+# block_size steps; the cohort caches it at the end of that step, in running
+# order with the members finishing there, as the plain path does (a unit
+# cached a step late changes what a preempted or later request finds and
+# what eviction takes: these studies fail then). Sessions whose next turn
+# overlaps the answer it extends, on shared system prompts, with KV for a
+# few requests: by recomputation and swap, with small and large blocks and
+# whole prompts; own content (no source names it) under preemption, where a
+# recomputed request takes its own blocks back from the LRU list while
+# decoding; data-parallel ranks; Mooncake hash ids; the headline study with
+# the cache on; hand-overs to decode replicas, which join with a backlog.
+pcs=$dir/fastpath/pc-sessions.yaml
+check pc-sessions "$pcs"
+check pc-sessions-swap "$pcs" --set engine.preemption_mode=swap
+check pc-sessions-block8 "$pcs" --set engine.block_size=8
+check pc-sessions-block64 "$pcs" --set engine.block_size=64
+check pc-sessions-no-chunking "$pcs" --set engine.enable_chunked_prefill=false
+check pc-own-recompute "$kv" --set engine.enable_prefix_caching=true
+check pc-own-swap "$kv" --set engine.enable_prefix_caching=true --set engine.preemption_mode=swap
+check pc-dp-sessions "$dir/fastpath/pc-dp-sessions.yaml"
+check pc-mooncake "$root/bench/mooncake-conv.yaml" --set workload.num_requests=2000
+check pc-azure "$root/bench/azure-100k.yaml" --set workload.num_requests=3000 \
+  --set engine.enable_prefix_caching=true
+check pc-cluster-1024-disagg "$root/bench/cluster-1024-disagg.yaml" --set workload.duration_s=2 \
+  --set engine.enable_prefix_caching=true
 
 echo "fast path: $pass identical, $fail failed"
 [ "$fail" -eq 0 ]

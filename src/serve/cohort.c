@@ -12,6 +12,13 @@
  * (offset + i), so the batch shape's per-bucket sums and the blocks a step
  * needs (members whose context is a multiple of block_size) come from
  * counts by offset, without touching it.
+ * With prefix caching a member's token fills a cache unit every block_size
+ * steps or so; the plain path caches it at the end of that step, and so
+ * does the cohort, for the member it attends then, in running order with
+ * the members finishing there (emit_cohort in sim.c). Content only the
+ * request itself names (a trace without hash ids) is only counted when
+ * cached, so those members count their units at their next attention
+ * instead (maybe_count).
  * Measured on bench/cluster-1024.yaml (4.3 M requests, 128 replicas): 24.5 s
  * of user CPU without the cohort, 13.0 s with it. */
 #include "serve/serve-private.h"
@@ -39,6 +46,7 @@ void sv__cohort_init(SvReplica *rep, gboolean enabled)
     c->max_ahead = len / 2;
     c->block_mask = (int32_t)rep->kv.block_size - 1;
     c->residue = g_new0(int32_t, rep->kv.block_size);
+    c->counted = g_new0(int32_t, rep->kv.block_size);
     c->gaps = g_new0(SvCohortGap, len);
 }
 
@@ -47,10 +55,11 @@ void sv__cohort_clear(SvReplica *rep)
     SvCohort *c = cohort_of(rep);
     g_free(c->due);
     g_free(c->residue);
+    g_free(c->counted);
     g_free(c->gaps);
     g_free(c->member_j);
     g_free(c->free_slots);
-    g_free(c->finishing);
+    g_free(c->ending);
     memset(c, 0, sizeof *c);
 }
 
@@ -162,6 +171,12 @@ static void catch_up(SvReplica *rep, SvRequest *r, int64_t iter)
     r->blocks = (int32_t)sv_kv_blocks_for(&rep->kv, r->num_computed);
     r->last_token_ns = c->last_end_ns;
     r->cohort_sync = iter;
+    if (r->cohort_counted) {
+        /* The units the steps filled, as the plain path cached them at
+         * their ends (counts only: the break points were kept then). */
+        sv_kv_pool_own_count(&rep->kv, &r->kv, r->num_computed);
+        r->kv_cache_at = sv_kv_seq_cache_at(&r->kv);
+    }
 }
 
 static void due_push(SvCohort *c, int64_t at, SvRequest *r)
@@ -216,13 +231,18 @@ static int64_t next_bucket_edge(int64_t ctx)
 
 /* File member @r, current at step @iter and in it, under the first later
  * step that needs it: its context enters a new bucket, it emits its last
- * token, or the rings would forget its last attention (max_ahead). */
+ * token, its token fills a prefix-cache unit, or the rings would forget its
+ * last attention (max_ahead). */
 static void file_due(SvCohort *c, SvRequest *r, int64_t iter)
 {
     int64_t ctx = r->num_computed;
     int64_t at = iter + c->max_ahead;
     /* Its last token comes out of step iter + (output - generated - 1). */
     at = MIN(at, iter + (r->output_tokens - r->generated - 1));
+    /* Step i computes token ctx + (i - iter): the unit fills at the step
+     * that computes token kv_cache_at - 1. */
+    if (r->kv_cache_at != INT32_MAX && !r->cohort_counted)
+        at = MIN(at, iter + ((int64_t)r->kv_cache_at - 1 - ctx));
     int64_t edge = next_bucket_edge(ctx);
     if (edge != INT64_MAX)
         at = MIN(at, iter + (edge - ctx));
@@ -230,9 +250,20 @@ static void file_due(SvCohort *c, SvRequest *r, int64_t iter)
     due_push(c, at, r);
 }
 
+/* Note @r among the members with work at the end of this step. */
+static void ending_push(SvCohort *c, SvRequest *r)
+{
+    if (c->num_ending == c->ending_cap) {
+        c->ending_cap = c->ending_cap ? 2 * c->ending_cap : 16;
+        c->ending = g_renew(SvRequest *, c->ending, c->ending_cap);
+    }
+    c->ending[c->num_ending++] = r;
+}
+
 /* Member @r needs attention at step @iter (being formed): bring it up to
- * date, move it to its context's bucket, and note it as finishing in this
- * step or file it under its next attention. */
+ * date, move it to its context's bucket, and note it as ending in this
+ * step (its last token, or a cache unit its token fills: it is filed again
+ * once that unit is cached) or file it under its next attention. */
 static void attend(SvReplica *rep, SvRequest *r, int64_t iter)
 {
     SvCohort *c = cohort_of(rep);
@@ -246,15 +277,30 @@ static void attend(SvReplica *rep, SvRequest *r, int64_t iter)
         c->offset_sum[b] += off;
         r->cohort_bucket = (int8_t)b;
     }
-    if (r->generated + 1 >= r->output_tokens) {
-        if (c->num_finishing == c->finishing_cap) {
-            c->finishing_cap = c->finishing_cap ? 2 * c->finishing_cap : 16;
-            c->finishing = g_renew(SvRequest *, c->finishing, c->finishing_cap);
-        }
-        c->finishing[c->num_finishing++] = r;
-    } else {
+    /* The plain path caches at the end of a step whatever units the step
+     * filled: all of them at once for a request that joins with a backlog
+     * (its first step on a decode replica after a hand-over). */
+    if (sv__cohort_ending_finishes(r) ||
+        (!r->cohort_counted && r->num_computed + 1 >= r->kv_cache_at))
+        ending_push(c, r);
+    else
         file_due(c, r, iter);
-    }
+}
+
+/* Member @r, current at step @iter, with its units cached through its
+ * context: count its later units lazily if caching them can only count
+ * them (its own content, with no run of it left in the cache to take
+ * back). Most requests' content is their own (a trace without hash ids),
+ * and attention every block_size steps to count a unit was most of what
+ * prefix caching added to a step. */
+static void maybe_count(SvReplica *rep, SvRequest *r, int64_t iter)
+{
+    SvCohort *c = cohort_of(rep);
+    if (rep->kv.cache == NULL || r->cohort_counted || r->num_computed + 1 >= r->kv_cache_at ||
+        !sv_kv_seq_own_settled(&rep->kv, &r->kv))
+        return;
+    r->cohort_counted = TRUE;
+    c->counted[((int64_t)r->num_computed - iter) & c->block_mask]++;
 }
 
 /* Give new member @r an entry in member_j, holding its energy so far. */
@@ -299,6 +345,8 @@ static void join(SvReplica *rep, SvRequest *r, int64_t iter)
     c->offset_sum[b] += off;
     c->residue[off & c->block_mask]++;
     c->size++;
+    r->cohort_counted = FALSE;
+    maybe_count(rep, r, iter);
     attend(rep, r, iter);
 }
 
@@ -398,6 +446,7 @@ void sv__cohort_dissolve(SvReplica *rep)
     for (SvRequest *r = rep->running.head; r != NULL; r = r->next) {
         if (r->cohort_role == SV_COHORT_MEMBER) {
             catch_up(rep, r, iter);
+            r->cohort_counted = FALSE;
             /* A running step's energy is in member_j already (started). */
             slot_give(c, r);
             if (in_step) {
@@ -416,11 +465,12 @@ void sv__cohort_dissolve(SvReplica *rep)
     memset(c->count, 0, sizeof c->count);
     memset(c->offset_sum, 0, sizeof c->offset_sum);
     memset(c->residue, 0, (size_t)(c->block_mask + 1) * sizeof(int32_t));
+    memset(c->counted, 0, (size_t)(c->block_mask + 1) * sizeof(int32_t));
     memset(&c->others, 0, sizeof c->others);
     c->slots_used = c->num_free = 0;
     c->size = 0;
     c->scheduled = 0;
-    c->num_finishing = 0;
+    c->num_ending = 0;
     c->rebuild = TRUE;
 }
 
@@ -450,8 +500,12 @@ SvTimeNs sv__cohort_ended(SvReplica *rep, SvTimeNs now_ns)
     SvCohort *c = cohort_of(rep);
     SvTimeNs gap = now_ns - c->last_end_ns;
     gaps_push(c, c->iter, gap);
-    if (c->num_finishing > 1)
-        qsort(c->finishing, (size_t)c->num_finishing, sizeof(SvRequest *), by_admission);
+    /* A counted member whose token fills a unit in this step: the plain
+     * path's caching advances the KV-use integral here. */
+    if (c->counted[(-c->iter - 1) & c->block_mask] > 0)
+        sv_kv_pool_advance(&rep->kv, now_ns);
+    if (c->num_ending > 1)
+        qsort(c->ending, (size_t)c->num_ending, sizeof(SvRequest *), by_admission);
     return gap;
 }
 
@@ -464,6 +518,10 @@ void sv__cohort_leave(SvReplica *rep, SvRequest *r, SvTimeNs now_ns)
     c->count[r->cohort_bucket]--;
     c->offset_sum[r->cohort_bucket] -= off;
     c->residue[off & c->block_mask]--;
+    if (r->cohort_counted) {
+        c->counted[off & c->block_mask]--;
+        r->cohort_counted = FALSE;
+    }
     c->size--;
     /* The step that just ended: its energy (member_j has it), its gap, its
      * token. */
@@ -476,6 +534,19 @@ void sv__cohort_leave(SvReplica *rep, SvRequest *r, SvTimeNs now_ns)
     r->blocks = (int32_t)sv_kv_blocks_for(&rep->kv, r->num_computed);
     r->last_token_ns = now_ns;
     r->cohort_role = SV_COHORT_NONE;
+    sv__replica_kv_computed(rep, r, now_ns);
+}
+
+void sv__cohort_cache_unit(SvReplica *rep, SvRequest *r, SvTimeNs now_ns)
+{
+    SvCohort *c = cohort_of(rep);
+    /* @r is current at step iter, whose token is not counted in it yet. */
+    SV_ASSERT(r->cohort_sync == c->iter && r->num_computed + 1 >= r->kv_cache_at,
+              "cohort member %" G_GINT64_FORMAT " caches a unit it has not filled", r->id);
+    sv_kv_pool_cache_computed(&rep->kv, &r->kv, (int64_t)r->num_computed + 1, now_ns);
+    r->kv_cache_at = sv_kv_seq_cache_at(&r->kv);
+    maybe_count(rep, r, c->iter);
+    file_due(c, r, c->iter);
 }
 
 void sv__cohort_next(SvReplica *rep, SvTimeNs now_ns)
@@ -485,5 +556,5 @@ void sv__cohort_next(SvReplica *rep, SvTimeNs now_ns)
     c->iter++;
     c->phase = SV_COHORT_IDLE;
     c->scheduled = 0;
-    c->num_finishing = 0;
+    c->num_ending = 0;
 }

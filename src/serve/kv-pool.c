@@ -621,6 +621,23 @@ void sv_kv_pool_cache_computed(SvKvPool *pool, SvKvSeq *seq, int64_t computed_to
     }
 }
 
+gboolean sv_kv_seq_own_settled(const SvKvPool *pool, const SvKvSeq *seq)
+{
+    return pool->cache != NULL && seq->own && own_run(pool->cache, seq) == NONE;
+}
+
+void sv_kv_pool_own_count(SvKvPool *pool, SvKvSeq *seq, int64_t computed_tokens)
+{
+    SV_ASSERT(sv_kv_seq_own_settled(pool, seq), "own units counted while a run of them is cached");
+    int64_t full = computed_tokens / seq->unit_tokens;
+    if (seq->cached_units >= full)
+        return;
+    /* What sv_kv_pool_cache_computed does when own_units finds nothing. */
+    pool->cache->own_ref_blocks += full - seq->cached_units;
+    pool->cache->cached_blocks += full - seq->cached_units;
+    seq->cached_units = (int32_t)full;
+}
+
 void sv_kv_pool_release(SvKvPool *pool, SvKvSeq *seq, int64_t blocks, SvTimeNs now_ns)
 {
     int64_t shared = (int64_t)seq->cached_units * seq->unit_blocks;

@@ -139,6 +139,17 @@ void sv_kv_pool_acquire(SvKvPool *pool, SvKvSeq *seq, int32_t units, SvTimeNs no
  * ends; servesim frees it at once, a slight memory saving). */
 void sv_kv_pool_cache_computed(SvKvPool *pool, SvKvSeq *seq, int64_t computed_tokens,
                                SvTimeNs now_ns);
+/* Whether caching @seq's next units would only count them, whatever else
+ * happens meanwhile: its content is its own and no run of it is left in
+ * @pool's cache (only a release makes one), so sv_kv_pool_cache_computed
+ * would take nothing back from the LRU list. The decode cohort then counts
+ * a member's units when it next looks at it rather than at each fill. */
+gboolean sv_kv_seq_own_settled(const SvKvPool *pool, const SvKvSeq *seq);
+/* Count the units of settled own content @seq that @computed_tokens fill
+ * as cached, as sv_kv_pool_cache_computed would, but without advancing the
+ * utilisation integral: the caller advances it at the times the fills
+ * happened (an extra break point would change its rounding). */
+void sv_kv_pool_own_count(SvKvPool *pool, SvKvSeq *seq, int64_t computed_tokens);
 /* Give back everything a request holds: its @blocks blocks, of which the
  * leading seq->cached_units units are cache references (dropped; a unit no
  * one references joins the LRU list, the request's last unit first so that

@@ -76,6 +76,7 @@ struct SvRequest {
      * attention also updates. */
     int64_t cohort_sync;      /* member: replica iteration its token fields are current for */
     int8_t cohort_bucket;     /* member: the context bucket it is counted in */
+    uint8_t cohort_counted;   /* member: its cache units are counted at attention (cohort.c) */
     int32_t cohort_slot;      /* member: its entry in the cohort's member_j */
     int64_t admit_seq;        /* admission order on its replica (the running list's order) */
     SvRequest *cprev, *cnext; /* others-list links */
@@ -220,8 +221,9 @@ int sv__sched_budget_step(SvReplica *replica, SvTimeNs now_ns, const SvBudgetPol
  * token per iteration, all together. The cohort keeps them lazily: their
  * token fields (generated, num_computed, blocks, last_token_ns, max_itl_ns)
  * are brought up to date only when one needs attention (its context enters
- * another bucket, it emits its last token, or the gap queue is about to
- * forget its last update), from the replica's recent step gaps; its energy
+ * another bucket, it emits its last token, its token fills a prefix-cache
+ * unit, or the gap queue is about to forget its last update), from the
+ * replica's recent step gaps; its energy
  * is summed every step in a dense array (member_j). The batch shape's
  * decode part and the step's new KV blocks come from counts kept per bucket
  * and per context offset. A step then costs O(attention + prefills), not
@@ -267,6 +269,7 @@ typedef struct {
     int32_t count[SV_BATCH_CTX_BUCKETS];      /* members per context bucket */
     int64_t offset_sum[SV_BATCH_CTX_BUCKETS]; /* sum of (context - iter) over them, tokens */
     int32_t *residue;   /* members per (context - iter) mod block_size (owned) */
+    int32_t *counted;   /* the same, of the members with cohort_counted (owned) */
     int32_t block_mask; /* block_size - 1 (a power of two) */
     int32_t ring_mask;  /* ring length - 1 (a power of two) */
     int32_t max_ahead;  /* iterations a member may go without attention */
@@ -278,8 +281,11 @@ typedef struct {
     double *member_j;    /* per member slot: its energy so far (energy_j while a member), J */
     int32_t *free_slots; /* member_j slots that members left, reused first */
     int32_t slots_used, num_free, slots_cap; /* member_j: slots in use or freed, free, allocated */
-    SvRequest **finishing;                   /* members whose last token this step emits */
-    int32_t num_finishing, finishing_cap;
+    /* Members with work at the end of this step: their last token, or (prefix
+     * caching) a cache unit their token fills, which is registered then, in
+     * running order with the others, as the plain path does. */
+    SvRequest **ending;
+    int32_t num_ending, ending_cap;
     SvReqList others; /* running non-members in running order (cprev/cnext; only len, head, tail) */
     int64_t admit_seq; /* next admission number */
 } SvCohort;
@@ -304,12 +310,23 @@ void sv__cohort_forget(SvReplica *replica, SvRequest *r);
 /* The step with the members has started; @token_j is its energy per token. */
 void sv__cohort_started(SvReplica *replica, double token_j);
 /* The step has ended at @now_ns: record its gap and return it; the members
- * whose last token it emitted are in replica->cohort.finishing, in running
- * order. */
+ * with work at its end (sv__cohort_ending_finishes says which) are in
+ * replica->cohort.ending, in running order. */
 SvTimeNs sv__cohort_ended(SvReplica *replica, SvTimeNs now_ns);
+/* Whether ending member @r emitted its last token in the step that ended
+ * (else its token filled a prefix-cache unit). */
+static inline gboolean sv__cohort_ending_finishes(const SvRequest *r)
+{
+    return r->generated + 1 >= r->output_tokens;
+}
 /* Bring finishing member @r up to date through the step that ended at
- * @now_ns and take it out of the cohort. */
+ * @now_ns, caching a unit its last token filled, and take it out of the
+ * cohort. */
 void sv__cohort_leave(SvReplica *replica, SvRequest *r, SvTimeNs now_ns);
+/* Ending member @r's token of the step that ended at @now_ns filled a
+ * prefix-cache unit: cache it (sv__replica_kv_computed, as the plain path
+ * does at that point) and file @r under its next attention. */
+void sv__cohort_cache_unit(SvReplica *replica, SvRequest *r, SvTimeNs now_ns);
 /* After the step's tokens are emitted: the next iteration. */
 void sv__cohort_next(SvReplica *replica, SvTimeNs now_ns);
 

@@ -494,18 +494,24 @@ static inline void emit_tokens(SvSim *sim, SvReplica *rep, SvRequest **batch, in
 }
 
 /* The decode cohort's members have each emitted a token (cohort.c): count
- * them, and finish those whose last token it was, in running order and
- * before the rest of the batch, where the plain first pass puts decodes. */
+ * them, and finish those whose last token it was and cache the prefix units
+ * the others filled, in running order and before the rest of the batch,
+ * where the plain first pass puts decodes: the prefix cache sees the plain
+ * path's changes in the plain path's order. */
 static void emit_cohort(SvSim *sim, SvReplica *rep, SvTimeNs now)
 {
     int32_t n = rep->cohort.scheduled;
     SvTimeNs gap = sv__cohort_ended(rep, now);
     sv_metrics_add_itl_n(sim->metrics, gap, n);
     sim->output_tokens += n;
-    for (int32_t i = 0; i < rep->cohort.num_finishing; i++) {
-        SvRequest *r = rep->cohort.finishing[i];
-        sv__cohort_leave(rep, r, now);
-        finish_request(sim, rep, r, now);
+    for (int32_t i = 0; i < rep->cohort.num_ending; i++) {
+        SvRequest *r = rep->cohort.ending[i];
+        if (sv__cohort_ending_finishes(r)) {
+            sv__cohort_leave(rep, r, now);
+            finish_request(sim, rep, r, now);
+        } else {
+            sv__cohort_cache_unit(rep, r, now);
+        }
     }
 }
 
@@ -1373,12 +1379,12 @@ SvSim *sv_sim_new(const SvConfig *config, const SvTrace *trace, const SvSimOptio
     /* The decode cohort (cohort.c) serves vllm-v1 and trtllm replicas of
      * one stage (the schedulers whose budget-step hooks never read a
      * running request's token fields) unless something else reads them
-     * between steps (prefix caching's unit filling, TTFT-predicting
-     * admission). SERVESIM_NO_FASTPATH=1 turns it off: the results must not
-     * change (tests/run-fastpath.sh compares the two). */
+     * between steps (TTFT-predicting admission). Prefix caching's unit
+     * filling is the cohort's to do: a member whose token fills a unit gets
+     * attention at that step. SERVESIM_NO_FASTPATH=1 turns it off: the
+     * results must not change (tests/run-fastpath.sh compares the two). */
     gboolean cohort = (config->engine.scheduler == SV_SCHED_VLLM_V1 ||
                        config->engine.scheduler == SV_SCHED_TRTLLM) &&
-                      !config->engine.enable_prefix_caching &&
                       !config->admission.reject_predicted_slo_miss &&
                       g_getenv("SERVESIM_NO_FASTPATH") == NULL;
     for (guint p = 0; p < config->pools->len; p++) {
