@@ -2,6 +2,7 @@
  * reported at its file:line:col, --set overrides, and resolution of model,
  * hardware and trace paths relative to the study. */
 #include "config/config.h"
+#include "perf/plan.h"
 #include "perf/topology.h"
 
 #include <glib/gstdio.h>
@@ -132,6 +133,48 @@ START_TEST(test_v0_defaults)
     g_autoptr(SvConfig) c3 = load_text(s, minimal, o3, &error);
     ck_assert_msg(c3 != NULL, "%s", error ? error->message : "");
     ck_assert_int_eq(c3->engine.max_num_batched_tokens, 2048);
+    scratch_free(s);
+}
+END_TEST
+
+/* vLLM's CUDA graph switch: the capture size vLLM 0.11 derives,
+ * min(2 x max_num_seqs, 512); v0's 256; none for trtllm; and the plan it
+ * gives the predictor. */
+START_TEST(test_cudagraph_defaults)
+{
+    Scratch *s = scratch_new();
+    GError *error = NULL;
+    const struct {
+        const char *sched, *seqs, *extra;
+        int want;            /* max_cudagraph_capture_size */
+        gboolean eager;      /* enforce_eager */
+        gboolean limit;      /* plan.cudagraph_limit */
+        int64_t plan_tokens; /* plan.cudagraph_max_tokens */
+    } cases[] = {
+        {"vllm-v1", "256", NULL, 512, FALSE, TRUE, 512},
+        {"vllm-v1", "1024", NULL, 512, FALSE, TRUE, 512},
+        {"vllm-v1", "128", NULL, 256, FALSE, TRUE, 256},
+        {"vllm-v1", "8", NULL, 16, FALSE, TRUE, 16},
+        {"sarathi", "64", NULL, 128, FALSE, TRUE, 128},
+        {"vllm-v0", "512", NULL, 256, FALSE, TRUE, 256},
+        {"vllm-v1", "256", "engine.max_cudagraph_capture_size=1024", 1024, FALSE, TRUE, 1024},
+        {"vllm-v1", "256", "engine.max_cudagraph_capture_size=0", 0, FALSE, TRUE, 0},
+        {"vllm-v1", "256", "engine.enforce_eager=true", 512, TRUE, TRUE, 0},
+        {"trtllm", "256", NULL, -1, FALSE, FALSE, 0},
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autofree char *sched = g_strdup_printf("engine.scheduler=%s", cases[i].sched);
+        g_autofree char *seqs = g_strdup_printf("engine.max_num_seqs=%s", cases[i].seqs);
+        const char *const o[] = {sched, seqs, cases[i].extra, NULL};
+        g_autoptr(SvConfig) c = load_text(s, minimal, o, &error);
+        ck_assert_msg(c != NULL, "case %zu: %s", i, error ? error->message : "");
+        ck_assert_int_eq(c->engine.max_cudagraph_capture_size, cases[i].want);
+        ck_assert_int_eq(c->engine.enforce_eager, cases[i].eager);
+        SvPlan plan;
+        sv_pool_plan(c, g_ptr_array_index(c->pools, 0), &plan);
+        ck_assert_int_eq(plan.cudagraph_limit, cases[i].limit);
+        ck_assert_int_eq(plan.cudagraph_max_tokens, cases[i].plan_tokens);
+    }
     scratch_free(s);
 }
 END_TEST
@@ -683,6 +726,7 @@ Suite *config_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_defaults);
     tcase_add_test(tc, test_v0_defaults);
+    tcase_add_test(tc, test_cudagraph_defaults);
     tcase_add_test(tc, test_full);
     tcase_add_test(tc, test_trace_only);
     tcase_add_test(tc, test_hf_json_model);

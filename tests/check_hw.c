@@ -477,6 +477,28 @@ START_TEST(test_matmul_peak)
 }
 END_TEST
 
+/* The eager-launch terms (overheads.eager_us_per_layer, _per_moe_layer):
+ * 0 unless given, read in microseconds; the shipped fit (B200 only). */
+START_TEST(test_eager_terms)
+{
+    g_autofree char *path = write_profile(NULL, NULL);
+    g_autoptr(SvHw) plain = load_ok(path);
+    ck_assert(plain->eager_layer_s == 0 && plain->eager_moe_layer_s == 0);
+    g_unlink(path);
+    g_autofree char *p2 =
+        write_profile(NULL, "overheads: {eager_us_per_layer: 12.5, eager_us_per_moe_layer: 400}\n");
+    g_autoptr(SvHw) set = load_ok(p2);
+    ck_assert_rel(set->eager_layer_s, 12.5e-6);
+    ck_assert_rel(set->eager_moe_layer_s, 400e-6);
+    g_unlink(p2);
+    g_autoptr(SvHw) b200 = load_ok("b200");
+    ck_assert_rel(b200->eager_moe_layer_s, 500e-6);
+    ck_assert(b200->eager_layer_s == 0);
+    g_autoptr(SvHw) h100 = load_ok("h100-sxm");
+    ck_assert(h100->eager_moe_layer_s == 0);
+}
+END_TEST
+
 Suite *hw_suite(void)
 {
     Suite *s = suite_create("hw");
@@ -487,6 +509,7 @@ Suite *hw_suite(void)
     tcase_add_test(tc, test_a40_numbers);
     tcase_add_test(tc, test_other_numbers);
     tcase_add_test(tc, test_copy);
+    tcase_add_test(tc, test_eager_terms);
     suite_add_tcase(s, tc);
     tc = tcase_create("errors");
     tcase_add_test(tc, test_unknown_name);

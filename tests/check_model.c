@@ -173,18 +173,23 @@ START_TEST(test_weight_bytes_dense)
     /* tp 2, pp 2, bf16. A layer per device: norms 128 + (q+o+MLP)/2 = 16384 +
      * one KV head's k,v = 2048 -> 18560. Stage 0: 2 layers + embedding/2 =
      * 69120; stage 1: 2 layers + head/2 + final norm = 69184 (the larger). */
-    ck_assert_double_eq(sv_model_weight_bytes_per_device(m, 2, 2, 1, SV_DTYPE_BF16), 69184.0 * 2);
+    ck_assert_double_eq(sv_model_weight_bytes_per_device(m, 2, 2, 1, SV_DTYPE_BF16, SV_DTYPE_BF16),
+                        69184.0 * 2);
     /* tp 4 > 2 KV heads: k,v of one head stay whole on every rank:
      * 128 + 32768/4 + 2048 = 10368 per layer; 4 layers + 2 x 64000/4 + 64. */
-    ck_assert_double_eq(sv_model_weight_bytes_per_device(m, 4, 1, 1, SV_DTYPE_BF16),
+    ck_assert_double_eq(sv_model_weight_bytes_per_device(m, 4, 1, 1, SV_DTYPE_BF16, SV_DTYPE_BF16),
                         (4 * 10368.0 + 32000 + 64) * 2);
-    /* tp 1 is the whole model. */
-    ck_assert_double_eq(sv_model_weight_bytes_per_device(m, 1, 1, 1, SV_DTYPE_FP8),
-                        (double)sv_model_param_count(m));
+    /* tp 1 is the whole model: fp8 covers the linear layers (4 x 36864
+     * weights, 1 byte each); norms (4 x 128 + 64), embedding and head
+     * (128000) stay bf16. */
+    ck_assert_double_eq(sv_model_weight_bytes_per_device(m, 1, 1, 1, SV_DTYPE_FP8, SV_DTYPE_BF16),
+                        4 * 36864.0 + (4 * 128 + 64 + 128000.0) * 2);
+    ck_assert_double_eq(4 * 36864.0 + 4 * 128 + 64 + 128000, (double)sv_model_param_count(m));
     /* pp 3 over 4 layers: vLLM gives the extra layer to the stage before the
      * last: [0], [1 2], [3]. Stage 2 holds 1 layer + head + norm = 101056. */
     ck_assert_int_eq(sv_model_layers_per_stage(m, 3), 2);
-    ck_assert_double_eq(sv_model_weight_bytes_per_device(m, 1, 3, 1, SV_DTYPE_BF16), 101056.0 * 2);
+    ck_assert_double_eq(sv_model_weight_bytes_per_device(m, 1, 3, 1, SV_DTYPE_BF16, SV_DTYPE_BF16),
+                        101056.0 * 2);
     ck_assert_int_eq(sv_model_layers_per_stage(m, 1), 4);
     ck_assert_int_eq(sv_model_layers_per_stage(m, 4), 1);
 }
@@ -210,30 +215,43 @@ START_TEST(test_weight_bytes_moe)
     ck_assert_int_eq(sv_model_param_count(m), 36992 + 3 * 37248 + 128064);
     /* Active: 2 of 4 experts, LM head but not the input embedding. */
     ck_assert_int_eq(sv_model_active_param_count(m), 36992 + 3 * (37248 - 2 * 6144) + 64064);
-    /* tp 2, ep 2, fp8 (1 byte). Dense layer 18560 (as above). MoE layer:
-     * norms+router 384 + (q+o)/2 4096 + one KV head 2048 + 2 whole experts
-     * 12288 = 18816. Plus embedding/2, head/2, final norm. */
-    double want = 18560 + 3 * 18816.0 + 32000 + 32000 + 64;
-    ck_assert_double_eq(sv_model_weight_bytes_per_device(m, 2, 1, 2, SV_DTYPE_FP8), want);
+    /* tp 2, ep 2, fp8 (1 byte) over the linear layers, bf16 for the rest.
+     * Dense layer: linear (q+o+MLP)/2 16384 + one KV head 2048 = 18432, norms
+     * 128. MoE layer: linear (q+o)/2 4096 + one KV head 2048 + 2 whole
+     * experts 12288 = 18432, norms+router 384. Plus embedding/2, head/2 and
+     * the final norm in bf16. */
+    double plain = 128 + 3 * 384.0 + 32000 + 32000 + 64;
+    double want = 18432 + 3 * 18432.0 + plain * 2;
+    ck_assert_double_eq(sv_model_weight_bytes_per_device(m, 2, 1, 2, SV_DTYPE_FP8, SV_DTYPE_BF16),
+                        want);
     /* ep 1: all 4 experts, each sharded over tp 2: the same bytes. */
-    ck_assert_double_eq(sv_model_weight_bytes_per_device(m, 2, 1, 1, SV_DTYPE_FP8), want);
+    ck_assert_double_eq(sv_model_weight_bytes_per_device(m, 2, 1, 1, SV_DTYPE_FP8, SV_DTYPE_BF16),
+                        want);
     /* ep 4 over tp 2: one whole expert per device (6144). */
-    ck_assert_double_eq(sv_model_weight_bytes_per_device(m, 2, 1, 4, SV_DTYPE_FP8),
-                        18560 + 3 * (384 + 4096 + 2048 + 6144.0) + 64064);
+    ck_assert_double_eq(sv_model_weight_bytes_per_device(m, 2, 1, 4, SV_DTYPE_FP8, SV_DTYPE_BF16),
+                        18432 + 3 * (4096 + 2048 + 6144.0) + plain * 2);
     /* Attention data parallelism: 2 ranks of tp 2 each hold the attention,
      * embedding and head split over 2, and ep 4 = tp x dp spreads one whole
      * expert per device: the bytes of ep 4 over tp 2 above. dp 1 is the
      * plain function. */
-    ck_assert_double_eq(sv_model_weight_bytes_per_device_dp(m, 2, 1, 4, 2, SV_DTYPE_FP8),
-                        18560 + 3 * (384 + 4096 + 2048 + 6144.0) + 64064);
-    ck_assert_double_eq(sv_model_weight_bytes_per_device_dp(m, 2, 1, 2, 1, SV_DTYPE_FP8), want);
+    ck_assert_double_eq(
+        sv_model_weight_bytes_per_device_dp(m, 2, 1, 4, 2, SV_DTYPE_FP8, SV_DTYPE_BF16),
+        18432 + 3 * (4096 + 2048 + 6144.0) + plain * 2);
+    ck_assert_double_eq(
+        sv_model_weight_bytes_per_device_dp(m, 2, 1, 2, 1, SV_DTYPE_FP8, SV_DTYPE_BF16), want);
     /* tp 1, dp 4, ep 4: each device holds the whole attention (q and o
-     * 8192, the 4 KV heads 4096) and one expert. */
-    ck_assert_double_eq(sv_model_weight_bytes_per_device_dp(m, 1, 1, 4, 4, SV_DTYPE_FP8),
-                        36992 + 3 * (384 + 8192 + 4096 + 6144.0) + 128064);
+     * 8192, the 4 KV heads 4096) and one expert; bf16 norms, router,
+     * embedding and head (128 + 3 x 384 + 128064). */
+    double plain1 = 128 + 3 * 384.0 + 128064;
+    ck_assert_double_eq(
+        sv_model_weight_bytes_per_device_dp(m, 1, 1, 4, 4, SV_DTYPE_FP8, SV_DTYPE_BF16),
+        36864 + 3 * (8192 + 4096 + 6144.0) + plain1 * 2);
     /* ep 3 does not divide 4 experts: the busiest device holds 2. */
-    ck_assert_double_eq(sv_model_weight_bytes_per_device(m, 1, 1, 3, SV_DTYPE_FP8),
-                        36992 + 3 * (384 + 8192 + 4096 + 2 * 6144.0) + 128064);
+    ck_assert_double_eq(sv_model_weight_bytes_per_device(m, 1, 1, 3, SV_DTYPE_FP8, SV_DTYPE_BF16),
+                        36864 + 3 * (8192 + 4096 + 2 * 6144.0) + plain1 * 2);
+    /* Unquantized (weights in the activation dtype): every tensor 2 bytes. */
+    ck_assert_double_eq(sv_model_weight_bytes_per_device(m, 1, 1, 3, SV_DTYPE_BF16, SV_DTYPE_BF16),
+                        (36992 + 3 * (384 + 8192 + 4096 + 2 * 6144.0) + 128064) * 2);
 }
 END_TEST
 
@@ -242,17 +260,17 @@ START_TEST(test_shipped_weight_bytes)
     /* Llama-3-70B bf16 on tp 8: about 141 GB / 8 (+ replicated norms). */
     g_autoptr(SvModel) m = load_ok("llama-3-70b");
     double total = (double)sv_model_param_count(m) * 2;
-    double per = sv_model_weight_bytes_per_device(m, 8, 1, 1, SV_DTYPE_BF16);
+    double per = sv_model_weight_bytes_per_device(m, 8, 1, 1, SV_DTYPE_BF16, SV_DTYPE_BF16);
     ck_assert(per > total / 8 && per < total / 8 * 1.001);
     /* DeepSeek-V3 fp8 on 8 devices with ep 8: about 671 GB / 8 plus the
      * replicated MLA down-projections. */
     g_autoptr(SvModel) ds = load_ok("deepseek-v3");
-    double ds_per = sv_model_weight_bytes_per_device(ds, 8, 1, 8, SV_DTYPE_FP8);
+    double ds_per = sv_model_weight_bytes_per_device(ds, 8, 1, 8, SV_DTYPE_FP8, SV_DTYPE_BF16);
     ck_assert_msg(ds_per > 84e9 && ds_per < 88e9, "deepseek-v3 per device %.4g", ds_per);
     /* With attention DP (dp 8, tp 1) every device holds the whole
      * attention, dense layers, shared experts, embedding and head (about
      * 15B of the 671B) and 1/8 of the routed experts. */
-    double ds_dp = sv_model_weight_bytes_per_device_dp(ds, 1, 1, 8, 8, SV_DTYPE_FP8);
+    double ds_dp = sv_model_weight_bytes_per_device_dp(ds, 1, 1, 8, 8, SV_DTYPE_FP8, SV_DTYPE_BF16);
     ck_assert_msg(ds_dp > ds_per + 10e9 && ds_dp < ds_per + 16e9, "dp 8: %.4g", ds_dp);
 }
 END_TEST
@@ -271,6 +289,64 @@ START_TEST(test_gpt_oss_shape)
     int64_t attn = 2 * 2880LL * 4096 + 2 * 2880LL * 512 + 4096 + 1024 + 2880 + 64;
     int64_t moe = 2880LL * 128 + 128 + 128 * (3 * 2880LL * 2880 + 3 * 2880);
     ck_assert_int_eq(sv_model_layer_param_count(m, 7), attn + moe + 2 * 2880);
+}
+END_TEST
+
+/* gpt-oss-120b under quantization fp4: its MXFP4 covers the routed experts
+ * only (quantization_scope: experts), 0.5 byte a weight plus one e8m0 scale
+ * byte per 32; everything else stays bf16. By hand: expert matrices 36
+ * layers x 128 x 3 x 2880 x 2880 = 114,661,785,600 weights at 17/32 byte =
+ * 60,914,073,600 bytes. The rest, 2,167,371,072 parameters at 2 bytes: per
+ * layer attention 2 x 2880 x 4096 + 2 x 2880 x 512 + biases 4096 + 1024 +
+ * 2880 + sinks 64 = 26,550,144, router 368,768, norms 5,760, expert biases
+ * 128 x 8640 = 1,105,920 (36 x 28,030,592 = 1,009,101,312), plus embedding
+ * and LM head 2 x 201088 x 2880 = 1,158,266,880 and the final norm 2880.
+ * Total 65,248,815,744 bytes = 60.77 GiB; the gpt-oss model card lists a
+ * 60.8 GiB checkpoint. The old count (every weight at 0.5 byte) was 58.41
+ * GB. */
+START_TEST(test_gpt_oss_mxfp4_bytes)
+{
+    g_autoptr(SvModel) m = load_ok("gpt-oss-120b");
+    ck_assert_int_eq(m->quant_scope, SV_QUANT_SCOPE_EXPERTS);
+    ck_assert_double_eq(sv_weight_bytes_per_param(SV_DTYPE_FP4), 0.53125);
+    ck_assert_double_eq(sv_weight_bytes_per_param(SV_DTYPE_FP8), 1.0);
+    ck_assert_double_eq(sv_weight_bytes_per_param(SV_DTYPE_INT4), 0.515625);
+    ck_assert_int_eq(36LL * (26550144 + 368768 + 5760 + 1105920), 1009101312);
+    ck_assert_int_eq(1009101312LL + 1158266880 + 2880 + 114661785600LL, sv_model_param_count(m));
+    ck_assert_double_eq(sv_model_weight_bytes_per_device(m, 1, 1, 1, SV_DTYPE_FP4, SV_DTYPE_BF16),
+                        65248815744.0);
+    /* TP 2 (ep 1): every expert sliced in two, attention and vocab split,
+     * the 8 KV heads 4 a rank; the replicated router, norms and o bias
+     * (377,408 a layer) whole: 57,330,892,800 expert weights at 17/32 and
+     * 1,090,480,320 others at 2 bytes. */
+    ck_assert_double_eq(sv_model_weight_bytes_per_device(m, 2, 1, 1, SV_DTYPE_FP4, SV_DTYPE_BF16),
+                        57330892800.0 * 17 / 32 + 1090480320.0 * 2);
+    /* Served unquantized, everything is bf16. */
+    ck_assert_double_eq(sv_model_weight_bytes_per_device(m, 1, 1, 1, SV_DTYPE_BF16, SV_DTYPE_BF16),
+                        2.0 * sv_model_param_count(m));
+    /* The same model with the default scope (linear) would put attention in
+     * fp4 too: its 36 x 26,542,080 attention matrices move to 17/32 byte. */
+    g_autoptr(SvModel) lin = sv_model_copy(m);
+    lin->quant_scope = SV_QUANT_SCOPE_LINEAR;
+    ck_assert_double_eq(sv_model_weight_bytes_per_device(lin, 1, 1, 1, SV_DTYPE_FP4, SV_DTYPE_BF16),
+                        65248815744.0 - 36 * 26542080.0 * (2 - 17.0 / 32));
+}
+END_TEST
+
+/* The Hugging Face loader takes the scope from quantization_config. */
+START_TEST(test_hf_quant_scope)
+{
+    g_autofree char *dir = sv_test_path("data/hf/gpt-oss-120b");
+    GError *error = NULL;
+    g_autoptr(SvModel) oss = sv_model_load(dir, &error);
+    ck_assert_msg(oss != NULL, "%s", error ? error->message : "?");
+    ck_assert_int_eq(oss->quant_scope, SV_QUANT_SCOPE_EXPERTS);
+    g_autofree char *ds_dir = sv_test_path("data/hf/DeepSeek-V3");
+    g_autoptr(SvModel) ds = sv_model_load(ds_dir, &error);
+    ck_assert_msg(ds != NULL, "%s", error ? error->message : "?");
+    ck_assert_int_eq(ds->quant_scope, SV_QUANT_SCOPE_LINEAR);
+    g_autoptr(SvModel) yaml = load_ok("deepseek-v3");
+    ck_assert_int_eq(yaml->quant_scope, SV_QUANT_SCOPE_LINEAR);
 }
 END_TEST
 
@@ -567,6 +643,30 @@ START_TEST(test_hf_errors)
                  " \"num_experts_per_tok\": 2, \"sliding_window\": 8,\n"
                  " \"layer_types\": [\"sliding_attention\", \"full_attention\"]}\n",
                  ".json", SV_ERROR_INVALID, "@:6:17:", "layer_types has 2 entries", NULL);
+    /* mxfp4 quantizes routed experts only: a dense model has none. */
+    expect_error("{\"model_type\": \"llama\", \"hidden_size\": 64,\n"
+                 " \"num_attention_heads\": 4, \"num_hidden_layers\": 2,\n"
+                 " \"intermediate_size\": 128, \"vocab_size\": 100,\n"
+                 " \"max_position_embeddings\": 256,\n"
+                 " \"quantization_config\": {\"quant_method\": \"mxfp4\"}}\n",
+                 ".json", SV_ERROR_INVALID, "@:5:42:", "covers routed experts only", NULL);
+    /* Another method that leaves attention unquantized is not modelled. */
+    expect_error("{\"model_type\": \"llama\", \"hidden_size\": 64,\n"
+                 " \"num_attention_heads\": 4, \"num_hidden_layers\": 2,\n"
+                 " \"intermediate_size\": 128, \"vocab_size\": 100,\n"
+                 " \"max_position_embeddings\": 256,\n"
+                 " \"quantization_config\": {\"quant_method\": \"fp8\",\n"
+                 "   \"ignored_layers\": [\"lm_head\", \"model.layers.0.self_attn\"]}}\n",
+                 ".json", SV_ERROR_INVALID, "@:6:34:", "not implemented yet", NULL);
+    /* models/<name>.yaml: a bad scope name, and experts on a dense model. */
+    expect_error("name: bad\nnum_layers: 2\nhidden_size: 64\nnum_heads: 4\n"
+                 "intermediate_size: 128\nvocab_size: 100\nmax_position_embeddings: 256\n"
+                 "quantization_scope: attention\n",
+                 ".yaml", -1, "@:8:21:", "quantization_scope", NULL);
+    expect_error("name: bad\nnum_layers: 2\nhidden_size: 64\nnum_heads: 4\n"
+                 "intermediate_size: 128\nvocab_size: 100\nmax_position_embeddings: 256\n"
+                 "quantization_scope: experts\n",
+                 ".yaml", SV_ERROR_INVALID, "@:8:21:", "num_experts is 0", NULL);
 }
 END_TEST
 
@@ -593,6 +693,8 @@ Suite *model_suite(void)
     tcase_add_test(tc, test_weight_bytes_moe);
     tcase_add_test(tc, test_shipped_weight_bytes);
     tcase_add_test(tc, test_gpt_oss_shape);
+    tcase_add_test(tc, test_gpt_oss_mxfp4_bytes);
+    tcase_add_test(tc, test_hf_quant_scope);
     tcase_add_test(tc, test_hf_equals_yaml);
     tcase_add_test(tc, test_hf_family_switches);
     tcase_add_test(tc, test_unknown_name);

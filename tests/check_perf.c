@@ -243,6 +243,93 @@ START_TEST(test_overheads)
 }
 END_TEST
 
+/* vLLM's CUDA graph switch: a step of more new tokens than the capture
+ * size (or any step under enforce_eager) adds eager_layer_s per layer of
+ * each stage as host time; at or below the size, nothing. Hand-computed on
+ * the two-layer tiny model: the graphed plan's time is the reference. (A
+ * dense model pays no eager_moe_layer_s: test_eager_moe.) */
+START_TEST(test_eager_launch)
+{
+    SvModel m = sv_test_tiny_model(2);
+    SvHw hw = sv_test_tiny_hw();
+    hw.eager_layer_s = 50e-6;
+    hw.eager_moe_layer_s = 1e-3;
+    SvPlan graphed = plan_of(1, 1, 1), limit = graphed, eager = graphed;
+    limit.cudagraph_limit = TRUE;
+    limit.cudagraph_max_tokens = 8;
+    eager.cudagraph_limit = TRUE;
+    eager.cudagraph_max_tokens = 0; /* enforce_eager */
+    g_autoptr(GError) error = NULL;
+    g_autoptr(SvPredictor) p0 = sv_predictor_new(&m, &hw, &graphed, &error);
+    g_autoptr(SvPredictor) p1 = sv_predictor_new(&m, &hw, &limit, &error);
+    g_autoptr(SvPredictor) pe = sv_predictor_new(&m, &hw, &eager, &error);
+    ck_assert_msg(p0 && p1 && pe, "%s", error ? error->message : "?");
+    for (int n = 1; n <= 12; n++) {
+        /* n decodes, then a prefill chunk of n - 1 tokens with one decode:
+         * the same token count T = n either way. */
+        for (int mixed = 0; mixed < 2; mixed++) {
+            SvBatchShape s = {0};
+            if (mixed && n > 1) {
+                sv_batch_add_prefill(&s, n - 1, 100);
+                sv_batch_add_decode(&s, 1, 300);
+            } else {
+                sv_batch_add_decode(&s, n, 300);
+            }
+            double t0, t1, te;
+            g_autoptr(GArray) ops0 = sv_predictor_ops(p0, &s, &t0);
+            g_autoptr(GArray) ops1 = sv_predictor_ops(p1, &s, &t1);
+            g_autoptr(GArray) opse = sv_predictor_ops(pe, &s, &te);
+            /* Just below and at the limit, no cost; one token above, two
+             * layers' launches: 100 us. */
+            double want1 = n <= 8 ? 0 : 2 * 50e-6;
+            ck_assert_msg(fabs(t1 - t0 - want1) < 1e-12, "T %d: %.9g s over the graphed %.9g", n,
+                          t1 - t0, t0);
+            ck_assert_msg(fabs(te - t0 - 2 * 50e-6) < 1e-12, "T %d eager", n);
+            const SvOpTime *op = find_op(ops1, "eager_launch");
+            ck_assert_ptr_nonnull(op);
+            ck_assert_int_eq(op->count, n <= 8 ? 0 : 1);
+            ck_assert(op->time_s == 2 * 50e-6);
+            ck_assert_ptr_null(find_op(ops0, "eager_launch"));
+            /* The memoised time and the power model's host share agree. */
+            SvIterProfile a, b;
+            SvTimeNs ns0 = sv_predictor_iteration_profile(p0, &s, &a, NULL);
+            SvTimeNs ns1 = sv_predictor_iteration_profile(p1, &s, &b, NULL);
+            ck_assert_int_eq(ns1 - ns0, n <= 8 ? 0 : 100000);
+            double host_a = a.total_s - a.compute_s - a.memory_s - a.comm_s;
+            double host_b = b.total_s - b.compute_s - b.memory_s - b.comm_s;
+            ck_assert_msg(fabs(host_b - host_a - want1) < 1e-12, "host share T %d", n);
+        }
+    }
+    /* Two stages of one layer each: each stage's worker launches its own
+     * layer, so each stage takes 50 us more, the iteration 100 us. */
+    SvPlan pp = limit;
+    pp.pp = 2;
+    SvPlan pp_graphed = graphed;
+    pp_graphed.pp = 2;
+    g_autoptr(SvPredictor) q1 = sv_predictor_new(&m, &hw, &pp, &error);
+    g_autoptr(SvPredictor) q0 = sv_predictor_new(&m, &hw, &pp_graphed, &error);
+    ck_assert_msg(q0 && q1, "%s", error ? error->message : "?");
+    SvBatchShape big = {0};
+    sv_batch_add_decode(&big, 9, 300);
+    ck_assert_int_eq(sv_predictor_iteration_ns(q1, &big, NULL) -
+                         sv_predictor_iteration_ns(q0, &big, NULL),
+                     100000);
+    ck_assert_int_eq(sv_predictor_stage_max_ns(q1, &big) - sv_predictor_stage_max_ns(q0, &big),
+                     50000);
+    /* A named host profile holds its engine's eager steps already. */
+    SvHostProfile prof = {.name = (char *)"fitted", .iteration_s = 1e-3};
+    hw.host_profiles = &prof;
+    hw.num_host_profiles = 1;
+    SvPlan named = eager;
+    named.host_overheads = "fitted";
+    g_autoptr(SvPredictor) pn = sv_predictor_new(&m, &hw, &named, &error);
+    ck_assert_msg(pn != NULL, "%s", error ? error->message : "?");
+    double tn;
+    g_autoptr(GArray) opsn = sv_predictor_ops(pn, &big, &tn);
+    ck_assert_ptr_null(find_op(opsn, "eager_launch"));
+}
+END_TEST
+
 START_TEST(test_memo_hits_and_order)
 {
     SvModel m = sv_test_tiny_model(2);
@@ -500,6 +587,42 @@ START_TEST(test_moe)
 }
 END_TEST
 
+/* The MoE term of an eager step: per MoE layer of the stage on top of the
+ * per-layer one; DeepSeek-style leading dense layers pay only the latter. */
+START_TEST(test_eager_moe)
+{
+    SvModel m = tiny_moe();
+    m.num_layers = 3;
+    m.first_k_dense_layers = 1;
+    m.intermediate_size = 1024;
+    SvHw hw = sv_test_tiny_hw();
+    hw.eager_layer_s = 10e-6;
+    hw.eager_moe_layer_s = 200e-6;
+    SvPlan graphed = plan_of(1, 1, 1), limit = graphed;
+    limit.cudagraph_limit = TRUE;
+    limit.cudagraph_max_tokens = 16;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(SvPredictor) p0 = sv_predictor_new(&m, &hw, &graphed, &error);
+    g_autoptr(SvPredictor) p1 = sv_predictor_new(&m, &hw, &limit, &error);
+    ck_assert_msg(p0 && p1, "%s", error ? error->message : "?");
+    SvBatchShape at = {0}, above = {0};
+    sv_batch_add_decode(&at, 16, 500);
+    sv_batch_add_decode(&above, 17, 500);
+    ck_assert_int_eq(sv_predictor_iteration_ns(p1, &at, NULL),
+                     sv_predictor_iteration_ns(p0, &at, NULL));
+    /* 3 layers x 10 us + 2 MoE layers x 200 us = 430 us. */
+    ck_assert_int_eq(sv_predictor_iteration_ns(p1, &above, NULL) -
+                         sv_predictor_iteration_ns(p0, &above, NULL),
+                     430000);
+    double t;
+    g_autoptr(GArray) ops = sv_predictor_ops(p1, &above, &t);
+    const SvOpTime *op = find_op(ops, "eager_launch");
+    ck_assert_ptr_nonnull(op);
+    ck_assert_int_eq(op->count, 1);
+    ck_assert_rel(op->time_s, 430e-6, 1e-12);
+}
+END_TEST
+
 START_TEST(test_mla_and_window)
 {
     /* A small DeepSeek-style MLA model. */
@@ -608,6 +731,49 @@ START_TEST(test_dp_attention)
     g_autoptr(GError) e2 = NULL;
     ck_assert_ptr_null(sv_predictor_new(&dense, &hw, &dd, &e2));
     ck_assert(strstr(e2->message, "serve more replicas") != NULL);
+}
+END_TEST
+
+/* Quantization scope, by hand, on tiny_moe (tp 1) for one decode token.
+ * qkv_proj is [1 x 1024] x [1024 x 1536] ((16 + 2 x 4) heads of 64): 3.1
+ * MFLOP and 1024 x 1536 weights plus (1024 + 1536) x 2 activation bytes.
+ * With the experts-only scope (gpt-oss's MXFP4) under fp4 its weights stay
+ * bf16 (3,145,728 bytes + 5,120) and it runs as a bf16 GEMM: 3.150848 us at
+ * 1 TB/s. With the linear scope they are fp4 with their e8m0 scales, 17/32
+ * byte each: 835,584 + 5,120 bytes. The experts are fp4 under both: 1.875
+ * touched experts (test_moe) x 3 x 1024 x 512 weights x 17/32 byte =
+ * 1,566,720 bytes, plus 14,336 of activations. */
+START_TEST(test_quant_scope_op_bytes)
+{
+    SvModel m = tiny_moe();
+    m.quant_scope = SV_QUANT_SCOPE_EXPERTS;
+    SvHw hw = sv_test_tiny_hw();
+    SvPlan q = plan_of(1, 1, 1);
+    q.weight_dtype = SV_DTYPE_FP4;
+    g_autoptr(SvPredictor) p = sv_predictor_new(&m, &hw, &q, NULL);
+    ck_assert_ptr_nonnull(p);
+    SvBatchShape s = {0};
+    sv_batch_add_decode(&s, 1, 10);
+    g_autoptr(GArray) ops = sv_predictor_ops(p, &s, NULL);
+    const SvOpTime *qkv = find_op(ops, "qkv_proj");
+    ck_assert_rel(qkv->bytes, 1024.0 * 1536 * 2 + 2560 * 2, 1e-12);
+    ck_assert_rel(qkv->time_s, 3.150848e-6, 1e-9);
+    const SvOpTime *o = find_op(ops, "o_proj");
+    ck_assert_rel(o->bytes, 1024.0 * 1024 * 2 + 2048 * 2, 1e-12);
+    const SvOpTime *ex = find_op(ops, "moe_experts");
+    ck_assert_rel(ex->bytes, 1566720.0 + 14336, 1e-12);
+    /* The same plan with the linear scope: attention weights fp4 too. */
+    m.quant_scope = SV_QUANT_SCOPE_LINEAR;
+    g_autoptr(SvPredictor) pl = sv_predictor_new(&m, &hw, &q, NULL);
+    g_autoptr(GArray) ops_l = sv_predictor_ops(pl, &s, NULL);
+    ck_assert_rel(find_op(ops_l, "qkv_proj")->bytes, 835584.0 + 5120, 1e-12);
+    ck_assert_rel(find_op(ops_l, "moe_experts")->bytes, 1566720.0 + 14336, 1e-12);
+    /* Unquantized, the scope does not matter: bf16 experts, 2 bytes. */
+    m.quant_scope = SV_QUANT_SCOPE_EXPERTS;
+    g_autoptr(SvPredictor) pb = make(&m, &hw, 1, 1, 1);
+    g_autoptr(GArray) ops_b = sv_predictor_ops(pb, &s, NULL);
+    ck_assert_rel(find_op(ops_b, "moe_experts")->bytes, 1.875 * 3 * 1024 * 512 * 2 + 14336, 1e-12);
+    ck_assert_rel(find_op(ops_b, "qkv_proj")->bytes, 1024.0 * 1536 * 2 + 2560 * 2, 1e-12);
 }
 END_TEST
 
@@ -1274,6 +1440,10 @@ START_TEST(test_memo_split_exact)
     g_autoptr(SvModel) ds = sv_model_load("deepseek-v3", &error);
     g_autoptr(SvModel) q3 = sv_model_load("qwen3-30b-a3b", &error);
     ck_assert_msg(h100 && a100 && l70 && l8 && oss && ds && q3, "%s", error ? error->message : "?");
+    /* With an eager-launch cost: steps above 300 tokens pay it (plans below). */
+    g_autoptr(SvHw) h100e = sv_hw_copy(h100);
+    h100e->eager_layer_s = 30e-6;
+    h100e->eager_moe_layer_s = 300e-6;
     const struct {
         const SvModel *model;
         const SvHw *hw;
@@ -1282,13 +1452,15 @@ START_TEST(test_memo_split_exact)
     } cases[] = {
         {l70, h100, 8, 1, 1, 1.0}, {l70, a100, 2, 1, 1, 1.0}, {oss, h100, 2, 1, 1, 1.0},
         {ds, h100, 8, 2, 1, 1.0},  {l8, h100, 1, 4, 1, 0.7},  {q3, h100, 2, 1, 2, 1.0},
-        {l70, h100, 4, 4, 1, 1.0},
+        {l70, h100, 4, 4, 1, 1.0}, {q3, h100e, 2, 1, 2, 1.0}, {l70, h100e, 4, 2, 1, 1.0},
     };
     for (size_t c = 0; c < G_N_ELEMENTS(cases); c++) {
-        g_autoptr(SvPredictor) split =
-            make(cases[c].model, cases[c].hw, cases[c].tp, cases[c].pp, cases[c].ep);
-        g_autoptr(SvPredictor) whole =
-            make(cases[c].model, cases[c].hw, cases[c].tp, cases[c].pp, cases[c].ep);
+        SvPlan plan = plan_of(cases[c].tp, cases[c].pp, cases[c].ep);
+        plan.cudagraph_limit = cases[c].hw == h100e;
+        plan.cudagraph_max_tokens = 300;
+        g_autoptr(SvPredictor) split = sv_predictor_new(cases[c].model, cases[c].hw, &plan, NULL);
+        g_autoptr(SvPredictor) whole = sv_predictor_new(cases[c].model, cases[c].hw, &plan, NULL);
+        ck_assert(split != NULL && whole != NULL);
         sv_predictor_set_memo_split(whole, FALSE);
         if (cases[c].clock < 1) {
             sv_predictor_set_clock(split, cases[c].clock);
@@ -1337,6 +1509,8 @@ Suite *perf_suite(void)
     tcase_add_test(tc, test_prefill_llama8b_compute);
     tcase_add_test(tc, test_flops_out_exact);
     tcase_add_test(tc, test_overheads);
+    tcase_add_test(tc, test_eager_launch);
+    tcase_add_test(tc, test_eager_moe);
     tcase_add_test(tc, test_memo_hits_and_order);
     tcase_add_test(tc, test_memo_accuracy_and_growth);
     tcase_add_test(tc, test_monotone);
@@ -1348,6 +1522,7 @@ Suite *perf_suite(void)
     tcase_add_test(tc, test_dp_attention);
     tcase_add_test(tc, test_moe_zipf);
     tcase_add_test(tc, test_moe_fused_kernel);
+    tcase_add_test(tc, test_quant_scope_op_bytes);
     tcase_add_test(tc, test_pp_tp_send_gather);
     tcase_add_test(tc, test_links_by_plan);
     tcase_add_test(tc, test_plan_errors);

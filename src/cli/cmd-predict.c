@@ -353,7 +353,9 @@ int sv_cmd_predict(int argc, char **argv)
     g_autofree char *placement = NULL, *moe_load = NULL, *expert_placement = NULL;
     g_autofree char *host_overheads = NULL;
     int tp = 1, pp = 1, ep = 1, dp = 1;
-    gboolean json = FALSE, no_custom_ar = FALSE;
+    /* vLLM 0.11's default at max_num_seqs >= 256 (engine.max_cudagraph_capture_size). */
+    int graph_tokens = 512;
+    gboolean json = FALSE, no_custom_ar = FALSE, enforce_eager = FALSE;
     GOptionEntry entries[] = {
         {"model", 0, 0, G_OPTION_ARG_STRING, &model_name,
          "Model: a name under models/, a YAML path or a config.json (required)", "M"},
@@ -384,6 +386,12 @@ int sv_cmd_predict(int argc, char **argv)
          "Host time per step: default, none, or a profile of the hardware's overheads.profiles "
          "(as engine.host_overheads)",
          "NAME"},
+        {"max-cudagraph-capture-size", 0, 0, G_OPTION_ARG_INT, &graph_tokens,
+         "Largest step (tokens per attention rank) run from a CUDA graph; larger steps launch "
+         "eagerly (as engine.max_cudagraph_capture_size; default 512)",
+         "N"},
+        {"enforce-eager", 0, 0, G_OPTION_ARG_NONE, &enforce_eager,
+         "Every step without CUDA graphs (as engine.enforce_eager)", NULL},
         {"json", 0, 0, G_OPTION_ARG_NONE, &json, "Print JSON instead of a table", NULL},
         {NULL, 0, 0, 0, NULL, NULL, NULL},
     };
@@ -403,6 +411,9 @@ int sv_cmd_predict(int argc, char **argv)
         return fail_usage("predict: %s is required (see servesim predict --help)", "--batch");
     if (dp < 1)
         return fail_usage("predict: --dp must be at least 1, got %d", dp);
+    if (graph_tokens < 0)
+        return fail_usage("predict: --max-cudagraph-capture-size must be at least 0, got %d",
+                          graph_tokens);
 
     /* Cheap checks first, so a typo in --batch is reported without loading. */
     g_autoptr(GError) error = NULL;
@@ -464,6 +475,8 @@ int sv_cmd_predict(int argc, char **argv)
         .host_overheads = host_overheads != NULL && strcmp(host_overheads, "default") != 0
                               ? host_overheads
                               : NULL,
+        .cudagraph_limit = TRUE,
+        .cudagraph_max_tokens = enforce_eager ? 0 : graph_tokens,
     };
     g_autoptr(SvPredictor) predictor = sv_predictor_new(model, hw, &plan, &error);
     if (predictor == NULL) {

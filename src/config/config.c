@@ -105,6 +105,8 @@ static const char *const engine_keys[] = {"scheduler",
                                           "capacity_scheduler_policy",
                                           "max_tokens",
                                           "host_overheads",
+                                          "max_cudagraph_capture_size",
+                                          "enforce_eager",
                                           NULL};
 static const char *const workload_keys[] = {
     "trace",   "lengths",           "arrival", "num_requests", "duration_s",
@@ -160,6 +162,8 @@ static const char *const key_paths[] = {
     "engine.capacity_scheduler_policy",
     "engine.max_tokens",
     "engine.host_overheads",
+    "engine.max_cudagraph_capture_size",
+    "engine.enforce_eager",
     "workload.trace",
     "workload.lengths.input.dist",
     "workload.lengths.input.value",
@@ -793,6 +797,45 @@ static gboolean read_trtllm(Loader *l, const SvYNode *engine, GError **error)
     return TRUE;
 }
 
+/* vLLM's CUDA graph switch. vLLM 0.11 (V1 engine, CUDAGraphMode
+ * FULL_AND_PIECEWISE) captures steps of up to min(2 x max_num_seqs, 512)
+ * tokens by default (VllmConfig's cudagraph sizes: 1, 2, 4, multiples of 8
+ * up to 256, then of 16 up to that size); the schedulers other than v0 and
+ * trtllm are policies on that engine and take the same default. vLLM v0
+ * (0.5.4, ML.ENERGY v2) captured decode batches up to 256
+ * (_BATCH_SIZES_TO_CAPTURE) and ran every prefill eagerly; servesim applies
+ * its limit to all steps alike, so a v0 prefill of 256 tokens or fewer
+ * is taken as graphed. TensorRT-LLM's engines have CUDA graph settings of
+ * their own that servesim does not model: no eager cost, and the keys are
+ * refused rather than ignored. */
+static gboolean read_cudagraphs(Loader *l, const SvYNode *engine, GError **error)
+{
+    SvEngineConfig *e = &l->cfg->engine;
+    const SvYNode *cn = sv_ynode_get(engine, "max_cudagraph_capture_size");
+    const SvYNode *en = sv_ynode_get(engine, "enforce_eager");
+    if (e->scheduler == SV_SCHED_TRTLLM) {
+        e->max_cudagraph_capture_size = -1;
+        if (cn != NULL || en != NULL)
+            return sv_ydoc_error(l->doc, cn != NULL ? cn : en, error, SV_ERROR_INVALID,
+                                 "engine.%s with scheduler 'trtllm' is not implemented yet "
+                                 "(vLLM's CUDA graph switch; TensorRT-LLM's own graph settings "
+                                 "are not modelled)",
+                                 cn != NULL ? "max_cudagraph_capture_size" : "enforce_eager");
+        return TRUE;
+    }
+    e->max_cudagraph_capture_size =
+        e->scheduler == SV_SCHED_VLLM_V0 ? 256 : MIN(2 * e->max_num_seqs, 512);
+    if (!opt_int(l, engine, "engine", "max_cudagraph_capture_size", 0, MAX_TOKENS,
+                 &e->max_cudagraph_capture_size, error) ||
+        !opt_bool(l, engine, "engine", "enforce_eager", &e->enforce_eager, error))
+        return FALSE;
+    if (cn != NULL && e->enforce_eager)
+        return sv_ydoc_error(l->doc, cn, error, SV_ERROR_INVALID,
+                             "engine.max_cudagraph_capture_size does nothing with "
+                             "engine.enforce_eager: true (no graph is captured); remove one");
+    return TRUE;
+}
+
 static gboolean read_engine(Loader *l, const SvYNode *root, GError **error)
 {
     SvEngineConfig *e = &l->cfg->engine;
@@ -893,7 +936,8 @@ static gboolean read_engine(Loader *l, const SvYNode *root, GError **error)
     if (e->block_size & (e->block_size - 1))
         return sv_ydoc_error(l->doc, sv_ynode_get(engine, "block_size"), error, SV_ERROR_INVALID,
                              "engine.block_size must be a power of 2, got %d", e->block_size);
-    return read_trtllm(l, engine, error) && read_moe_load(l, engine, error);
+    return read_trtllm(l, engine, error) && read_moe_load(l, engine, error) &&
+           read_cudagraphs(l, engine, error);
 }
 
 static gboolean read_length(Loader *l, const SvYNode *lengths, const char *which,

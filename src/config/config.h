@@ -116,6 +116,14 @@ typedef struct {
      * on the critical path), NULL = "default" (the profile's calibrated or
      * default host terms). (owned) */
     char *host_overheads;
+    /* vLLM's CUDA graphs: the largest step (new tokens per attention rank)
+     * replayed from a captured graph (compilation_config.
+     * max_cudagraph_capture_size; default per scheduler, read_engine) and
+     * enforce_eager (no graphs at all). Larger steps run eagerly and pay
+     * the hwprofile's overheads.eager_us_per_layer (perf/predictor.h).
+     * -1: the engine has no such switch (trtllm), no eager cost. */
+    int max_cudagraph_capture_size; /* tokens */
+    gboolean enforce_eager;
 } SvEngineConfig;
 
 typedef enum { SV_LEN_FIXED, SV_LEN_UNIFORM, SV_LEN_LOGNORMAL, SV_LEN_TRACE } SvLengthDist;

@@ -76,8 +76,9 @@ static const char *const efficiency_keys[] = {"matmul",     "memory",          "
                                               "attention",  "link_nvls",       "moe_matmul",
                                               "moe_memory", "moe_memory_8bit", "moe_memory_4bit",
                                               NULL};
-static const char *const overhead_keys[] = {"iteration_us", "per_request_us", "kernel_launch_us",
-                                            "moe_layer_us", "profiles",       NULL};
+static const char *const overhead_keys[] = {
+    "iteration_us",       "per_request_us",         "kernel_launch_us", "moe_layer_us",
+    "eager_us_per_layer", "eager_us_per_moe_layer", "profiles",         NULL};
 static const char *const host_profile_keys[] = {"iteration_us", "per_device_us", "per_request_us",
                                                 NULL};
 static const char *const reserve_keys[] = {"activation_gb", "runtime_gb", NULL};
@@ -466,6 +467,14 @@ static gboolean read_tuning(const SvYDoc *doc, const SvYNode *root, SvHw *hw, GE
                     error))
         return FALSE;
     hw->moe_layer_s = v * 1e-6;
+    if (!opt_double(doc, m, "eager_us_per_layer", "overheads.eager_us_per_layer", 0, MAX_US, FALSE,
+                    0, &v, error))
+        return FALSE;
+    hw->eager_layer_s = v * 1e-6;
+    if (!opt_double(doc, m, "eager_us_per_moe_layer", "overheads.eager_us_per_moe_layer", 0, MAX_US,
+                    FALSE, 0, &v, error))
+        return FALSE;
+    hw->eager_moe_layer_s = v * 1e-6;
     if (!read_host_profiles(doc, m, hw, error))
         return FALSE;
 

@@ -84,6 +84,8 @@ struct SvHw {
     double host_overhead_req_s;        /* s per request in the batch, per iteration */
     double kernel_launch_s;            /* s, fixed cost per kernel (latency floor) */
     double moe_layer_s;                /* s per MoE layer: routing, sorting, quantizing, summing */
+    double eager_layer_s;              /* s per layer of an eager step (no CUDA graph), unhidden */
+    double eager_moe_layer_s;          /* s more per MoE layer of such a step (0 = none measured) */
     int num_host_profiles;             /* named host overheads (overheads.profiles) */
     SvHostProfile *host_profiles;      /* (owned) in file order */
     double activation_workspace_bytes; /* bytes reserved for activations per device */

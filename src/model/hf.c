@@ -101,9 +101,36 @@ static gboolean read_dtype(const HfCtx *c, SvModel *m, GError **error)
      * (gpt-oss) covers only the experts, so the native dtype stays bf16. */
     const SvYNode *q = sv_ynode_get(c->root, "quantization_config");
     const SvYNode *method = q != NULL ? sv_ynode_get(q, "quant_method") : NULL;
-    if (method != NULL && method->kind == SV_YNODE_SCALAR && method->value != NULL &&
-        g_ascii_strcasecmp(method->value, "fp8") == 0)
+    gboolean named = method != NULL && method->kind == SV_YNODE_SCALAR && method->value != NULL;
+    if (named && g_ascii_strcasecmp(method->value, "fp8") == 0)
         m->dtype = SV_DTYPE_FP8;
+    if (named && g_ascii_strcasecmp(method->value, "mxfp4") == 0) {
+        /* vLLM's Mxfp4Config quantizes the fused MoE layers only and runs
+         * every linear layer unquantized, as gpt-oss's modules_to_not_convert
+         * (self_attn, router, embedding, LM head) says; a model without
+         * experts is refused by the shared validator at this node. */
+        m->quant_scope = SV_QUANT_SCOPE_EXPERTS;
+        g_hash_table_insert(c->marks, (gpointer) "quantization_scope", (gpointer)method);
+        return TRUE;
+    }
+    /* Other methods cover every linear layer unless their ignore list
+     * leaves attention out, a split SvModel cannot describe. */
+    const char *const lists[] = {"modules_to_not_convert", "ignored_layers", "ignore"};
+    for (size_t i = 0; q != NULL && i < G_N_ELEMENTS(lists); i++) {
+        const SvYNode *l = sv_ynode_get(q, lists[i]);
+        if (l == NULL || l->kind != SV_YNODE_SEQ)
+            continue;
+        for (guint j = 0; j < l->items->len; j++) {
+            const SvYNode *it = g_ptr_array_index(l->items, j);
+            if (it->kind == SV_YNODE_SCALAR && it->value != NULL &&
+                strstr(it->value, "self_attn") != NULL)
+                return sv_ydoc_error(c->doc, it, error, SV_ERROR_INVALID,
+                                     "quantization_config.%s leaves '%s' unquantized: "
+                                     "attention left out of %s quantization is not implemented "
+                                     "yet (only mxfp4 leaves it out, quantizing the experts)",
+                                     lists[i], it->value, named ? method->value : "non-mxfp4");
+        }
+    }
     return TRUE;
 }
 

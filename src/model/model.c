@@ -153,6 +153,12 @@ gboolean sv__model_finish(SvModel *m, const SvYDoc *doc, const SvYNode *root, GH
         return BAD("sliding_window_every", "sliding_window_every (%d) exceeds num_layers (%d)",
                    m->sliding_window_every, m->num_layers);
 
+    if (m->quant_scope == SV_QUANT_SCOPE_EXPERTS && m->num_experts == 0)
+        return BAD("quantization_scope",
+                   "the quantized format covers routed experts only (quantization_scope "
+                   "experts, as mxfp4) but num_experts is 0 (a dense model's quantized weights "
+                   "are its linear layers: linear)");
+
     if (approx_params(m) > 1e15)
         return BAD("num_layers", "model shapes give about %.3g parameters, beyond 1e15",
                    approx_params(m));
@@ -163,7 +169,7 @@ gboolean sv__model_finish(SvModel *m, const SvYDoc *doc, const SvYNode *root, GH
 /* ---------------------------------------------------------------------- */
 /* models/<name>.yaml                                                      */
 
-typedef enum { F_INT, F_BOOL, F_DOUBLE, F_NORM, F_DTYPE, F_NAME, F_TEXT } FieldKind;
+typedef enum { F_INT, F_BOOL, F_DOUBLE, F_NORM, F_DTYPE, F_QSCOPE, F_NAME, F_TEXT } FieldKind;
 
 typedef struct {
     const char *key;
@@ -222,9 +228,11 @@ static const FieldSpec yaml_fields[] = {
     INT_F(sliding_window_every, 0, FALSE),
     BOOL_F(attn_sinks),
     {"published_params", F_DOUBLE, offsetof(SvModel, published_params), 0, FALSE},
+    {"quantization_scope", F_QSCOPE, offsetof(SvModel, quant_scope), 0, FALSE},
 };
 
 static const char *const norm_names[] = {"rmsnorm", "layernorm", NULL};
+static const char *const qscope_names[] = {"linear", "experts", NULL}; /* SvQuantScope order */
 static const char *const dtype_names[] = {"float32", "bfloat16", "float16", "fp8",
                                           "int8",    "fp4",      "int4",    NULL};
 _Static_assert(G_N_ELEMENTS(dtype_names) == SV_DTYPE_COUNT + 1, "dtype names match SvDtype");
@@ -283,6 +291,10 @@ static SvModel *load_yaml(const char *path, GError **error)
         case F_DTYPE:
             ok = sv_ynode_enum(doc, node, f->key, dtype_names, &index, error);
             m->dtype = (SvDtype)index;
+            break;
+        case F_QSCOPE:
+            ok = sv_ynode_enum(doc, node, f->key, qscope_names, &index, error);
+            m->quant_scope = (SvQuantScope)index;
             break;
         case F_NAME:
             ok = sv_ynode_string(doc, node, f->key, &text, error);
@@ -376,6 +388,13 @@ typedef struct {
     int64_t expert_one;  /* one routed expert */
     int64_t num_experts; /* routed experts in this layer (0 for a dense layer) */
     int64_t expert_k;    /* routed experts a token visits */
+    /* The linear-layer weight matrices inside each group above (what a
+     * quantized format can cover); the rest of a group is norms, biases,
+     * the router and sinks, which stay in the activation dtype. */
+    int64_t lin_replicated;  /* MLA q_a and kv_a projections */
+    int64_t lin_tp_split;    /* q, kv_b, o, dense MLP and shared expert matrices */
+    int64_t lin_kv_per_head; /* k and v matrices per KV head */
+    int64_t lin_expert_one;  /* one routed expert's matrices */
 } LayerParts;
 
 static int64_t norm_params(const SvModel *m, int64_t width)
@@ -403,6 +422,7 @@ static LayerParts layer_parts(const SvModel *m, int layer)
             /* q_a_proj and its norm are small and replicated (vLLM ReplicatedLinear);
              * q_b_proj is column-parallel. */
             p.replicated += h * m->q_lora_rank + norm_params(m, m->q_lora_rank);
+            p.lin_replicated += h * m->q_lora_rank;
             p.tp_split += (int64_t)m->q_lora_rank * heads * qk;
         } else {
             p.tp_split += h * heads * qk;
@@ -410,12 +430,16 @@ static LayerParts layer_parts(const SvModel *m, int layer)
         /* kv_a_proj_with_mqa produces the shared latent plus the rope key. */
         p.replicated +=
             h * (m->kv_lora_rank + m->qk_rope_head_dim) + norm_params(m, m->kv_lora_rank);
+        p.lin_replicated += h * (m->kv_lora_rank + m->qk_rope_head_dim);
         p.tp_split += (int64_t)m->kv_lora_rank * heads * (m->qk_nope_head_dim + m->v_head_dim);
         p.tp_split += heads * m->v_head_dim * h; /* o_proj */
+        p.lin_tp_split = p.tp_split;
     } else {
         int64_t hd = m->head_dim;
         p.tp_split += h * heads * hd + heads * hd * h; /* q_proj, o_proj */
         p.kv_per_head = 2 * h * hd;                    /* k_proj, v_proj */
+        p.lin_tp_split = p.tp_split;
+        p.lin_kv_per_head = p.kv_per_head;
         if (m->qkv_bias) {
             p.tp_split += heads * hd;
             p.kv_per_head += 2 * hd;
@@ -432,6 +456,7 @@ static LayerParts layer_parts(const SvModel *m, int layer)
         int64_t mi = m->moe_intermediate_size;
         p.replicated += h * m->num_experts + (m->router_bias ? m->num_experts : 0);
         p.expert_one = mlp_mats * h * mi;
+        p.lin_expert_one = p.expert_one;
         if (m->expert_bias)
             p.expert_one += (m->gated_mlp ? 2 * mi : mi) + h;
         p.num_experts = m->num_experts;
@@ -439,8 +464,10 @@ static LayerParts layer_parts(const SvModel *m, int layer)
         int64_t si =
             m->shared_expert_intermediate_size > 0 ? m->shared_expert_intermediate_size : mi;
         p.tp_split += (int64_t)m->num_shared_experts * mlp_mats * h * si;
+        p.lin_tp_split += (int64_t)m->num_shared_experts * mlp_mats * h * si;
     } else {
         p.tp_split += mlp_mats * h * (int64_t)m->intermediate_size;
+        p.lin_tp_split += mlp_mats * h * (int64_t)m->intermediate_size;
     }
     return p;
 }
@@ -570,17 +597,40 @@ static void stage_layers(int num_layers, int pp, int stage, int *first, int *cou
     }
 }
 
-double sv_model_weight_bytes_per_device(const SvModel *model, int tp, int pp, int ep,
-                                        SvDtype weight_dtype)
+double sv_weight_bytes_per_param(SvDtype dtype)
 {
-    return sv_model_weight_bytes_per_device_dp(model, tp, pp, ep, 1, weight_dtype);
+    /* Block scales that are real bytes: MXFP4 (OCP MX) keeps one e8m0 byte
+     * per 32 weights, +1/32 byte a weight or +6.25 % of the 4-bit bytes; the
+     * NVFP4 checkpoints servesim's fp4 also stands for keep an fp8 scale per
+     * 16 (+1/16), so they are under-counted by 3 % of their 4-bit bytes.
+     * GPTQ and AWQ int4 keep an fp16 scale per group of 128 (their default
+     * group_size): +2/128 byte (AWQ's 4-bit zero points, +0.4 %, are left
+     * out). Block fp8 (DeepSeek V3, Qwen3 FP8) keeps one fp32 scale per 128 x
+     * 128 block, 4/16384 = 0.024 % of its bytes, and per-tensor or
+     * per-channel fp8/int8 scales less: not counted. */
+    double bytes = sv_dtype_bytes(dtype);
+    if (dtype == SV_DTYPE_FP4)
+        return bytes + 1.0 / 32;
+    if (dtype == SV_DTYPE_INT4)
+        return bytes + 2.0 / 128;
+    return bytes;
+}
+
+double sv_model_weight_bytes_per_device(const SvModel *model, int tp, int pp, int ep,
+                                        SvDtype weight_dtype, SvDtype act_dtype)
+{
+    return sv_model_weight_bytes_per_device_dp(model, tp, pp, ep, 1, weight_dtype, act_dtype);
 }
 
 double sv_model_weight_bytes_per_device_dp(const SvModel *model, int tp, int pp, int ep, int dp,
-                                           SvDtype weight_dtype)
+                                           SvDtype weight_dtype, SvDtype act_dtype)
 {
     g_return_val_if_fail(model != NULL, 0.0);
     g_return_val_if_fail(tp >= 1 && pp >= 1 && ep >= 1 && dp >= 1, 0.0);
+    /* Two tallies: parameters in the quantized format and the rest. An
+     * unquantized plan (equal dtypes) puts everything in the second. */
+    gboolean quantized = weight_dtype != act_dtype;
+    gboolean dense_in_scope = quantized && model->quant_scope == SV_QUANT_SCOPE_LINEAR;
     /* Experts are spread over the EP ranks; when they are fewer than the
      * tp x dp devices of a stage, each expert is also sharded over the
      * remaining tp x dp / ep devices (vLLM shards every expert over TP when
@@ -588,17 +638,28 @@ double sv_model_weight_bytes_per_device_dp(const SvModel *model, int tp, int pp,
     int stage_devices = tp * dp;
     double expert_share = ep >= stage_devices ? 1.0 : (double)ep / stage_devices;
     int kv_heads_local = MAX(1, ceil_div(model->num_kv_heads, tp));
-    double best = 0.0;
+    double best = 0.0, wq = sv_weight_bytes_per_param(weight_dtype);
+    double wa = sv_dtype_bytes(act_dtype);
     for (int s = 0; s < pp; s++) {
         int first = 0, count = 0;
         stage_layers(model->num_layers, pp, s, &first, &count);
-        double params = 0.0;
+        double params = 0.0, qparams = 0.0;
         for (int l = first; l < first + count; l++) {
             LayerParts p = layer_parts(model, l);
-            params += (double)p.replicated + (double)p.tp_split / tp +
-                      (double)p.kv_per_head * kv_heads_local;
-            if (p.num_experts > 0)
-                params += (double)p.expert_one * ceil_div((int)p.num_experts, ep) * expert_share;
+            double dense = (double)p.replicated + (double)p.tp_split / tp +
+                           (double)p.kv_per_head * kv_heads_local;
+            double dense_lin = (double)p.lin_replicated + (double)p.lin_tp_split / tp +
+                               (double)p.lin_kv_per_head * kv_heads_local;
+            if (!dense_in_scope)
+                dense_lin = 0;
+            params += dense - dense_lin;
+            qparams += dense_lin;
+            if (p.num_experts > 0) {
+                double held = ceil_div((int)p.num_experts, ep) * expert_share;
+                double lin = quantized ? (double)p.lin_expert_one : 0.0;
+                params += ((double)p.expert_one - lin) * held;
+                qparams += lin * held;
+            }
         }
         double vocab_rows = (double)model->vocab_size * model->hidden_size / tp;
         if (s == 0 || (model->tie_word_embeddings && s == pp - 1))
@@ -608,9 +669,9 @@ double sv_model_weight_bytes_per_device_dp(const SvModel *model, int tp, int pp,
                 params += vocab_rows;
             params += norm_params(model, model->hidden_size);
         }
-        best = MAX(best, params);
+        best = MAX(best, params * wa + qparams * wq);
     }
-    return best * sv_dtype_bytes(weight_dtype);
+    return best;
 }
 
 gboolean sv_model_layer_is_windowed(const SvModel *model, int layer)

@@ -36,6 +36,17 @@ double sv_moe_load_share(const SvMoeLoad *load, int num_experts, int e);
 void sv_moe_load_clear(SvMoeLoad *load);
 typedef enum { SV_NORM_RMS, SV_NORM_LAYER } SvNormKind;
 
+/* Which weights a quantized format (engine.quantization) covers, as the
+ * checkpoint and vLLM's quantization method say: LINEAR, every linear layer
+ * of the transformer blocks (attention projections, dense MLPs, shared and
+ * routed experts: fp8, GPTQ, AWQ...); EXPERTS, the routed experts only
+ * (gpt-oss's MXFP4, whose Hugging Face quantization_config leaves
+ * attention, router, embedding and LM head in bf16, and vLLM's Mxfp4Config,
+ * which quantizes FusedMoE layers only). Weights outside the scope, and in
+ * either scope the embedding, LM head, router, norms, biases and sinks, stay
+ * in the activation dtype. */
+typedef enum { SV_QUANT_SCOPE_LINEAR, SV_QUANT_SCOPE_EXPERTS } SvQuantScope;
+
 typedef struct SvModel SvModel;
 struct SvModel {
     char *name;                   /* e.g. "llama-3-8b" */
@@ -81,7 +92,8 @@ struct SvModel {
                                */
     gboolean attn_sinks;      /* learned per-head sink logits (gpt-oss) */
 
-    double published_params; /* the size the publisher states, parameters (0 = unknown) */
+    double published_params;  /* the size the publisher states, parameters (0 = unknown) */
+    SvQuantScope quant_scope; /* weights a quantized format covers (model key quantization_scope) */
 };
 
 /* Load models/<name>.yaml, a YAML path, or a Hugging Face config.json (by
@@ -116,14 +128,22 @@ int64_t sv_model_lm_head_param_count(const SvModel *model);
  * tp > kv_heads, as vLLM does); MLA: (kv_lora_rank + qk_rope_head_dim) x bytes,
  * replicated on every TP rank. */
 double sv_model_kv_bytes_per_token_layer(const SvModel *model, int tp, SvDtype kv_dtype);
+/* Bytes per weight of a linear layer stored in @dtype, block scales
+ * included: MXFP4 (fp4) adds one e8m0 byte per 32 weights, GPTQ/AWQ int4 one
+ * fp16 scale per group of 128; 8- and 16-bit formats add nothing countable. */
+double sv_weight_bytes_per_param(SvDtype dtype);
 /* Bytes of weights held by one device of a TP x PP x EP plan (the stage with
  * the most layers; first stage holds the embedding, last the LM head; the
  * largest is returned). Norms, routers and MLA down-projections are
  * replicated; experts are split over @ep (and each expert over tp/ep more
  * ranks when ep < tp, so ep = 1 shards every expert over TP as vLLM does);
- * everything else over @tp, with KV heads replicated past tp = kv_heads. */
+ * everything else over @tp, with KV heads replicated past tp = kv_heads.
+ * The linear layers inside the model's quant_scope are counted in
+ * @weight_dtype with its block scales (sv_weight_bytes_per_param), every
+ * other tensor (and every tensor when the two dtypes are equal) in
+ * @act_dtype. */
 double sv_model_weight_bytes_per_device(const SvModel *model, int tp, int pp, int ep,
-                                        SvDtype weight_dtype);
+                                        SvDtype weight_dtype, SvDtype act_dtype);
 /* The same under attention data parallelism: each stage has @dp attention
  * ranks of @tp devices. Attention, dense MLPs, shared experts, embedding
  * and LM head are held by every attention rank, split over its @tp devices;
@@ -132,7 +152,7 @@ double sv_model_weight_bytes_per_device(const SvModel *model, int tp, int pp, in
  * sliced that many ways), so @ep must divide tp x dp. dp = 1 is
  * sv_model_weight_bytes_per_device(). */
 double sv_model_weight_bytes_per_device_dp(const SvModel *model, int tp, int pp, int ep, int dp,
-                                           SvDtype weight_dtype);
+                                           SvDtype weight_dtype, SvDtype act_dtype);
 /* Number of layers on the stage that has the most (ceil(num_layers / pp)). */
 int sv_model_layers_per_stage(const SvModel *model, int pp);
 /* Is layer @layer an MoE layer? */

@@ -41,7 +41,7 @@ void sv_plan_memory(const SvModel *model, const SvHw *hw, const SvPlan *plan,
     out->capacity_bytes = hw->mem_capacity_bytes;
     out->usable_bytes = hw->mem_capacity_bytes * gpu_memory_utilization;
     out->weight_bytes = sv_model_weight_bytes_per_device_dp(model, plan->tp, plan->pp, plan->ep, dp,
-                                                            plan->weight_dtype);
+                                                            plan->weight_dtype, plan->act_dtype);
     out->activation_bytes = hw->activation_workspace_bytes;
     out->runtime_bytes = hw->runtime_reserve_bytes;
     out->kv_bytes =
@@ -132,5 +132,9 @@ void sv_pool_plan(const SvConfig *config, const SvPoolConfig *pool, SvPlan *out)
         .moe_load = &e->moe_load,
         .disable_custom_all_reduce = e->disable_custom_all_reduce,
         .host_overheads = e->host_overheads,
+        /* Steps above the capture size (every step under enforce_eager) run
+         * without CUDA graphs; trtllm (-1) has no such switch. */
+        .cudagraph_limit = e->max_cudagraph_capture_size >= 0,
+        .cudagraph_max_tokens = e->enforce_eager ? 0 : MAX(e->max_cudagraph_capture_size, 0),
     };
 }

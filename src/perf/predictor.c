@@ -225,20 +225,22 @@ struct SvPredictor {
     StageInfo *stages; /* num_stages entries */
 
     /* Per-device shapes, derived once. */
-    double act_bytes;        /* bytes per activation element */
-    double weight_bytes;     /* bytes per weight element */
-    double kv_bytes_layer;   /* KV bytes per token per layer on one device */
-    double q_heads;          /* query heads per device */
-    double kv_heads;         /* KV heads per device (replicated when tp > kv heads) */
-    double attn_dqk_prefill; /* q.k dot-product width per head, prefill form */
-    double attn_dv_prefill;  /* value width per head, prefill form */
-    double attn_dqk_decode;  /* same for decode (MLA: absorbed, latent width) */
-    double attn_dv_decode;   /* bytes */
-    double o_in;             /* o_proj reduction depth per device */
-    double mlp_inter;        /* dense MLP width per device */
-    double expert_inter;     /* one routed expert's width per device */
-    double shared_inter;     /* shared experts' total width per device */
-    double gate_mult;        /* 2 for gated MLPs (gate+up fused), else 1 */
+    double act_bytes;    /* bytes per activation element */
+    double weight_bytes; /* bytes per weight of the attention, dense MLP and shared experts */
+    gboolean dense_act_weights; /* those weights stay in the activation dtype (quant_scope) */
+    double expert_weight_bytes; /* bytes per routed expert weight, block scales included */
+    double kv_bytes_layer;      /* KV bytes per token per layer on one device */
+    double q_heads;             /* query heads per device */
+    double kv_heads;            /* KV heads per device (replicated when tp > kv heads) */
+    double attn_dqk_prefill;    /* q.k dot-product width per head, prefill form */
+    double attn_dv_prefill;     /* value width per head, prefill form */
+    double attn_dqk_decode;     /* same for decode (MLA: absorbed, latent width) */
+    double attn_dv_decode;      /* bytes */
+    double o_in;                /* o_proj reduction depth per device */
+    double mlp_inter;           /* dense MLP width per device */
+    double expert_inter;        /* one routed expert's width per device */
+    double shared_inter;        /* shared experts' total width per device */
+    double gate_mult;           /* 2 for gated MLPs (gate+up fused), else 1 */
 
     /* Rates. */
     double gemm_rate;     /* FLOP/s for quantized-weight GEMMs (peak x eff) */
@@ -265,6 +267,9 @@ struct SvPredictor {
     const SvCalib *calib;
     /* engine.host_overheads' terms (in hw); NULL: calib's host fit or hw's. */
     const SvHostProfile *host;
+    /* s per layer and more per MoE layer of an eager step (plan.cudagraph_limit
+     * and the profile's eager terms; both 0: no eager_launch op, push_eager_launch). */
+    double eager_layer_s, eager_moe_layer_s;
     double peak_w;    /* FLOP/s, matrix peak of weight x activation GEMMs */
     double peak_act;  /* FLOP/s, matrix peak in the activation format */
     double bw_peak;   /* bytes/s, device memory peak */
@@ -792,6 +797,11 @@ SvPredictor *sv_predictor_new(const SvModel *model, const SvHw *hw, const SvPlan
     p->plan.moe_load = NULL; /* copied below: the caller's may go */
     p->plan.host_overheads = NULL;
     p->host = host;
+    /* A named host profile was fitted to whole measured steps of its engine,
+     * eager ones included: it takes no eager term on top. */
+    gboolean eager_terms = plan->cudagraph_limit && host == NULL;
+    p->eager_layer_s = eager_terms ? hw->eager_layer_s : 0;
+    p->eager_moe_layer_s = eager_terms && model->num_experts > 0 ? hw->eager_moe_layer_s : 0;
     p->dp = p->plan.dp = MAX(plan->dp, 1);
     int tp = plan->tp, dp = p->dp;
 
@@ -827,7 +837,16 @@ SvPredictor *sv_predictor_new(const SvModel *model, const SvHw *hw, const SvPlan
     p->nodes = sv_topo_nodes(hw, tp, plan->pp, dp, plan->placement);
 
     p->act_bytes = sv_dtype_bytes(plan->act_dtype);
-    p->weight_bytes = sv_dtype_bytes(plan->weight_dtype);
+    /* The quantized format covers the model's quant_scope (model.h): with
+     * experts only (gpt-oss's MXFP4), attention and dense GEMMs read 16-bit
+     * weights and run as activation-dtype GEMMs; quantized weights carry
+     * their block scales (sv_weight_bytes_per_param), as
+     * sv_model_weight_bytes_per_device_dp() counts them. */
+    p->dense_act_weights =
+        plan->weight_dtype != plan->act_dtype && m->quant_scope == SV_QUANT_SCOPE_EXPERTS;
+    p->weight_bytes =
+        p->dense_act_weights ? p->act_bytes : sv_weight_bytes_per_param(plan->weight_dtype);
+    p->expert_weight_bytes = sv_weight_bytes_per_param(plan->weight_dtype);
     p->kv_bytes_layer = sv_model_kv_bytes_per_token_layer(m, tp, plan->kv_dtype);
     p->q_heads = (double)m->num_heads / tp;
     p->gate_mult = m->gated_mlp ? 2.0 : 1.0;
@@ -945,7 +964,7 @@ static OpDesc *push_gemm(OpList *list, const SvPredictor *p, const char *name, i
                          double n, double k, double shards)
 {
     OpDesc *op = push_op(list, name, OP_GEMM, count);
-    add_gemm(op, m, n, k, 1, 1, p->act_bytes, p->weight_bytes, FALSE);
+    add_gemm(op, m, n, k, 1, 1, p->act_bytes, p->weight_bytes, p->dense_act_weights);
     op->model_flops = op->flops * shards;
     return op;
 }
@@ -1054,19 +1073,22 @@ static void push_qkv(OpList *list, const SvPredictor *p, double T, int count)
     double qk_head = (double)m->qk_nope_head_dim + m->qk_rope_head_dim;
     double model_flops = 0;
     if (m->q_lora_rank > 0) {
-        add_gemm(op, T, m->q_lora_rank, hidden, 1, 1, p->act_bytes, p->weight_bytes, FALSE);
+        add_gemm(op, T, m->q_lora_rank, hidden, 1, 1, p->act_bytes, p->weight_bytes,
+                 p->dense_act_weights);
         add_gemm(op, T, p->q_heads * qk_head, m->q_lora_rank, 1, 1, p->act_bytes, p->weight_bytes,
-                 FALSE);
+                 p->dense_act_weights);
         model_flops += 2.0 * T * hidden * m->q_lora_rank;
         model_flops += 2.0 * T * m->q_lora_rank * m->num_heads * qk_head;
     } else {
-        add_gemm(op, T, p->q_heads * qk_head, hidden, 1, 1, p->act_bytes, p->weight_bytes, FALSE);
+        add_gemm(op, T, p->q_heads * qk_head, hidden, 1, 1, p->act_bytes, p->weight_bytes,
+                 p->dense_act_weights);
         model_flops += 2.0 * T * hidden * m->num_heads * qk_head;
     }
     double kv_a = (double)m->kv_lora_rank + m->qk_rope_head_dim;
     double kv_b = (double)m->qk_nope_head_dim + m->v_head_dim;
-    add_gemm(op, T, kv_a, hidden, 1, 1, p->act_bytes, p->weight_bytes, FALSE);
-    add_gemm(op, T, p->q_heads * kv_b, m->kv_lora_rank, 1, 1, p->act_bytes, p->weight_bytes, FALSE);
+    add_gemm(op, T, kv_a, hidden, 1, 1, p->act_bytes, p->weight_bytes, p->dense_act_weights);
+    add_gemm(op, T, p->q_heads * kv_b, m->kv_lora_rank, 1, 1, p->act_bytes, p->weight_bytes,
+             p->dense_act_weights);
     model_flops += 2.0 * T * hidden * kv_a + 2.0 * T * m->kv_lora_rank * m->num_heads * kv_b;
     op->model_flops = model_flops;
 }
@@ -1125,8 +1147,9 @@ static void push_moe(OpList *list, const SvPredictor *p, double T, double T_all,
     push_elementwise(list, ELT_MOE_DISPATCH, count, 4.0 * hot * hidden * ab);
     OpDesc *ex = push_op(list, "moe_experts", OP_GEMM, count);
     add_gemm(ex, per_expert, p->gate_mult * p->expert_inter, hidden, touched, touched, ab,
-             p->weight_bytes, FALSE);
-    add_gemm(ex, per_expert, hidden, p->expert_inter, touched, touched, ab, p->weight_bytes, FALSE);
+             p->expert_weight_bytes, FALSE);
+    add_gemm(ex, per_expert, hidden, p->expert_inter, touched, touched, ab, p->expert_weight_bytes,
+             FALSE);
     double padded = MAX(MOE_TILE_ROWS, per_expert + 0.5 * (MOE_TILE_ROWS - 1.0));
     ex->flops = 0;
     for (int i = 0; i < ex->num_parts; i++) {
@@ -1194,6 +1217,28 @@ static void rank_shape(const SvBatchShape *s, int dp, SvBatchShape *r)
     }
 }
 
+/* vLLM replays a step from a captured CUDA graph when its new tokens T (on
+ * one attention rank, padded up to the next captured size) are at most the
+ * largest captured size (compilation_config.max_cudagraph_capture_size),
+ * else, or always under enforce_eager, it runs the model eagerly: every
+ * kernel launched from Python and the CUDA driver. Launches are
+ * asynchronous, so only the host time the GPU does not hide costs: ML.ENERGY
+ * v3's dense B200 steps above 512 show none, its MoE steps 0.5-0.9 ms per
+ * MoE layer (validation/power/README.md, "CUDA graphs"), hence a term per
+ * layer and one per MoE layer of the stage, each stage's worker launching
+ * its own layers. One op per stage and step, count 0 when the step replays
+ * a graph; host time (no FLOPs, no bytes). It depends on T only
+ * (PART_TOKENS), so the memo's parts stay exact. */
+static void push_eager_launch(OpList *list, const SvPredictor *p, double T, const StageInfo *st)
+{
+    if (p->eager_layer_s <= 0 && p->eager_moe_layer_s <= 0)
+        return;
+    gboolean eager = T > (double)p->plan.cudagraph_max_tokens;
+    OpDesc *op = push_op(list, "eager_launch", OP_HOST, eager ? 1 : 0);
+    op->part = PART_TOKENS;
+    op->fixed_s = p->eager_layer_s * st->num_layers + p->eager_moe_layer_s * st->num_moe;
+}
+
 /* The ops stage @si runs for @full, in execution order. */
 static void build_stage_ops(const SvPredictor *p, const SvBatchShape *full, int si, OpList *list)
 {
@@ -1253,6 +1298,7 @@ static void build_stage_ops(const SvPredictor *p, const SvBatchShape *full, int 
          * 1/tp slice; the next stage all-gathers them (all_gather above). */
         push_collective(list, "send_recv", 1, &st->send, 2.0 * T * hidden * ab / tp);
     }
+    push_eager_launch(list, p, T, st);
     if (first) {
         OpDesc *host = push_op(list, "host_overhead", OP_HOST, 1);
         host->part = PART_ROWS;
@@ -1464,8 +1510,8 @@ static double time_op(const SvPredictor *p, const OpDesc *op, SvCoverage *covera
         break;
     case OP_COLLECTIVE:
         return time_collective(p, op, coverage, NULL);
-    case OP_HOST:
-        if (p->calib != NULL && p->host == NULL) {
+    case OP_HOST: /* the calibrated host fit answers for host_overhead (PART_ROWS) only */
+        if (p->calib != NULL && p->host == NULL && op->part == PART_ROWS) {
             double h = sv_table_host(p->calib, p->plan.tp, op->rows, NULL, coverage);
             if (h >= 0)
                 return h;

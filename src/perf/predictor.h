@@ -57,6 +57,14 @@ typedef struct {
      * "none" (built in: no host time on the critical path); NULL = those.
      * Resolved at construction, not kept. */
     const char *host_overheads;
+    /* vLLM's CUDA graphs (engine.max_cudagraph_capture_size, enforce_eager):
+     * with cudagraph_limit set, a step of more new tokens than
+     * cudagraph_max_tokens on an attention rank (0: every step, as
+     * enforce_eager) runs its kernels eagerly and pays the hwprofile's
+     * overheads.eager_us_per_layer on every layer (op eager_launch). FALSE
+     * (zeroed plans, engines without the switch): no such cost. */
+    gboolean cudagraph_limit;
+    int64_t cudagraph_max_tokens; /* tokens */
 } SvPlan;
 
 /* The devices of one replica of @plan: tp x pp x dp. */
