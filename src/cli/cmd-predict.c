@@ -246,10 +246,14 @@ static void print_table(const Report *r)
            plan->ep);
     if (dp > 1)
         printf(" dp=%d", dp);
-    printf(" (%d device%s on %d node%s, %s), %s activations, %s weights, %s KV; batch %s\n\n",
+    /* A format that covers the routed experts only (gpt-oss's MXFP4) says so. */
+    gboolean experts_only =
+        plan->weight_dtype != plan->act_dtype && r->model->quant_scope == SV_QUANT_SCOPE_EXPERTS;
+    printf(" (%d device%s on %d node%s, %s), %s activations, %s %sweights, %s KV; batch %s\n\n",
            devices, devices == 1 ? "" : "s", nodes, nodes == 1 ? "" : "s",
            sv_placement_names[plan->placement], sv_dtype_name(plan->act_dtype),
-           sv_dtype_name(plan->weight_dtype), sv_dtype_name(plan->kv_dtype), r->batch);
+           sv_dtype_name(plan->weight_dtype), experts_only ? "expert " : "",
+           sv_dtype_name(plan->kv_dtype), r->batch);
     printf("%-14s %6s %14s %14s %7s  %s\n", "op", "count", "time/op (us)", "total (us)", "share",
            "coverage");
     gboolean any_coll = FALSE;
