@@ -179,6 +179,42 @@ START_TEST(test_cudagraph_defaults)
 }
 END_TEST
 
+/* engine.moe_backend: auto by default, vLLM's names otherwise, carried into
+ * the plan; an MoE-only setting on a dense model is refused. */
+START_TEST(test_moe_backend)
+{
+    Scratch *s = scratch_new();
+    GError *error = NULL;
+    const struct {
+        const char *set;
+        SvMoeBackend want;
+    } cases[] = {
+        {NULL, SV_MOE_BACKEND_AUTO},
+        {"engine.moe_backend=auto", SV_MOE_BACKEND_AUTO},
+        {"engine.moe_backend=triton", SV_MOE_BACKEND_TRITON},
+        {"engine.moe_backend=flashinfer", SV_MOE_BACKEND_FLASHINFER},
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        const char *const o[] = {"model=qwen3-30b-a3b", cases[i].set, NULL};
+        g_autoptr(SvConfig) c = load_text(s, minimal, o, &error);
+        ck_assert_msg(c != NULL, "case %zu: %s", i, error ? error->message : "");
+        ck_assert_int_eq(c->engine.moe_backend, cases[i].want);
+        SvPlan plan;
+        sv_pool_plan(c, g_ptr_array_index(c->pools, 0), &plan);
+        ck_assert_int_eq(plan.moe_backend, cases[i].want);
+    }
+    /* auto is fine on a dense model (nothing to choose); a family is not. */
+    const char *const dense_auto[] = {"engine.moe_backend=auto", NULL};
+    g_autoptr(SvConfig) c = load_text(s, minimal, dense_auto, &error);
+    ck_assert_msg(c != NULL, "%s", error ? error->message : "");
+    const char *const dense_fi[] = {"engine.moe_backend=flashinfer", NULL};
+    ck_assert_ptr_null(load_text(s, minimal, dense_fi, &error));
+    ck_assert_ptr_nonnull(strstr(error->message, "needs a mixture-of-experts model"));
+    g_clear_error(&error);
+    scratch_free(s);
+}
+END_TEST
+
 START_TEST(test_full)
 {
     Scratch *s = scratch_new();
@@ -727,6 +763,7 @@ Suite *config_suite(void)
     tcase_add_test(tc, test_defaults);
     tcase_add_test(tc, test_v0_defaults);
     tcase_add_test(tc, test_cudagraph_defaults);
+    tcase_add_test(tc, test_moe_backend);
     tcase_add_test(tc, test_full);
     tcase_add_test(tc, test_trace_only);
     tcase_add_test(tc, test_hf_json_model);

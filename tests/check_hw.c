@@ -477,7 +477,7 @@ START_TEST(test_matmul_peak)
 }
 END_TEST
 
-/* The eager-launch terms (overheads.eager_us_per_layer, _per_moe_layer):
+/* The eager-step terms (overheads.eager_us_per_layer, _per_moe_layer):
  * 0 unless given, read in microseconds; the shipped fit (B200 only). */
 START_TEST(test_eager_terms)
 {
@@ -499,6 +499,31 @@ START_TEST(test_eager_terms)
 }
 END_TEST
 
+/* Per-kernel-family MoE efficiencies (efficiency.moe_memory*_<backend>):
+ * 0 (the generic key) unless given; the lookup takes them for their family
+ * and width only. */
+START_TEST(test_moe_backend_efficiency)
+{
+    g_autofree char *path = write_profile(
+        NULL, "efficiency: {memory: 0.8, moe_memory_8bit: 0.4, moe_memory_8bit_flashinfer: 0.35, "
+              "moe_memory_triton: 0.7}\n");
+    g_autoptr(SvHw) hw = load_ok(path);
+    g_unlink(path);
+    for (int b = 0; b < SV_MOE_BACKEND_COUNT; b++)
+        for (int w = 0; w < 3; w++) {
+            double want = b == SV_MOE_BACKEND_FLASHINFER && w == 1 ? 0.35
+                          : b == SV_MOE_BACKEND_TRITON && w == 0   ? 0.7
+                                                                   : 0;
+            ck_assert(hw->eff_moe_mem_backend[b][w] == want);
+        }
+    ck_assert(sv_hw_moe_mem_efficiency(hw, SV_DTYPE_FP8, SV_MOE_BACKEND_FLASHINFER) == 0.35);
+    ck_assert(sv_hw_moe_mem_efficiency(hw, SV_DTYPE_FP8, SV_MOE_BACKEND_AUTO) == 0.4);
+    ck_assert(sv_hw_moe_mem_efficiency(hw, SV_DTYPE_BF16, SV_MOE_BACKEND_TRITON) == 0.7);
+    /* 16-bit: the generic moe_memory is absent, so the dense memory one. */
+    ck_assert(sv_hw_moe_mem_efficiency(hw, SV_DTYPE_BF16, SV_MOE_BACKEND_FLASHINFER) == 0.8);
+}
+END_TEST
+
 Suite *hw_suite(void)
 {
     Suite *s = suite_create("hw");
@@ -510,6 +535,7 @@ Suite *hw_suite(void)
     tcase_add_test(tc, test_other_numbers);
     tcase_add_test(tc, test_copy);
     tcase_add_test(tc, test_eager_terms);
+    tcase_add_test(tc, test_moe_backend_efficiency);
     suite_add_tcase(s, tc);
     tc = tcase_create("errors");
     tcase_add_test(tc, test_unknown_name);

@@ -245,10 +245,11 @@ END_TEST
 
 /* vLLM's CUDA graph switch: a step of more new tokens than the capture
  * size (or any step under enforce_eager) adds eager_layer_s per layer of
- * each stage as host time; at or below the size, nothing. Hand-computed on
+ * each stage, reported to the power model as the profile's eager_s (busy
+ * time, not host time); at or below the size, nothing. Hand-computed on
  * the two-layer tiny model: the graphed plan's time is the reference. (A
  * dense model pays no eager_moe_layer_s: test_eager_moe.) */
-START_TEST(test_eager_launch)
+START_TEST(test_eager_overhead)
 {
     SvModel m = sv_test_tiny_model(2);
     SvHw hw = sv_test_tiny_hw();
@@ -285,19 +286,22 @@ START_TEST(test_eager_launch)
             ck_assert_msg(fabs(t1 - t0 - want1) < 1e-12, "T %d: %.9g s over the graphed %.9g", n,
                           t1 - t0, t0);
             ck_assert_msg(fabs(te - t0 - 2 * 50e-6) < 1e-12, "T %d eager", n);
-            const SvOpTime *op = find_op(ops1, "eager_launch");
+            const SvOpTime *op = find_op(ops1, "eager_overhead");
             ck_assert_ptr_nonnull(op);
             ck_assert_int_eq(op->count, n <= 8 ? 0 : 1);
             ck_assert(op->time_s == 2 * 50e-6);
-            ck_assert_ptr_null(find_op(ops0, "eager_launch"));
-            /* The memoised time and the power model's host share agree. */
-            SvIterProfile a, b;
+            ck_assert_ptr_null(find_op(ops0, "eager_overhead"));
+            /* The memoised time and the profile agree: the eager time is
+             * the profile's eager_s, and the host time is unchanged. */
+            SvIterProfile a, b, e;
             SvTimeNs ns0 = sv_predictor_iteration_profile(p0, &s, &a, NULL);
             SvTimeNs ns1 = sv_predictor_iteration_profile(p1, &s, &b, NULL);
+            sv_predictor_iteration_profile(pe, &s, &e, NULL);
             ck_assert_int_eq(ns1 - ns0, n <= 8 ? 0 : 100000);
-            double host_a = a.total_s - a.compute_s - a.memory_s - a.comm_s;
-            double host_b = b.total_s - b.compute_s - b.memory_s - b.comm_s;
-            ck_assert_msg(fabs(host_b - host_a - want1) < 1e-12, "host share T %d", n);
+            ck_assert(a.eager_s == 0 && b.eager_s == want1 && e.eager_s == 2 * 50e-6);
+            double host_a = a.total_s - a.compute_s - a.memory_s - a.comm_s - a.eager_s;
+            double host_b = b.total_s - b.compute_s - b.memory_s - b.comm_s - b.eager_s;
+            ck_assert_msg(fabs(host_b - host_a) < 1e-12, "host share T %d", n);
         }
     }
     /* Two stages of one layer each: each stage's worker launches its own
@@ -326,7 +330,7 @@ START_TEST(test_eager_launch)
     ck_assert_msg(pn != NULL, "%s", error ? error->message : "?");
     double tn;
     g_autoptr(GArray) opsn = sv_predictor_ops(pn, &big, &tn);
-    ck_assert_ptr_null(find_op(opsn, "eager_launch"));
+    ck_assert_ptr_null(find_op(opsn, "eager_overhead"));
 }
 END_TEST
 
@@ -616,10 +620,29 @@ START_TEST(test_eager_moe)
                      430000);
     double t;
     g_autoptr(GArray) ops = sv_predictor_ops(p1, &above, &t);
-    const SvOpTime *op = find_op(ops, "eager_launch");
+    const SvOpTime *op = find_op(ops, "eager_overhead");
     ck_assert_ptr_nonnull(op);
     ck_assert_int_eq(op->count, 1);
     ck_assert_rel(op->time_s, 430e-6, 1e-12);
+    SvIterProfile prof;
+    sv_predictor_iteration_profile(p1, &above, &prof, NULL);
+    ck_assert_rel(prof.eager_s, 430e-6, 1e-12);
+    /* Under data parallelism the limit applies to one attention rank's
+     * tokens: 34 decodes on two ranks are 17 a rank (eager), 32 are 16. */
+    SvPlan dp = limit;
+    dp.dp = 2;
+    dp.ep = 2;
+    g_autoptr(SvPredictor) p2 = sv_predictor_new(&m, &hw, &dp, &error);
+    ck_assert_msg(p2 != NULL, "%s", error ? error->message : "?");
+    SvBatchShape at2 = {0}, above2 = {0};
+    sv_batch_add_decode(&at2, 32, 500);
+    sv_batch_add_decode(&above2, 34, 500);
+    sv_predictor_iteration_profile(p2, &at2, &prof, NULL);
+    ck_assert(prof.eager_s == 0);
+    sv_predictor_iteration_profile(p2, &above2, &prof, NULL);
+    ck_assert_rel(prof.eager_s, 430e-6, 1e-12);
+    g_autoptr(GArray) ops2 = sv_predictor_ops(p2, &above2, &t);
+    ck_assert_int_eq(find_op(ops2, "eager_overhead")->count, 1);
 }
 END_TEST
 
@@ -811,6 +834,24 @@ START_TEST(test_moe_fused_kernel)
     const SvOpTime *ex8 = find_op(ops8, "moe_experts");
     ck_assert_rel(ex8->bytes, wbytes / 2 + act, 1e-12);
     ck_assert_rel(ex8->time_s, (wbytes / 2 + act) / 0.25e12 + 20e-6, 1e-9);
+    /* FlashInfer's kernels (engine.moe_backend) at their own 0.4 TB/s for
+     * 8-bit experts; Triton, with no fit of its own, at the generic 0.25,
+     * and FlashInfer's 16-bit experts at the generic 0.5. */
+    hw.eff_moe_mem_backend[SV_MOE_BACKEND_FLASHINFER][1] = 0.4;
+    q.moe_backend = SV_MOE_BACKEND_FLASHINFER;
+    g_autoptr(SvPredictor) pfi = sv_predictor_new(&m, &hw, &q, NULL);
+    g_autoptr(GArray) opsfi = sv_predictor_ops(pfi, &s, NULL);
+    ck_assert_rel(find_op(opsfi, "moe_experts")->time_s, (wbytes / 2 + act) / 0.4e12 + 20e-6, 1e-9);
+    q.moe_backend = SV_MOE_BACKEND_TRITON;
+    g_autoptr(SvPredictor) ptr = sv_predictor_new(&m, &hw, &q, NULL);
+    g_autoptr(GArray) opstr = sv_predictor_ops(ptr, &s, NULL);
+    ck_assert_rel(find_op(opstr, "moe_experts")->time_s, (wbytes / 2 + act) / 0.25e12 + 20e-6,
+                  1e-9);
+    SvPlan q16 = plan_of(1, 1, 1);
+    q16.moe_backend = SV_MOE_BACKEND_FLASHINFER;
+    g_autoptr(SvPredictor) p16 = sv_predictor_new(&m, &hw, &q16, NULL);
+    g_autoptr(GArray) ops16 = sv_predictor_ops(p16, &s, NULL);
+    ck_assert_rel(find_op(ops16, "moe_experts")->time_s, (wbytes + act) / 0.5e12 + 20e-6, 1e-9);
     /* 4096 prompt tokens: 1024 rows per expert, 1031.5 executed, 26.0
      * GFLOP at 25 TFLOP/s (1.04 ms) against 84 MB at 0.5 TB/s (0.17 ms):
      * both projections are bound by their FLOPs. */
@@ -1440,7 +1481,7 @@ START_TEST(test_memo_split_exact)
     g_autoptr(SvModel) ds = sv_model_load("deepseek-v3", &error);
     g_autoptr(SvModel) q3 = sv_model_load("qwen3-30b-a3b", &error);
     ck_assert_msg(h100 && a100 && l70 && l8 && oss && ds && q3, "%s", error ? error->message : "?");
-    /* With an eager-launch cost: steps above 300 tokens pay it (plans below). */
+    /* With an eager-step cost: steps above 300 tokens pay it (plans below). */
     g_autoptr(SvHw) h100e = sv_hw_copy(h100);
     h100e->eager_layer_s = 30e-6;
     h100e->eager_moe_layer_s = 300e-6;
@@ -1490,7 +1531,7 @@ START_TEST(test_memo_split_exact)
                           c, i, ta, fa, tb, fb);
             ck_assert_msg(a.compute_s == b.compute_s && a.memory_s == b.memory_s &&
                               a.comm_s == b.comm_s && a.total_s == b.total_s &&
-                              a.flops == b.flops && a.bytes == b.bytes,
+                              a.eager_s == b.eager_s && a.flops == b.flops && a.bytes == b.bytes,
                           "case %zu shape %d: profiles differ", c, i);
             ck_assert_int_eq(sv_predictor_stage_max_ns(split, &s),
                              sv_predictor_stage_max_ns(whole, &s));
@@ -1509,7 +1550,7 @@ Suite *perf_suite(void)
     tcase_add_test(tc, test_prefill_llama8b_compute);
     tcase_add_test(tc, test_flops_out_exact);
     tcase_add_test(tc, test_overheads);
-    tcase_add_test(tc, test_eager_launch);
+    tcase_add_test(tc, test_eager_overhead);
     tcase_add_test(tc, test_eager_moe);
     tcase_add_test(tc, test_memo_hits_and_order);
     tcase_add_test(tc, test_memo_accuracy_and_growth);

@@ -197,9 +197,18 @@ START_TEST(test_moe_active_power)
     /* A profile built in code leaves the MoE efficiencies 0: dense ones. */
     SvHw hw = {0};
     hw.eff_mem = 0.7;
-    ck_assert(sv_hw_moe_mem_efficiency(&hw, SV_DTYPE_FP8) == 0.7);
+    ck_assert(sv_hw_moe_mem_efficiency(&hw, SV_DTYPE_FP8, SV_MOE_BACKEND_AUTO) == 0.7);
     hw.eff_moe_mem_4bit = 0.3;
-    ck_assert(sv_hw_moe_mem_efficiency(&hw, SV_DTYPE_FP4) == 0.3);
+    ck_assert(sv_hw_moe_mem_efficiency(&hw, SV_DTYPE_FP4, SV_MOE_BACKEND_AUTO) == 0.3);
+    /* A kernel family's own efficiency where the profile has one; the
+     * generic one for the other formats and families. */
+    hw.eff_moe_mem_8bit = 0.4;
+    hw.eff_moe_mem_backend[SV_MOE_BACKEND_FLASHINFER][1] = 0.35;
+    ck_assert(sv_hw_moe_mem_efficiency(&hw, SV_DTYPE_FP8, SV_MOE_BACKEND_FLASHINFER) == 0.35);
+    ck_assert(sv_hw_moe_mem_efficiency(&hw, SV_DTYPE_INT8, SV_MOE_BACKEND_FLASHINFER) == 0.35);
+    ck_assert(sv_hw_moe_mem_efficiency(&hw, SV_DTYPE_FP8, SV_MOE_BACKEND_AUTO) == 0.4);
+    ck_assert(sv_hw_moe_mem_efficiency(&hw, SV_DTYPE_FP8, SV_MOE_BACKEND_TRITON) == 0.4);
+    ck_assert(sv_hw_moe_mem_efficiency(&hw, SV_DTYPE_FP4, SV_MOE_BACKEND_FLASHINFER) == 0.3);
 }
 END_TEST
 
@@ -762,6 +771,38 @@ START_TEST(test_host_power)
 }
 END_TEST
 
+/* An eager step's extra time draws what the rest of the step draws: the
+ * step of test_host_power (290 W with host_w 200) made 5 ms longer by
+ * eager_s still draws 290 W, where counted as host time (the 9 ms of host
+ * in 15 ms) it would draw 100 + 50 + 400 x 0.0667 + 100 x 0.1333 + 200 x
+ * 0.6 = 310 W, and as idle SMs 100 + 50 + (40 + 20 + 80) x 10 / 15 =
+ * 243.3 W. A 10 ms copy on top halves the shares again: 220 W. */
+START_TEST(test_eager_power)
+{
+    SvDevicePower dev = {.idle_w = 100,
+                         .max_w = 700,
+                         .active_w = 50,
+                         .compute_w = 400,
+                         .memory_w = 100,
+                         .host_w = 200,
+                         .peak_flops = 1e15,
+                         .peak_bytes_per_s = 1e12,
+                         .clock_exp = 1.56};
+    SvIterProfile prof = {.compute_s = 0.002,
+                          .memory_s = 0.003,
+                          .comm_s = 0.001,
+                          .total_s = 0.015,
+                          .eager_s = 0.005,
+                          .flops = 1e12,
+                          .bytes = 2e9};
+    NEAR(sv_device_power_w(&dev, &prof, 0, 1.0), 290.0);
+    NEAR(sv_device_power_w(&dev, &prof, 0.010, 1.0), 220.0);
+    /* All of the step eager: nothing to take the activity over, busy only. */
+    SvIterProfile only = {.total_s = 0.005, .eager_s = 0.005};
+    NEAR(sv_device_power_w(&dev, &only, 0, 1.0), 150.0);
+}
+END_TEST
+
 /* Points made from known parameters come back exactly; the fit is a
  * deterministic function of its input (same points, same bytes out). */
 START_TEST(test_fit_recovers)
@@ -857,6 +898,7 @@ Suite *power_suite(void)
     tcase_add_test(tc, test_energy_timeline);
     tcase_add_test(tc, test_moe_active_power);
     tcase_add_test(tc, test_host_power);
+    tcase_add_test(tc, test_eager_power);
     tcase_add_test(tc, test_attribution_sums);
     tcase_add_test(tc, test_cost_carbon);
     tcase_add_test(tc, test_pipeline_stages);

@@ -355,7 +355,7 @@ int sv_cmd_predict(int argc, char **argv)
     g_autofree char *model_name = NULL, *hw_name = NULL, *batch = NULL;
     g_autofree char *dtype = NULL, *quant = NULL, *kv_dtype = NULL;
     g_autofree char *placement = NULL, *moe_load = NULL, *expert_placement = NULL;
-    g_autofree char *host_overheads = NULL;
+    g_autofree char *host_overheads = NULL, *moe_backend = NULL;
     int tp = 1, pp = 1, ep = 1, dp = 1;
     /* vLLM 0.11's default at max_num_seqs >= 256 (engine.max_cudagraph_capture_size). */
     int graph_tokens = 512;
@@ -396,6 +396,9 @@ int sv_cmd_predict(int argc, char **argv)
          "N"},
         {"enforce-eager", 0, 0, G_OPTION_ARG_NONE, &enforce_eager,
          "Every step without CUDA graphs (as engine.enforce_eager)", NULL},
+        {"moe-backend", 0, 0, G_OPTION_ARG_STRING, &moe_backend,
+         "Fused MoE kernels: auto, triton or flashinfer (as engine.moe_backend; default auto)",
+         "B"},
         {"json", 0, 0, G_OPTION_ARG_NONE, &json, "Print JSON instead of a table", NULL},
         {NULL, 0, 0, 0, NULL, NULL, NULL},
     };
@@ -427,13 +430,16 @@ int sv_cmd_predict(int argc, char **argv)
     static const char *const expert_place_names[] = {"linear", "round_robin", NULL};
     SvMoeLoad load = {0};
     int place_kind = SV_PLACEMENT_PACKED, expert_kind = SV_EXPERT_PLACE_LINEAR;
+    int backend = SV_MOE_BACKEND_AUTO;
     gboolean ok =
         sv_batch_parse(batch, &shape, &error) &&
         pick_dtype("--dtype", dtype, dtype_names, dtype_values, &act, &error) &&
         pick_dtype("--quantization", quant, quant_names, quant_values, &weights, &error) &&
         pick_dtype("--kv-cache-dtype", kv_dtype, kv_names, kv_values, &kv, &error) &&
         pick_name("--placement", placement, sv_placement_names, &place_kind, &error) &&
-        pick_name("--expert-placement", expert_placement, expert_place_names, &expert_kind, &error);
+        pick_name("--expert-placement", expert_placement, expert_place_names, &expert_kind,
+                  &error) &&
+        pick_name("--moe-backend", moe_backend, sv_moe_backend_names, &backend, &error);
     if (ok && moe_load != NULL)
         ok = parse_moe_load(moe_load, &load, &error);
     load.placement = (SvExpertPlacement)expert_kind;
@@ -449,6 +455,10 @@ int sv_cmd_predict(int argc, char **argv)
                     "--moe-load and --expert-placement apply to mixture-of-experts models; %s "
                     "is dense",
                     model->name);
+    if (model != NULL && error == NULL && model->num_experts <= 0 && backend != SV_MOE_BACKEND_AUTO)
+        g_set_error(&error, SV_CONFIG_ERROR, SV_ERROR_INVALID,
+                    "--moe-backend %s needs a mixture-of-experts model; %s is dense",
+                    sv_moe_backend_names[backend], model->name);
     if (model != NULL && error == NULL && model->max_position_embeddings > 0 &&
         batch_longest(batch) > model->max_position_embeddings)
         g_set_error(&error, SV_CONFIG_ERROR, SV_ERROR_INVALID,
@@ -481,6 +491,7 @@ int sv_cmd_predict(int argc, char **argv)
                               : NULL,
         .cudagraph_limit = TRUE,
         .cudagraph_max_tokens = enforce_eager ? 0 : graph_tokens,
+        .moe_backend = (SvMoeBackend)backend,
     };
     g_autoptr(SvPredictor) predictor = sv_predictor_new(model, hw, &plan, &error);
     if (predictor == NULL) {

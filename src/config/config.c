@@ -107,6 +107,7 @@ static const char *const engine_keys[] = {"scheduler",
                                           "host_overheads",
                                           "max_cudagraph_capture_size",
                                           "enforce_eager",
+                                          "moe_backend",
                                           NULL};
 static const char *const workload_keys[] = {
     "trace",   "lengths",           "arrival", "num_requests", "duration_s",
@@ -164,6 +165,7 @@ static const char *const key_paths[] = {
     "engine.host_overheads",
     "engine.max_cudagraph_capture_size",
     "engine.enforce_eager",
+    "engine.moe_backend",
     "workload.trace",
     "workload.lengths.input.dist",
     "workload.lengths.input.value",
@@ -343,6 +345,7 @@ typedef struct {
     const char *wprefix;        /* its key path: "workload" or "workload.tenants[2]" */
     const SvYNode *staleness;   /* cluster.router_staleness_s, or NULL */
     const SvYNode *slo_miss;    /* admission.reject_predicted_slo_miss, or NULL */
+    const SvYNode *moe_backend; /* engine.moe_backend, or NULL */
     const SvConfigHooks *hooks; /* sv_config_load_doc's, or NULL */
 } Loader;
 
@@ -836,6 +839,32 @@ static gboolean read_cudagraphs(Loader *l, const SvYNode *engine, GError **error
     return TRUE;
 }
 
+/* engine.moe_backend: vLLM's fused MoE kernel family (hw/hw.h
+ * SvMoeBackend). ML.ENERGY v3 ran DeepSeek V3.1/R1 and gpt-oss on B200 with
+ * FlashInfer's kernels (VLLM_USE_FLASHINFER_MOE_FP8,
+ * VLLM_USE_FLASHINFER_MOE_MXFP4_MXFP8 in its run settings) and Qwen3 235B
+ * FP8 on vLLM's default path, and the two stream block-fp8 experts at
+ * different rates (validation/power/README.md). TensorRT-LLM has MoE
+ * kernels of its own that this key does not name: refused with trtllm, as a
+ * dense model's is (resolve). */
+static gboolean read_moe_backend(Loader *l, const SvYNode *engine, GError **error)
+{
+    SvEngineConfig *e = &l->cfg->engine;
+    int backend = SV_MOE_BACKEND_AUTO;
+    if (!opt_enum(l, engine, "engine", "moe_backend", sv_moe_backend_names, &backend, error))
+        return FALSE;
+    e->moe_backend = (SvMoeBackend)backend;
+    l->moe_backend = sv_ynode_get(engine, "moe_backend");
+    if (l->moe_backend != NULL && e->scheduler == SV_SCHED_TRTLLM &&
+        e->moe_backend != SV_MOE_BACKEND_AUTO)
+        return sv_ydoc_error(l->doc, l->moe_backend, error, SV_ERROR_INVALID,
+                             "engine.moe_backend '%s' with scheduler 'trtllm' is not implemented "
+                             "yet (vLLM's MoE kernel choice; TensorRT-LLM's own MoE backends are "
+                             "not modelled)",
+                             sv_moe_backend_names[backend]);
+    return TRUE;
+}
+
 static gboolean read_engine(Loader *l, const SvYNode *root, GError **error)
 {
     SvEngineConfig *e = &l->cfg->engine;
@@ -937,7 +966,7 @@ static gboolean read_engine(Loader *l, const SvYNode *root, GError **error)
         return sv_ydoc_error(l->doc, sv_ynode_get(engine, "block_size"), error, SV_ERROR_INVALID,
                              "engine.block_size must be a power of 2, got %d", e->block_size);
     return read_trtllm(l, engine, error) && read_moe_load(l, engine, error) &&
-           read_cudagraphs(l, engine, error);
+           read_cudagraphs(l, engine, error) && read_moe_backend(l, engine, error);
 }
 
 static gboolean read_length(Loader *l, const SvYNode *lengths, const char *which,
@@ -1634,6 +1663,11 @@ static gboolean resolve(Loader *l, GError **error)
     if (e->kv_cache_dtype == SV_DTYPE_COUNT)
         e->kv_cache_dtype = e->dtype;
 
+    if (e->moe_backend != SV_MOE_BACKEND_AUTO && model->num_experts == 0)
+        return sv_ydoc_error(l->doc, l->moe_backend, error, SV_ERROR_INVALID,
+                             "engine.moe_backend '%s' needs a mixture-of-experts model; %s is "
+                             "dense",
+                             sv_moe_backend_names[e->moe_backend], model->name);
     if (e->max_model_len == 0)
         e->max_model_len = model->max_position_embeddings;
     else if (model->max_position_embeddings > 0 &&

@@ -124,6 +124,10 @@ typedef struct {
      * -1: the engine has no such switch (trtllm), no eager cost. */
     int max_cudagraph_capture_size; /* tokens */
     gboolean enforce_eager;
+    /* engine.moe_backend: the fused MoE kernels (hw/hw.h SvMoeBackend), whose
+     * expert streaming efficiency the hwprofile gives per family; auto =
+     * what vLLM 0.11 picks by default. */
+    SvMoeBackend moe_backend;
 } SvEngineConfig;
 
 typedef enum { SV_LEN_FIXED, SV_LEN_UNIFORM, SV_LEN_LOGNORMAL, SV_LEN_TRACE } SvLengthDist;

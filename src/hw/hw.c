@@ -72,10 +72,24 @@ static const char *const power_keys[] = {"idle_w",
                                          "moe_active_w",
                                          "host_w",
                                          NULL};
-static const char *const efficiency_keys[] = {"matmul",     "memory",          "link",
-                                              "attention",  "link_nvls",       "moe_matmul",
-                                              "moe_memory", "moe_memory_8bit", "moe_memory_4bit",
+static const char *const efficiency_keys[] = {"matmul",
+                                              "memory",
+                                              "link",
+                                              "attention",
+                                              "link_nvls",
+                                              "moe_matmul",
+                                              "moe_memory",
+                                              "moe_memory_8bit",
+                                              "moe_memory_4bit",
+                                              "moe_memory_triton",
+                                              "moe_memory_8bit_triton",
+                                              "moe_memory_4bit_triton",
+                                              "moe_memory_flashinfer",
+                                              "moe_memory_8bit_flashinfer",
+                                              "moe_memory_4bit_flashinfer",
                                               NULL};
+
+const char *const sv_moe_backend_names[] = {"auto", "triton", "flashinfer", NULL};
 static const char *const overhead_keys[] = {
     "iteration_us",       "per_request_us",         "kernel_launch_us", "moe_layer_us",
     "eager_us_per_layer", "eager_us_per_moe_layer", "profiles",         NULL};
@@ -434,6 +448,18 @@ static gboolean read_tuning(const SvYDoc *doc, const SvYNode *root, SvHw *hw, GE
         !opt_double(doc, m, "moe_memory_4bit", "efficiency.moe_memory_4bit", 0, 1, TRUE,
                     hw->eff_moe_mem, &hw->eff_moe_mem_4bit, error))
         return FALSE;
+    /* A kernel family's own fit, where the data ran it beside the default
+     * (sv_hw_moe_mem_efficiency); absent: 0, the generic key. */
+    static const char *const widths[] = {"", "_8bit", "_4bit"};
+    for (int b = SV_MOE_BACKEND_AUTO + 1; b < SV_MOE_BACKEND_COUNT; b++)
+        for (int w = 0; w < 3; w++) {
+            g_autofree char *key =
+                g_strdup_printf("moe_memory%s_%s", widths[w], sv_moe_backend_names[b]);
+            g_autofree char *path = g_strconcat("efficiency.", key, NULL);
+            if (!opt_double(doc, m, key, path, 0, 1, TRUE, 0, &hw->eff_moe_mem_backend[b][w],
+                            error))
+                return FALSE;
+        }
     /* NVLS reduces inside the switch: each device sends its buffer once
      * and receives the sum once, so this is the algorithm bandwidth
      * (bytes / time), nearly the same for 5 to 8 GPUs (H200: 259-270 GB/s). */
@@ -645,11 +671,15 @@ SvHw *sv_hw_load(const char *name_or_path, GError **error)
     return sv_hw_load_from(name_or_path, NULL, error);
 }
 
-double sv_hw_moe_mem_efficiency(const SvHw *hw, SvDtype wdtype)
+double sv_hw_moe_mem_efficiency(const SvHw *hw, SvDtype wdtype, SvMoeBackend backend)
 {
     g_return_val_if_fail(hw != NULL, 0);
+    g_return_val_if_fail(backend >= 0 && backend < SV_MOE_BACKEND_COUNT, 0);
     double wb = sv_dtype_bytes(wdtype);
-    double e = wb >= 2 ? hw->eff_moe_mem : wb >= 1 ? hw->eff_moe_mem_8bit : hw->eff_moe_mem_4bit;
+    int w = wb >= 2 ? 0 : wb >= 1 ? 1 : 2;
+    if (hw->eff_moe_mem_backend[backend][w] > 0)
+        return hw->eff_moe_mem_backend[backend][w];
+    double e = w == 0 ? hw->eff_moe_mem : w == 1 ? hw->eff_moe_mem_8bit : hw->eff_moe_mem_4bit;
     return e > 0 ? e : hw->eff_mem;
 }
 

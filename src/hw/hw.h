@@ -17,6 +17,24 @@ G_BEGIN_DECLS
  * devices gets (g - 1) peer links). TPU ICI tori are taken as switches. */
 typedef enum { SV_FABRIC_SWITCH, SV_FABRIC_MESH } SvFabricTopology;
 
+/* The fused MoE kernel family an engine runs (engine.moe_backend), named
+ * as in later vLLM's --moe-backend (KernelConfig.moe_backend); vLLM 0.11
+ * chose it through environment variables. AUTO is what vLLM picks
+ * with none set: on NVIDIA GPUs Triton's fused_moe for 16-bit experts,
+ * DeepGEMM or CUTLASS grouped GEMMs for block-fp8 ones (Triton below 128
+ * tokens on Hopper), FlashInfer for mxfp4 on Blackwell, Triton or Marlin on
+ * Hopper. FLASHINFER is FlashInfer's fused MoE (VLLM_USE_FLASHINFER_MOE_FP8,
+ * _FP4, _MXFP4_MXFP8, _MXFP4_BF16), TRITON vLLM's Triton fused_moe. */
+typedef enum {
+    SV_MOE_BACKEND_AUTO,
+    SV_MOE_BACKEND_TRITON,
+    SV_MOE_BACKEND_FLASHINFER,
+    SV_MOE_BACKEND_COUNT
+} SvMoeBackend;
+
+/* "auto", "triton", "flashinfer", NULL-terminated, by SvMoeBackend. */
+extern const char *const sv_moe_backend_names[];
+
 /* A named set of host (CPU) costs per engine step (overheads.profiles.NAME)
  * that replaces the calibrated or default host overhead when a study picks
  * it with engine.host_overheads. It describes an engine whose step differs
@@ -79,6 +97,10 @@ struct SvHw {
     double eff_moe_mem;      /* fraction of peak memory bandwidth, 16-bit expert weights */
     double eff_moe_mem_8bit; /* the same for 8-bit (fp8, int8) expert weights */
     double eff_moe_mem_4bit; /* the same for 4-bit (fp4, int4) expert weights */
+    /* The same three for one fused MoE kernel family (engine.moe_backend),
+     * [backend][16-, 8-, 4-bit], from efficiency.moe_memory[_8bit|_4bit]_<name>;
+     * 0 (and the whole AUTO row) = the generic key above. */
+    double eff_moe_mem_backend[SV_MOE_BACKEND_COUNT][3];
     /* Host-side overheads (framework, scheduler, sampling launch). */
     double host_overhead_iter_s;       /* s per iteration */
     double host_overhead_req_s;        /* s per request in the batch, per iteration */
@@ -121,11 +143,14 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(SvHw, sv_hw_free)
  * to bf16, then fp16 (as vLLM falls back to W8A16 kernels). */
 double sv_hw_matmul_peak(const SvHw *hw, SvDtype wdtype, SvDtype adtype);
 
-/* The fraction of peak memory bandwidth at which fused MoE expert kernels
- * stream expert weights of @wdtype: efficiency.moe_memory for 16-bit
- * weights, moe_memory_8bit for 8-bit, moe_memory_4bit below; eff_mem when
- * the profile was built in code and left them 0. */
-double sv_hw_moe_mem_efficiency(const SvHw *hw, SvDtype wdtype);
+/* The fraction of peak memory bandwidth at which the fused MoE expert
+ * kernels of @backend stream expert weights of @wdtype: the backend's own
+ * efficiency.moe_memory[_8bit|_4bit]_<backend> when the profile has it, else
+ * the generic efficiency.moe_memory for 16-bit weights, moe_memory_8bit for
+ * 8-bit, moe_memory_4bit below (fitted on what vLLM runs by default on the
+ * device: SV_MOE_BACKEND_AUTO); eff_mem when the profile was built in code
+ * and left them 0. */
+double sv_hw_moe_mem_efficiency(const SvHw *hw, SvDtype wdtype, SvMoeBackend backend);
 
 G_END_DECLS
 

@@ -136,5 +136,6 @@ void sv_pool_plan(const SvConfig *config, const SvPoolConfig *pool, SvPlan *out)
          * without CUDA graphs; trtllm (-1) has no such switch. */
         .cudagraph_limit = e->max_cudagraph_capture_size >= 0,
         .cudagraph_max_tokens = e->enforce_eager ? 0 : MAX(e->max_cudagraph_capture_size, 0),
+        .moe_backend = e->moe_backend,
     };
 }

@@ -268,8 +268,10 @@ struct SvPredictor {
     /* engine.host_overheads' terms (in hw); NULL: calib's host fit or hw's. */
     const SvHostProfile *host;
     /* s per layer and more per MoE layer of an eager step (plan.cudagraph_limit
-     * and the profile's eager terms; both 0: no eager_launch op, push_eager_launch). */
-    double eager_layer_s, eager_moe_layer_s;
+     * and the profile's eager terms; both 0: no eager_overhead op,
+     * push_eager_overhead), and their sum over the stages: an eager step's
+     * SvIterProfile.eager_s. */
+    double eager_layer_s, eager_moe_layer_s, eager_step_s;
     double peak_w;    /* FLOP/s, matrix peak of weight x activation GEMMs */
     double peak_act;  /* FLOP/s, matrix peak in the activation format */
     double bw_peak;   /* bytes/s, device memory peak */
@@ -821,6 +823,7 @@ SvPredictor *sv_predictor_new(const SvModel *model, const SvHw *hw, const SvPlan
             st->num_moe += sv_model_layer_is_moe(m, l) ? 1 : 0;
             st->num_window += layer_is_window(m, l) ? 1 : 0;
         }
+        p->eager_step_s += p->eager_layer_s * n + p->eager_moe_layer_s * st->num_moe;
         lo = hi;
         if (s + 1 < p->num_stages) {
             SvCommGroup link;
@@ -890,7 +893,8 @@ SvPredictor *sv_predictor_new(const SvModel *model, const SvHw *hw, const SvPlan
     /* The fused kernels differ by weight format (vLLM: unquantized and
      * block-fp8 Triton fused_moe, mxfp4 through Marlin, Triton or
      * FlashInfer), so each format has its own streaming efficiency. */
-    p->moe_mem_rate = hw->mem_bw_bytes_per_s * sv_hw_moe_mem_efficiency(hw, plan->weight_dtype);
+    p->moe_mem_rate = hw->mem_bw_bytes_per_s *
+                      sv_hw_moe_mem_efficiency(hw, plan->weight_dtype, plan->moe_backend);
 
     p->peak_w = sv_hw_matmul_peak(hw, plan->weight_dtype, plan->act_dtype);
     p->peak_act = sv_hw_matmul_peak(hw, plan->act_dtype, plan->act_dtype);
@@ -1169,6 +1173,22 @@ static void push_moe(OpList *list, const SvPredictor *p, double T, double T_all,
     push_mlp(list, p, T, count, p->shared_inter);
 }
 
+/* The new tokens of @s on one of @dp attention ranks, as rank_shape gives
+ * them (the T of build_stage_ops). */
+static int64_t rank_tokens(const SvBatchShape *s, int dp)
+{
+    if (dp <= 1)
+        return s->prefill_tokens + s->num_decode;
+    int64_t t = 0;
+    if (s->num_prefill > 0) {
+        int n = (s->num_prefill + dp - 1) / dp;
+        t += MAX(llround(s->prefill_tokens * ((double)n / s->num_prefill)), (int64_t)n);
+    }
+    if (s->num_decode > 0)
+        t += (s->num_decode + dp - 1) / dp;
+    return t;
+}
+
 /* The busiest attention rank's share of @s under data parallelism @dp: the
  * engine spreads sequences evenly, so it holds ceil(n / dp) of the prefill
  * chunks and of the decode sequences, each group at the batch's mean (per
@@ -1220,21 +1240,22 @@ static void rank_shape(const SvBatchShape *s, int dp, SvBatchShape *r)
 /* vLLM replays a step from a captured CUDA graph when its new tokens T (on
  * one attention rank, padded up to the next captured size) are at most the
  * largest captured size (compilation_config.max_cudagraph_capture_size),
- * else, or always under enforce_eager, it runs the model eagerly: every
- * kernel launched from Python and the CUDA driver. Launches are
- * asynchronous, so only the host time the GPU does not hide costs: ML.ENERGY
- * v3's dense B200 steps above 512 show none, its MoE steps 0.5-0.9 ms per
- * MoE layer (validation/power/README.md, "CUDA graphs"), hence a term per
- * layer and one per MoE layer of the stage, each stage's worker launching
- * its own layers. One op per stage and step, count 0 when the step replays
- * a graph; host time (no FLOPs, no bytes). It depends on T only
- * (PART_TOKENS), so the memo's parts stay exact. */
-static void push_eager_launch(OpList *list, const SvPredictor *p, double T, const StageInfo *st)
+ * else, or always under enforce_eager, it runs the model eagerly. ML.ENERGY
+ * v3's dense B200 steps above 512 show no extra time, its MoE steps 0.5-0.9
+ * ms per MoE layer (validation/power/README.md, "CUDA graphs"), hence a term
+ * per layer and one per MoE layer of the stage. What takes that time is not
+ * known; launch gaps it is not, since the boards draw as much through it as
+ * through graphed steps, so the power model counts it as busy time
+ * (SvIterProfile.eager_s), not host time. One op per stage and step, count 0
+ * when the step replays a graph; no FLOPs, no bytes, no clock stretch (an
+ * OP_HOST kind). It depends on T only (PART_TOKENS), so the memo's parts
+ * stay exact. */
+static void push_eager_overhead(OpList *list, const SvPredictor *p, double T, const StageInfo *st)
 {
     if (p->eager_layer_s <= 0 && p->eager_moe_layer_s <= 0)
         return;
     gboolean eager = T > (double)p->plan.cudagraph_max_tokens;
-    OpDesc *op = push_op(list, "eager_launch", OP_HOST, eager ? 1 : 0);
+    OpDesc *op = push_op(list, "eager_overhead", OP_HOST, eager ? 1 : 0);
     op->part = PART_TOKENS;
     op->fixed_s = p->eager_layer_s * st->num_layers + p->eager_moe_layer_s * st->num_moe;
 }
@@ -1298,7 +1319,7 @@ static void build_stage_ops(const SvPredictor *p, const SvBatchShape *full, int 
          * 1/tp slice; the next stage all-gathers them (all_gather above). */
         push_collective(list, "send_recv", 1, &st->send, 2.0 * T * hidden * ab / tp);
     }
-    push_eager_launch(list, p, T, st);
+    push_eager_overhead(list, p, T, st);
     if (first) {
         OpDesc *host = push_op(list, "host_overhead", OP_HOST, 1);
         host->part = PART_ROWS;
@@ -2264,6 +2285,11 @@ SvTimeNs sv_predictor_iteration_profile(SvPredictor *predictor, const SvBatchSha
     profile->total_s = sv_ns_to_s(v.full_clock_ns);
     profile->flops = v.dev_flops;
     profile->bytes = v.dev_bytes;
+    /* The eager op's count follows the exact token count (PART_TOKENS), so
+     * its time is known without keeping it in the memo entry. */
+    if (predictor->eager_step_s > 0 &&
+        rank_tokens(shape, predictor->dp) > predictor->plan.cudagraph_max_tokens)
+        profile->eager_s = predictor->eager_step_s;
     return v.total_ns;
 }
 

@@ -61,10 +61,14 @@ typedef struct {
      * with cudagraph_limit set, a step of more new tokens than
      * cudagraph_max_tokens on an attention rank (0: every step, as
      * enforce_eager) runs its kernels eagerly and pays the hwprofile's
-     * overheads.eager_us_per_layer on every layer (op eager_launch). FALSE
+     * overheads.eager_us_per_layer on every layer and eager_us_per_moe_layer
+     * on every MoE layer (op eager_overhead). FALSE
      * (zeroed plans, engines without the switch): no such cost. */
     gboolean cudagraph_limit;
     int64_t cudagraph_max_tokens; /* tokens */
+    /* The fused MoE kernels (engine.moe_backend): which of the hwprofile's
+     * expert streaming efficiencies applies (sv_hw_moe_mem_efficiency). */
+    SvMoeBackend moe_backend;
 } SvPlan;
 
 /* The devices of one replica of @plan: tp x pp x dp. */
@@ -169,9 +173,15 @@ typedef struct {
     double compute_s; /* compute-bound ops (GEMMs, attention), s */
     double memory_s;  /* memory-bound ops (decode GEMMs and attention, elementwise), s */
     double comm_s;    /* collectives (all-reduce, all-to-all, send/recv), s */
-    double total_s;   /* the iteration; total - compute - memory - comm is host time, s */
-    double flops;     /* FLOPs executed per device */
-    double bytes;     /* device-memory bytes moved per device (collective messages excluded) */
+    double total_s;   /* the iteration; total - compute - memory - comm - eager is host time, s */
+    /* An eager step's extra time (op eager_overhead; 0 when the step replays
+     * a CUDA graph). It is GPU-busy time at the rest of the step's draw, not
+     * host time: ML.ENERGY v3's B200 MoE boards draw as much in the longer
+     * eager steps as just below the capture size. It does not stretch with
+     * the clock. */
+    double eager_s; /* s */
+    double flops;   /* FLOPs executed per device */
+    double bytes;   /* device-memory bytes moved per device (collective messages excluded) */
 } SvIterProfile;
 
 /* Lock the SM clock at @clock_factor of the profile's maximum

@@ -132,7 +132,16 @@ double sv_device_power_w(const SvDevicePower *dev, const SvIterProfile *profile,
                          double f)
 {
     g_return_val_if_fail(dev != NULL && profile != NULL, 0);
-    double d = sv_iter_profile_time_s(profile, f, dev->memory_sensitivity) + extra_s;
+    /* An eager step's extra time (profile->eager_s) draws what the rest of
+     * the step draws, so the activity terms are taken over the rest alone:
+     * ML.ENERGY v3's B200 MoE boards hold their draw from batch 512 to the
+     * eager steps above it (DeepSeek V3.1 on eight, 673 -> 704 W; bf16 Qwen3
+     * 235B on four, 753 -> 752 W) while the step doubles; counted as host
+     * time (host_w) or as idle SMs, the draw would fall with the step's
+     * eager share (validation/power/README.md, "What the eager time
+     * draws"). */
+    double d =
+        sv_iter_profile_time_s(profile, f, dev->memory_sensitivity) + extra_s - profile->eager_s;
     double w = dev->idle_w + dev->active_w * clock_pow(f, dev->clock_exp);
     if (d <= 0)
         return w;
@@ -151,7 +160,8 @@ double sv_device_power_w(const SvDevicePower *dev, const SvIterProfile *profile,
          * W, the host time 60 % of the step), so that time draws host_w
          * (fitted, validation/power/fit.sh) on top of the busy draw. It
          * does not stretch with the clock, and neither does its draw. */
-        double host_s = profile->total_s - profile->compute_s - profile->memory_s - profile->comm_s;
+        double host_s = profile->total_s - profile->compute_s - profile->memory_s -
+                        profile->comm_s - profile->eager_s;
         w += dev->host_w * CLAMP(host_s / d, 0.0, 1.0);
     }
     return w;
@@ -217,9 +227,9 @@ static const SvComponentVtable controller_vtable = {"power-budget", NULL, contro
  * profile's fitted power.moe_active_w is taken in proportion to the
  * kernel's non-streaming share, 1 - moe efficiency / memory efficiency (0
  * when the experts stream as fast as dense weights). */
-static double moe_extra_w(const SvHw *hw, SvDtype wdtype)
+static double moe_extra_w(const SvHw *hw, SvDtype wdtype, SvMoeBackend backend)
 {
-    double e = sv_hw_moe_mem_efficiency(hw, wdtype);
+    double e = sv_hw_moe_mem_efficiency(hw, wdtype, backend);
     double share = hw->eff_mem > 0 ? CLAMP(1.0 - e / hw->eff_mem, 0.0, 1.0) : 0.0;
     return hw->moe_active_power_w * share;
 }
@@ -242,7 +252,8 @@ SvPower *sv_power_new(const SvConfig *config, GError **error)
         Pool *q = &pw->pools[p];
         sv_device_power_init(&q->dev, pool->hw, config->engine.weight_dtype, config->engine.dtype);
         if (config->model != NULL && config->model->num_experts > 0)
-            q->dev.active_w += moe_extra_w(pool->hw, config->engine.weight_dtype);
+            q->dev.active_w +=
+                moe_extra_w(pool->hw, config->engine.weight_dtype, config->engine.moe_backend);
         /* A named host overhead profile (engine.host_overheads, e.g.
          * vllm-0.5) models an engine whose steps wait on the CPU: the GPU
          * idles through that time, so it draws no host power. */
@@ -602,6 +613,7 @@ double sv_power_pipeline_stages(SvPower *power, int replica, SvTimeNs *stage_ns,
                               .memory_s = prof->memory_s * share,
                               .comm_s = prof->comm_s * share,
                               .total_s = prof->total_s * share,
+                              .eager_s = prof->eager_s * share,
                               .flops = prof->flops * share * p,
                               .bytes = prof->bytes * share * p};
         price(power, r, dt, &part, &r->next);

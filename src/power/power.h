@@ -45,8 +45,10 @@ void sv_device_power_init(SvDevicePower *out, const SvHw *hw, SvDtype wdtype, Sv
 /* Power of one device while it runs @profile's iteration at SM clock @f
  * (fraction of the maximum), the iteration lasting @extra_s seconds beyond
  * the profile's modelled time (copies, test hooks). With D(f) the duration
- * at f, u_c = FLOPs / (peak_flops D(f)), u_m = bytes / (peak_bytes D(f))
- * and s_h = the profile's host time (total - compute - memory - comm) / D(f):
+ * at f less the profile's eager time (an eager step draws through it what
+ * it draws through the rest), u_c = FLOPs / (peak_flops D(f)), u_m = bytes
+ * / (peak_bytes D(f)) and s_h = the profile's host time (total - compute -
+ * memory - comm - eager) / D(f):
  *   P(f) = idle + active f^g + compute u_c f^(g-1) + memory u_m + host s_h
  * (g = clock_exp: the SM domain's switching power per operation scales as
  * f^(g-1), so at a fixed workload its power goes as f^g; HBM power follows

@@ -11,10 +11,14 @@
 # quantizing and summing kernels (src/perf/predictor.c, push_moe). Neither
 # has a measurement to come from, so this script simulates every training
 # row on each (moe_layer_us, efficiency) pair of the grid, the efficiency
-# set for every weight format at once, then for each moe_layer_us takes
-# each format's best efficiency (median |log error| over that format's
-# rows) and prints the candidates sorted by the median |log(servesim /
-# measured)| over all the device's rows, with the median signed error. The
+# set for every weight format and kernel family at once, then for each
+# moe_layer_us takes the best efficiency of each group of rows (weight
+# format, and the row's engine.moe_backend when it names one: "8" is
+# vLLM's default path for 8-bit experts, "8-flashinfer" FlashInfer's
+# kernels, whose fit goes into efficiency.moe_memory_8bit_flashinfer; median
+# |log error| over that group's rows) and prints the candidates sorted by
+# the median |log(servesim / measured)| over all the device's rows, with the
+# median signed error and each group's row count. The
 # held-out rows (split = heldout) never enter; run.sh checks them after the
 # chosen factors are written into the profile by hand, with a comment
 # naming this fit.
@@ -24,9 +28,10 @@
 # while busy beyond the dense model's terms (src/power/power.c), the
 # candidates sorted by the median |log error| of the mean power per device
 # over the same training rows, the dense and host terms (fit.sh) left as
-# they are. Choose by grouped cross-validation over the training rows too
-# (validation/power/README.md, error analysis): a value that only fits the
-# rows it was chosen on is not kept.
+# they are; then each value's errors per group of rows (weight format and
+# kernel family, as above). Choose by grouped cross-validation over the
+# training rows too (validation/power/README.md, error analysis): a value
+# that only fits the rows it was chosen on is not kept.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 here=validation/power
@@ -53,21 +58,31 @@ export LC_ALL=C
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-# One profile per grid point: the MoE keys replaced (or added), all else kept.
+# One profile per grid point: the MoE keys (generic and per kernel family)
+# replaced (or added), all else kept.
 variant() { # variant NAME LAYER_US EFF
     awk -v l="$2" -v e="$3" '
-        /^efficiency:/ { print; printf "  moe_memory: %s\n  moe_memory_8bit: %s\n  moe_memory_4bit: %s\n", e, e, e; sect = "e"; next }
+        /^efficiency:/ { print; sect = "e"
+            split("_triton _flashinfer", fam, " "); fam[0] = ""
+            for (f = 0; f <= 2; f++)
+                printf "  moe_memory%s: %s\n  moe_memory_8bit%s: %s\n  moe_memory_4bit%s: %s\n", fam[f], e, fam[f], e, fam[f], e
+            next }
         /^overheads:/ { print; printf "  moe_layer_us: %s\n", l; sect = "o"; next }
         /^[^ #]/ { sect = "" }
-        sect == "e" && /^  moe_memory(_8bit|_4bit)?:/ { next }
+        sect == "e" && /^  moe_memory(_8bit|_4bit)?(_triton|_flashinfer)?:/ { next }
         sect == "o" && /^  moe_layer_us:/ { next }
         { print }' "hwprofiles/$device.yaml" >"$work/$1.yaml"
 }
-# Training rows of the device, with their weight format (16, 8 or 4 bits).
+# Training rows of the device, with their group: weight format (16, 8 or 4
+# bits) and, when the row names one, its MoE kernel family ("8-flashinfer").
 awk -F, -v d="$device" '!/^#/ && $1 != "id" && $4 == "train" && $2 == "mlenergy-v3-moe" && $3 == d && $11 != "" {
     bits = 16
     if ($6 ~ /quantization=(fp8|int8)/) bits = 8
     if ($6 ~ /quantization=(fp4|int4)/) bits = 4
+    if (match($6, /engine\.moe_backend=[a-z]+/)) {
+        b = substr($6, RSTART + 19, RLENGTH - 19)
+        if (b != "auto") bits = bits "-" b
+    }
     print NR, bits }' "$here/cases.csv" >"$work/rows"
 
 if [ -n "$powers" ]; then
@@ -85,22 +100,34 @@ if [ -n "$powers" ]; then
         while read -r line _; do echo "$line $work/$g.yaml $work/out.$g.$line"; done <"$work/rows"
     done <"$work/grid" | xargs -P "$jobs" -n 3 sh -c \
         'bash validation/power/case.sh "$0" "$2" "$1/runs" "$3" >"$4"' "$bin" "$work" || true
-    echo "# $(wc -l <"$work/rows") MoE training rows of $device; sorted by median |log error| of mean power per device"
-    echo "moe_active_w median_abs_log_err median_err_pct failed"
+    # group|measured|simulated|status, one line per value and row.
     while read -r g w; do
-        while read -r line _; do
+        while read -r line grp; do
             meas=$(sed -n "${line}p" "$here/cases.csv" | cut -d, -f9)
             sim=$(cut -d'|' -f6,11 "$work/out.$g.$line" 2>/dev/null || true)
-            echo "$meas|$sim"
-        done <"$work/rows" | awk -F'|' -v p="$w" '
+            echo "$grp|$meas|$sim"
+        done <"$work/rows" >"$work/pall.$g"
+    done <"$work/grid"
+    summary() { # summary W FILE [GROUP]: median |log error|, median signed error %, failed
+        awk -F'|' -v p="$1" -v want="${3:-}" '
             function med(a, n,    i, j, t) {
                 for (i = 2; i <= n; i++) { t = a[i]; for (j = i; j > 1 && a[j - 1] > t; j--) a[j] = a[j - 1]; a[j] = t }
                 return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
             }
-            $3 != "ok" || $2 <= 0 { bad++; next }
-            { k++; l = log($2 / $1); al[k] = l < 0 ? -l : l; e[k] = ($2 / $1 - 1) * 100 }
-            END { printf "%s %.4f %.1f %d\n", p, med(al, k), med(e, k), bad }'
-    done <"$work/grid" | sort -k2,2g
+            want != "" && $1 != want { next }
+            $4 != "ok" || $3 <= 0 { bad++; next }
+            { k++; l = log($3 / $2); al[k] = l < 0 ? -l : l; e[k] = ($3 / $2 - 1) * 100 }
+            END { printf "%s %.4f %.1f %d\n", p, med(al, k), med(e, k), bad }' "$2"
+    }
+    echo "# $(wc -l <"$work/rows") MoE training rows of $device; sorted by median |log error| of mean power per device"
+    echo "moe_active_w median_abs_log_err median_err_pct failed"
+    while read -r g w; do summary "$w" "$work/pall.$g"; done <"$work/grid" | sort -k2,2g
+    # Per group (weight format and kernel family), in the grid's order: a
+    # value that serves one group and not another is not one device term.
+    for grp in $(cut -d' ' -f2 "$work/rows" | sort -u); do
+        echo "# group $grp ($(awk -v x="$grp" '$2 == x' "$work/rows" | wc -l) rows)"
+        while read -r g w; do summary "$w" "$work/pall.$g" "$grp"; done <"$work/grid"
+    done
     exit 0
 fi
 
@@ -125,10 +152,12 @@ while read -r g l e; do
     done <"$work/rows"
 done <"$work/grid" >"$work/all"
 
-echo "# $(wc -l <"$work/rows") MoE training rows of $device; per moe_layer_us, each format's best"
+groups=$(cut -d' ' -f2 "$work/rows" | sort -t- -k1,1nr -k2,2 -u | tr '\n' ' ')
+echo "# $(wc -l <"$work/rows") MoE training rows of $device; per moe_layer_us, each group's best"
 echo "# efficiency; sorted by median |log error| of median ITL over all rows"
-echo "moe_layer_us eff_16bit eff_8bit eff_4bit median_abs_log_err median_err_pct failed"
-awk -F'|' '
+echo "# rows per group: $(cut -d' ' -f2 "$work/rows" | sort | uniq -c | awk '{ printf "%s %s; ", $2, $1 }')"
+echo "moe_layer_us $(for g in $groups; do printf 'eff_%s ' "$g"; done)median_abs_log_err median_err_pct failed"
+awk -F'|' -v groups="$groups" '
     function med(a, n,    i, j, t) {
         for (i = 2; i <= n; i++) { t = a[i]; for (j = i; j > 1 && a[j - 1] > t; j--) a[j] = a[j - 1]; a[j] = t }
         return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
@@ -139,8 +168,8 @@ awk -F'|' '
     END {
         for (L in layer) {
             n = 0; nb = 0; out = ""
-            split("16 8 4", order, " ")
-            for (o = 1; o <= 3; o++) {
+            ng = split(groups, order, " ")
+            for (o = 1; o <= ng; o++) {
                 b = order[o]; best = ""; bestm = 1e9
                 if (!(b in bits)) { out = out " -"; continue }
                 for (E in eff) {
@@ -156,4 +185,4 @@ awk -F'|' '
             }
             printf "%s%s %.4f %.1f %d\n", L, out, med(A, n), med(S, n), nb
         }
-    }' "$work/all" | sort -k5,5g
+    }' "$work/all" | sort -k"$(($(wc -w <<<"$groups") + 2))",$(($(wc -w <<<"$groups") + 2))g

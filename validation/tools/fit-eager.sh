@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Fit a device's eager-launch cost (overheads.eager_us_per_layer and
-# eager_us_per_moe_layer of hwprofiles/DEVICE.yaml: the host time per layer,
-# and more per MoE layer, of a step that vLLM runs without CUDA graphs,
-# src/perf/predictor.c push_eager_launch) to the median ITL of the TRAINING
+# Fit a device's eager-step cost (overheads.eager_us_per_layer and
+# eager_us_per_moe_layer of hwprofiles/DEVICE.yaml: the time per layer, and
+# more per MoE layer, that a step vLLM runs without CUDA graphs takes on top,
+# src/perf/predictor.c push_eager_overhead) to the median ITL of the TRAINING
 # rows of validation/power/cases.csv, rerunnably:
 #   bash validation/tools/fit-eager.sh [--device b200] [--layer "0 50"]
 #        [--moe "0 400 500"] [--datasets "mlenergy-v3 mlenergy-v3-moe"]

@@ -102,6 +102,17 @@ V3_MOE = {
     "deepseek-ai/DeepSeek-R1-0528": "deepseek-v3",
 }
 V3_HW = {"H100": "h100-sxm", "B200": "b200"}
+# vLLM's fused MoE kernels (engine.moe_backend) where ML.ENERGY's run settings
+# choose them: configs/vllm/<task>/<model>/B200/monolithic.env.yaml sets
+# VLLM_USE_FLASHINFER_MOE_FP8=1 for DeepSeek V3.1 (lm-arena-chat, gpqa) and
+# R1 (gpqa), VLLM_USE_FLASHINFER_MOE_MXFP4_MXFP8=1 for gpt-oss-20b and 120b
+# (gpqa). The other MoE runs set none: vLLM's default (auto).
+V3_MOE_BACKEND = {
+    ("deepseek-ai/DeepSeek-V3.1", "B200"): "flashinfer",
+    ("deepseek-ai/DeepSeek-R1-0528", "B200"): "flashinfer",
+    ("openai/gpt-oss-20b", "B200"): "flashinfer",
+    ("openai/gpt-oss-120b", "B200"): "flashinfer",
+}
 V3_QUANT = {"bfloat16": "", "fp8": "fp8", "mxfp4": "fp4"}
 # Prompt lengths are not published with the runs (PROVENANCE.md): assumed
 # distributions, see validation/README.md. ML.ENERGY turns every turn of an
@@ -188,6 +199,9 @@ def v3_cases():
             sets.append(f"cluster.pools.0.expert_parallel_size={ep}")
         if quant:
             sets.append(f"engine.quantization={quant}")
+        backend = V3_MOE_BACKEND.get((mid, r["gpu_model"]))
+        if backend:
+            sets.append(f"engine.moe_backend={backend}")
         sets += [
             f"engine.max_num_seqs={b}",
             f"workload.arrival.concurrency={b}",
