@@ -75,7 +75,7 @@ variant() { # variant NAME LAYER_US EFF
 }
 # Training rows of the device, with their group: weight format (16, 8 or 4
 # bits) and, when the row names one, its MoE kernel family ("8-flashinfer").
-awk -F, -v d="$device" '!/^#/ && $1 != "id" && $4 == "train" && $2 == "mlenergy-v3-moe" && $3 == d && $11 != "" {
+awk -F, -v d="$device" '!/^#/ && $1 != "id" && $4 == "train" && ($2 == "mlenergy-v3-moe" || $2 == "mlenergy-v3-moe-stall") && $3 == d && $11 != "" {
     bits = 16
     if ($6 ~ /quantization=(fp8|int8)/) bits = 8
     if ($6 ~ /quantization=(fp4|int4)/) bits = 4

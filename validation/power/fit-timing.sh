@@ -57,7 +57,7 @@ for m in $mems; do for it in $iters; do for rq in $reqs; do
     echo "g$n $m $it $rq" >>"$work/grid"
 done; done; done
 
-awk -F, -v d="$device" '!/^#/ && $1 != "id" && $4 == "train" && $2 == "mlenergy-v3" && $3 == d && $11 != "" { print NR }' \
+awk -F, -v d="$device" '!/^#/ && $1 != "id" && $4 == "train" && ($2 == "mlenergy-v3" || $2 == "mlenergy-v3-stall") && $3 == d && $11 != "" { print NR }' \
     "$here/cases.csv" >"$work/rows"
 while read -r g _; do
     while read -r line; do echo "$line $work/$g.yaml $work/out.$g.$line"; done <"$work/rows"

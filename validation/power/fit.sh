@@ -53,7 +53,7 @@ basis() { # basis DEVICE NAME ACTIVE COMPUTE MEMORY HOST
         { print }' "hwprofiles/$1.yaml" >"$work/$1-$2.yaml"
 }
 tiny=0.000001
-devices=$(awk -F, '!/^#/ && $4 == "train" && $2 != "mlenergy-v3-moe" { print $3 }' "$here/cases.csv" | sort -u)
+devices=$(awk -F, '!/^#/ && $4 == "train" && $2 !~ /^mlenergy-v3-moe/ { print $3 }' "$here/cases.csv" | sort -u)
 for d in $devices; do
     basis "$d" active 1000 $tiny $tiny 0
     basis "$d" compute $tiny 1000 $tiny 0
@@ -67,7 +67,7 @@ done
 # unlike the dense GEMMs the three terms describe (fitted jointly they cost
 # the dense rows 3 points of median error and miss their own by 20 %; see
 # README.md), so they test how far the dense fit carries.
-awk -F, '!/^#/ && $1 != "id" && $4 == "train" && $2 != "mlenergy-v3-moe" { print NR, $3 }' \
+awk -F, '!/^#/ && $1 != "id" && $4 == "train" && $2 !~ /^mlenergy-v3-moe/ { print NR, $3 }' \
     "$here/cases.csv" >"$work/rows"
 while read -r line dev; do
     for k in active compute memory host; do echo "$line $work/$dev-$k.yaml $work/out.$line.$k"; done
@@ -93,7 +93,7 @@ for g in $(for d in $devices; do group_of "$d"; done | sort -u); do
             tput=$(cut -d'|' -f10 "$work/out.$line.active")
             st=$(cut -d'|' -f11 "$work/out.$line.active")
             [ "$st" = ok ] && [ -n "$a" ] || { echo "fit.sh: skipped row $line: $st" >&2; continue; }
-            meas=$(sed -n "${line}p" "$here/cases.csv" | awk -F, '{ print $1 "," $2 "," $8 "," $9 "," $10 }')
+            meas=$(sed -n "${line}p" "$here/cases.csv" | awk -F, '{ d = $2; sub(/-stall$/, "", d); print $1 "," d "," $8 "," $9 "," $10 }')
             awk -v a="$a" -v c="$c" -v m="$m" -v h="$h" -v tput="$tput" -v meas="$meas" 'BEGIN {
                 split(meas, f, ",")
                 r = (f[5] * tput > 0) ? f[4] * f[3] / f[5] / tput : 1

@@ -134,6 +134,10 @@ error.
   gpt-oss, DeepSeek V3.1/R1): outside the dense fit (fit.sh says why);
   their fused-expert timing and MoE busy power were fitted by fit-moe.sh on
   their own training rows, so these held-out rows check those terms.
+  **mlenergy-v3-stall** and **mlenergy-v3-moe-stall** are the single-B200
+  GPQA sweeps that validation/README.md finds waiting ~22 ms a step outside
+  the GPU (a rule on the measurements alone): reported apart, as in
+  validation/RESULTS.md; the fits still take their training rows.
 * **ML.ENERGY v2** (vLLM 0.5.4, A100-40GB and H100): energy per output token
   as published; its power is implied (J/token x tokens/s), not measured. Its
   mean TPOT is validated in validation/RESULTS.md, where its definition is

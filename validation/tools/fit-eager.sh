@@ -67,7 +67,8 @@ done; done
 
 # Training rows of the device: line, dataset, model, layers, max_num_seqs.
 awk -F, -v d="$device" -v ds=" $datasets " '
-    !/^#/ && $1 != "id" && $4 == "train" && $3 == d && index(ds, " " $2 " ") && $11 != "" {
+    function base(s) { sub(/-stall$/, "", s); return s } # stalled sweeps fit with their dataset
+    !/^#/ && $1 != "id" && $4 == "train" && $3 == d && index(ds, " " base($2) " ") && $11 != "" {
         model = ""; seqs = 0
         n = split($6, kv, " ")
         for (i = 1; i <= n; i++) {
