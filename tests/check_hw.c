@@ -478,7 +478,7 @@ START_TEST(test_matmul_peak)
 END_TEST
 
 /* The eager-step terms (overheads.eager_us_per_layer, _per_moe_layer):
- * 0 unless given, read in microseconds; the shipped fit (B200 only). */
+ * 0 unless given, read in microseconds; the shipped fits (B200 500, H100 100). */
 START_TEST(test_eager_terms)
 {
     g_autofree char *path = write_profile(NULL, NULL);
@@ -495,7 +495,8 @@ START_TEST(test_eager_terms)
     ck_assert_rel(b200->eager_moe_layer_s, 500e-6);
     ck_assert(b200->eager_layer_s == 0);
     g_autoptr(SvHw) h100 = load_ok("h100-sxm");
-    ck_assert(h100->eager_moe_layer_s == 0);
+    ck_assert_rel(h100->eager_moe_layer_s, 100e-6);
+    ck_assert(h100->eager_layer_s == 0);
 }
 END_TEST
 
