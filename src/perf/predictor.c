@@ -1173,20 +1173,23 @@ static void push_moe(OpList *list, const SvPredictor *p, double T, double T_all,
     push_mlp(list, p, T, count, p->shared_inter);
 }
 
+/* The prefill tokens of the busiest of @dp attention ranks: ceil(n / dp) of
+ * the batch's n chunks at their mean length, at least a token each. */
+static int64_t rank_prefill_tokens(const SvBatchShape *s, int dp)
+{
+    if (s->num_prefill == 0)
+        return 0;
+    int n = (s->num_prefill + dp - 1) / dp;
+    return MAX(llround(s->prefill_tokens * ((double)n / s->num_prefill)), (int64_t)n);
+}
+
 /* The new tokens of @s on one of @dp attention ranks, as rank_shape gives
  * them (the T of build_stage_ops). */
 static int64_t rank_tokens(const SvBatchShape *s, int dp)
 {
     if (dp <= 1)
         return s->prefill_tokens + s->num_decode;
-    int64_t t = 0;
-    if (s->num_prefill > 0) {
-        int n = (s->num_prefill + dp - 1) / dp;
-        t += MAX(llround(s->prefill_tokens * ((double)n / s->num_prefill)), (int64_t)n);
-    }
-    if (s->num_decode > 0)
-        t += (s->num_decode + dp - 1) / dp;
-    return t;
+    return rank_prefill_tokens(s, dp) + (s->num_decode + dp - 1) / dp;
 }
 
 /* The busiest attention rank's share of @s under data parallelism @dp: the
@@ -1200,7 +1203,7 @@ static void rank_shape(const SvBatchShape *s, int dp, SvBatchShape *r)
         int n = (s->num_prefill + dp - 1) / dp;
         double f = (double)n / s->num_prefill;
         r->num_prefill = n;
-        r->prefill_tokens = MAX(llround(s->prefill_tokens * f), (int64_t)n);
+        r->prefill_tokens = rank_prefill_tokens(s, dp);
         r->prefill_attn_pairs = s->prefill_attn_pairs * f;
         r->prefill_kv_tokens = MAX(llround(s->prefill_kv_tokens * f), r->prefill_tokens);
     }
@@ -1250,12 +1253,16 @@ static void rank_shape(const SvBatchShape *s, int dp, SvBatchShape *r)
  * when the step replays a graph; no FLOPs, no bytes, no clock stretch (an
  * OP_HOST kind). It depends on T only (PART_TOKENS), so the memo's parts
  * stay exact. */
+static inline gboolean runs_eager(const SvPredictor *p, double rank_tokens)
+{
+    return rank_tokens > (double)p->plan.cudagraph_max_tokens;
+}
+
 static void push_eager_overhead(OpList *list, const SvPredictor *p, double T, const StageInfo *st)
 {
     if (p->eager_layer_s <= 0 && p->eager_moe_layer_s <= 0)
         return;
-    gboolean eager = T > (double)p->plan.cudagraph_max_tokens;
-    OpDesc *op = push_op(list, "eager_overhead", OP_HOST, eager ? 1 : 0);
+    OpDesc *op = push_op(list, "eager_overhead", OP_HOST, runs_eager(p, T) ? 1 : 0);
     op->part = PART_TOKENS;
     op->fixed_s = p->eager_layer_s * st->num_layers + p->eager_moe_layer_s * st->num_moe;
 }
@@ -2287,8 +2294,7 @@ SvTimeNs sv_predictor_iteration_profile(SvPredictor *predictor, const SvBatchSha
     profile->bytes = v.dev_bytes;
     /* The eager op's count follows the exact token count (PART_TOKENS), so
      * its time is known without keeping it in the memo entry. */
-    if (predictor->eager_step_s > 0 &&
-        rank_tokens(shape, predictor->dp) > predictor->plan.cudagraph_max_tokens)
+    if (predictor->eager_step_s > 0 && runs_eager(predictor, rank_tokens(shape, predictor->dp)))
         profile->eager_s = predictor->eager_step_s;
     return v.total_ns;
 }
