@@ -308,6 +308,7 @@ START_TEST(test_gpt_oss_mxfp4_bytes)
 {
     g_autoptr(SvModel) m = load_ok("gpt-oss-120b");
     ck_assert_int_eq(m->quant_scope, SV_QUANT_SCOPE_EXPERTS);
+    ck_assert_double_eq(m->routing_skew, 1.0); /* fit-routing.sh, read from the file */
     ck_assert_double_eq(sv_weight_bytes_per_param(SV_DTYPE_FP4), 0.53125);
     ck_assert_double_eq(sv_weight_bytes_per_param(SV_DTYPE_FP8), 1.0);
     ck_assert_double_eq(sv_weight_bytes_per_param(SV_DTYPE_INT4), 0.515625);

@@ -865,6 +865,64 @@ START_TEST(test_moe_fused_kernel)
 }
 END_TEST
 
+/* The model's routing_skew, engine.moe_load not given: Zipf weights by
+ * popularity rank, rank r on expert 3r mod 4 (the stride is the first
+ * integer from 0.618 x 4 coprime to 4: 2 is not, 3 is), so experts 0, 3, 2
+ * and 1 get 12/25, 6/25, 4/25 and 3/25. Two tokens, top-1: the experts
+ * touched are sum 1 - (1 - p)^2 = 2 - sum p^2 = 2 - 205/625 against
+ * uniform's 4 (1 - (3/4)^2) = 1.75. Under linear placement on two EP ranks
+ * rank 0 holds experts 0 and 1, 15/25 of the slots, where dist zipf packs
+ * 18/25 there (test_moe_zipf). A stated load, uniform included, wins. */
+START_TEST(test_moe_routing_skew)
+{
+    SvModel m = tiny_moe();
+    m.num_experts = 4;
+    m.experts_per_token = 1;
+    m.routing_skew = 1.0;
+    SvHw hw = sv_test_tiny_hw();
+    const double skewed[] = {12.0 / 25, 3.0 / 25, 4.0 / 25, 6.0 / 25};
+    double w[4];
+    SvMoeLoad unset = {0}, uniform = {.dist = SV_MOE_UNIFORM, .given = TRUE};
+    SvMoeLoad zipf = {.dist = SV_MOE_ZIPF, .skew = 1.0, .given = TRUE};
+    sv_moe_load_weights(NULL, &m, w);
+    for (int e = 0; e < 4; e++)
+        ck_assert_rel(w[e], skewed[e], 1e-12);
+    sv_moe_load_weights(&unset, &m, w);
+    for (int e = 0; e < 4; e++)
+        ck_assert_rel(w[e], skewed[e], 1e-12);
+    sv_moe_load_weights(&uniform, &m, w);
+    for (int e = 0; e < 4; e++)
+        ck_assert_rel(w[e], 0.25, 1e-12);
+    sv_moe_load_weights(&zipf, &m, w);
+    ck_assert_rel(w[1], 6.0 / 25, 1e-12);
+    ck_assert_rel(w[3], 3.0 / 25, 1e-12);
+
+    SvPlan plan = plan_of(1, 1, 1);
+    double touched, share;
+    g_autoptr(SvPredictor) p = sv_predictor_new(&m, &hw, &plan, NULL);
+    ck_assert_ptr_nonnull(p);
+    sv_predictor_moe_load(p, 2, NULL, &touched, NULL);
+    ck_assert_rel(touched, 2.0 - 205.0 / 625, 1e-12);
+    plan.moe_load = &uniform;
+    g_autoptr(SvPredictor) pu = sv_predictor_new(&m, &hw, &plan, NULL);
+    sv_predictor_moe_load(pu, 2, NULL, &touched, NULL);
+    ck_assert_rel(touched, 1.75, 1e-12);
+
+    SvPlan ep2 = plan_of(2, 1, 2);
+    g_autoptr(SvPredictor) pe = sv_predictor_new(&m, &hw, &ep2, NULL);
+    ck_assert_ptr_nonnull(pe);
+    sv_predictor_moe_load(pe, 4, NULL, NULL, &share);
+    ck_assert_rel(share, 15.0 / 25, 1e-12);
+
+    /* A model without a skew is uniform, whatever the engine left unset. */
+    m.routing_skew = 0;
+    plan.moe_load = NULL;
+    g_autoptr(SvPredictor) p0 = sv_predictor_new(&m, &hw, &plan, NULL);
+    sv_predictor_moe_load(p0, 2, NULL, &touched, NULL);
+    ck_assert_rel(touched, 1.75, 1e-12);
+}
+END_TEST
+
 /* Zipf expert load on a tiny case: 4 experts, top-1, skew 1, so shares
  * 12/25, 6/25, 4/25, 3/25; EP 2 inside TP 2. Linear placement puts experts
  * 0-1 on rank 0 (18/25), round-robin 0 and 2 (16/25). With 4 tokens the
@@ -1562,6 +1620,7 @@ Suite *perf_suite(void)
     tcase_add_test(tc, test_mla_and_window);
     tcase_add_test(tc, test_dp_attention);
     tcase_add_test(tc, test_moe_zipf);
+    tcase_add_test(tc, test_moe_routing_skew);
     tcase_add_test(tc, test_moe_fused_kernel);
     tcase_add_test(tc, test_quant_scope_op_bytes);
     tcase_add_test(tc, test_pp_tp_send_gather);

@@ -379,7 +379,9 @@ int sv_cmd_predict(int argc, char **argv)
         {"kv-cache-dtype", 0, 0, G_OPTION_ARG_STRING, &kv_dtype,
          "KV cache: auto, fp8, fp8_e4m3, fp8_e5m2, bfloat16, float16 (default auto)", "D"},
         {"moe-load", 0, 0, G_OPTION_ARG_STRING, &moe_load,
-         "Expert load: uniform, zipf:SKEW or measured:F1,F2,... (default uniform)", "L"},
+         "Expert load: uniform, zipf:SKEW or measured:F1,F2,... (default: the model's "
+         "routing_skew, uniform when it has none)",
+         "L"},
         {"expert-placement", 0, 0, G_OPTION_ARG_STRING, &expert_placement,
          "Experts on EP ranks: linear or round_robin (default linear)", "S"},
         {"batch", 0, 0, G_OPTION_ARG_STRING, &batch,
@@ -440,8 +442,10 @@ int sv_cmd_predict(int argc, char **argv)
         pick_name("--expert-placement", expert_placement, expert_place_names, &expert_kind,
                   &error) &&
         pick_name("--moe-backend", moe_backend, sv_moe_backend_names, &backend, &error);
-    if (ok && moe_load != NULL)
+    if (ok && moe_load != NULL) {
         ok = parse_moe_load(moe_load, &load, &error);
+        load.given = ok; /* uniform then overrides the model's routing_skew */
+    }
     load.placement = (SvExpertPlacement)expert_kind;
     if (!ok) {
         sv_moe_load_clear(&load);

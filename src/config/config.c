@@ -716,6 +716,7 @@ static gboolean read_moe_load(Loader *l, const SvYNode *engine, GError **error)
     if (!sv_ynode_enum(l->doc, dn, "engine.moe_load.dist", moe_dist_names, &dist, error))
         return FALSE;
     ml->dist = (SvMoeDist)dist;
+    ml->given = TRUE; /* uniform then overrides the model's routing_skew */
     const SvYNode *sk = sv_ynode_get(m, "skew"), *fq = sv_ynode_get(m, "frequencies");
     if (sk != NULL && dist != SV_MOE_ZIPF)
         return sv_ydoc_error(l->doc, sk, error, SV_ERROR_INVALID,

@@ -126,6 +126,11 @@ gboolean sv__model_finish(SvModel *m, const SvYDoc *doc, const SvYNode *root, GH
         if (m->shared_expert_intermediate_size > 0 && m->num_shared_experts == 0)
             return BAD("shared_expert_intermediate_size",
                        "shared_expert_intermediate_size is set but num_shared_experts is 0");
+        if (m->routing_skew > 10)
+            return BAD("routing_skew",
+                       "routing_skew (%g) must be at most 10 (0 = uniform routing; 1 is a "
+                       "strongly skewed router)",
+                       m->routing_skew);
     } else {
         const char *moe_only[] = {"experts_per_token", "moe_intermediate_size",
                                   "num_shared_experts", "shared_expert_intermediate_size",
@@ -136,6 +141,8 @@ gboolean sv__model_finish(SvModel *m, const SvYDoc *doc, const SvYNode *root, GH
             if (moe_vals[i] != 0)
                 return BAD(moe_only[i], "%s is set but num_experts is 0 (a dense model)",
                            moe_only[i]);
+        if (m->routing_skew != 0)
+            return BAD("routing_skew", "routing_skew is set but num_experts is 0 (a dense model)");
         if (m->router_bias || m->expert_bias)
             return BAD(m->router_bias ? "router_bias" : "expert_bias",
                        "%s is set but num_experts is 0 (a dense model)",
@@ -228,6 +235,7 @@ static const FieldSpec yaml_fields[] = {
     INT_F(sliding_window_every, 0, FALSE),
     BOOL_F(attn_sinks),
     {"published_params", F_DOUBLE, offsetof(SvModel, published_params), 0, FALSE},
+    {"routing_skew", F_DOUBLE, offsetof(SvModel, routing_skew), 0, FALSE},
     {"quantization_scope", F_QSCOPE, offsetof(SvModel, quant_scope), 0, FALSE},
 };
 
@@ -524,25 +532,60 @@ int64_t sv_model_active_param_count(const SvModel *model)
 /* ---------------------------------------------------------------------- */
 /* Bytes                                                                   */
 
+/* The first integer from 0.618 n that is coprime to n: a stride that walks
+ * every residue mod n, spreading consecutive ranks far apart. */
+static int scatter_stride(int n)
+{
+    int s = MAX((int)(0.618 * n), 1);
+    for (;; s++) {
+        int a = s, b = n;
+        while (b != 0) {
+            int t = a % b;
+            a = b;
+            b = t;
+        }
+        if (a == 1)
+            return s;
+    }
+}
+
+static void load_weights(const SvMoeLoad *load, double routing_skew, int E, double *w)
+{
+    double total = 0;
+    gboolean model_default = load == NULL || (load->dist == SV_MOE_UNIFORM && !load->given);
+    if (model_default && routing_skew > 0) {
+        int stride = scatter_stride(E);
+        for (int r = 0; r < E; r++)
+            total += w[(int)((long long)r * stride % E)] = pow(r + 1.0, -routing_skew);
+    } else {
+        for (int e = 0; e < E; e++) {
+            if (load == NULL || load->dist == SV_MOE_UNIFORM)
+                w[e] = 1.0;
+            else if (load->dist == SV_MOE_ZIPF)
+                w[e] = pow(e + 1.0, -load->skew);
+            else if (load->num_frequencies == E)
+                w[e] = load->frequencies[e];
+            else
+                w[e] = 1.0; /* callers check the count first */
+            total += w[e];
+        }
+    }
+    for (int e = 0; e < E; e++)
+        w[e] = total > 0 ? w[e] / total : 1.0 / E;
+}
+
 double sv_moe_load_share(const SvMoeLoad *load, int num_experts, int e)
 {
     g_return_val_if_fail(num_experts > 0 && e >= 0 && e < num_experts, 0.0);
-    if (load == NULL || load->dist == SV_MOE_UNIFORM)
-        return 1.0 / num_experts;
-    double total = 0, mine = 0;
-    for (int i = 0; i < num_experts; i++) {
-        double w;
-        if (load->dist == SV_MOE_ZIPF)
-            w = pow(i + 1.0, -load->skew);
-        else if (load->num_frequencies == num_experts)
-            w = load->frequencies[i];
-        else
-            return 1.0 / num_experts;
-        total += w;
-        if (i == e)
-            mine = w;
-    }
-    return total > 0 ? mine / total : 1.0 / num_experts;
+    g_autofree double *w = g_new(double, num_experts);
+    load_weights(load, 0, num_experts, w);
+    return w[e];
+}
+
+void sv_moe_load_weights(const SvMoeLoad *load, const SvModel *model, double *w)
+{
+    g_return_if_fail(model != NULL && model->num_experts > 0 && w != NULL);
+    load_weights(load, model->routing_skew, model->num_experts, w);
 }
 
 void sv_moe_load_clear(SvMoeLoad *load)

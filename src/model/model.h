@@ -23,6 +23,8 @@ typedef enum { SV_MOE_UNIFORM, SV_MOE_ZIPF, SV_MOE_MEASURED } SvMoeDist;
 typedef enum { SV_EXPERT_PLACE_LINEAR, SV_EXPERT_PLACE_ROUND_ROBIN } SvExpertPlacement;
 typedef struct {
     SvMoeDist dist;
+    gboolean given;              /* dist was stated (engine.moe_load, --moe-load): a uniform
+                                  * load then overrides the model's routing_skew */
     double skew;                 /* zipf: exponent s > 0 */
     double *frequencies;         /* measured: one non-negative weight per expert (owned) */
     int num_frequencies;         /* their count, must equal the model's num_experts */
@@ -93,6 +95,9 @@ struct SvModel {
     gboolean attn_sinks;      /* learned per-head sink logits (gpt-oss) */
 
     double published_params;  /* the size the publisher states, parameters (0 = unknown) */
+    double routing_skew;      /* Zipf exponent of the router's expert popularity under serving
+                               * load, over experts in a scattered order (sv_moe_load_weights);
+                               * 0 = uniform. The default of engine.moe_load. */
     SvQuantScope quant_scope; /* weights a quantized format covers (model key quantization_scope) */
 };
 
@@ -157,6 +162,16 @@ double sv_model_weight_bytes_per_device_dp(const SvModel *model, int tp, int pp,
 int sv_model_layers_per_stage(const SvModel *model, int pp);
 /* Is layer @layer an MoE layer? */
 gboolean sv_model_layer_is_moe(const SvModel *model, int layer);
+/* Each of @model's experts' share of its routed token slots under @load
+ * (shares sum to 1), into @w (num_experts entries). @load NULL, or uniform
+ * and not given, takes the model's routing_skew: Zipf weights 1/(r + 1)^s by
+ * popularity rank r, rank r sitting on expert (r x stride) mod E with stride
+ * the first integer from 0.618 E that is coprime to E, so that the popular
+ * experts are spread over the expert ids (and so over expert-parallel ranks)
+ * as a trained router's are, not packed at the low ids as dist zipf packs
+ * them. */
+void sv_moe_load_weights(const SvMoeLoad *load, const SvModel *model, double *w);
+
 /* Does layer @layer use sliding-window attention? With sliding_window_every
  * = k the windowed layers are 0, k, 2k, ... (gpt-oss: even layers). */
 gboolean sv_model_layer_is_windowed(const SvModel *model, int layer);

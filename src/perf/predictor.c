@@ -655,21 +655,10 @@ static void moe_balance(SvPredictor *p, const SvMoeLoad *load)
     int E = m->num_experts, ep = p->plan.ep, per = E / ep;
     gboolean rr = load != NULL && load->placement == SV_EXPERT_PLACE_ROUND_ROBIN;
     g_autofree double *w = g_new(double, E);
-    double total = 0;
-    for (int e = 0; e < E; e++) {
-        if (load == NULL || load->dist == SV_MOE_UNIFORM)
-            w[e] = 1.0;
-        else if (load->dist == SV_MOE_ZIPF)
-            w[e] = pow(e + 1.0, -load->skew);
-        else
-            w[e] = load->frequencies[e];
-        total += w[e];
-    }
+    sv_moe_load_weights(load, m, w);
     p->ep_share = g_new0(double, ep);
-    for (int e = 0; e < E; e++) {
-        w[e] = total > 0 ? w[e] / total : 1.0 / E;
+    for (int e = 0; e < E; e++)
         p->ep_share[rr ? e % ep : e / per] += w[e];
-    }
     int hot = 0;
     for (int g = 1; g < ep; g++)
         if (p->ep_share[g] > p->ep_share[hot])
