@@ -6,10 +6,12 @@
 # v3: its steady state, window.awk; v2 and Splitwise: the whole run), the
 # median inter-token latency, the mean TPOT and the output tokens per second
 # over the window. With PROFILE the pool runs
-# on that hardware profile instead of the case's (fit.sh's basis profiles).
-# Usage: case.sh SERVESIM LINE WORKDIR [PROFILE]
+# on that hardware profile instead of the case's (fit.sh's basis profiles);
+# with MODEL (a model file) the case's model is replaced by it
+# (fit-routing.sh's variants; PROFILE may then be "").
+# Usage: case.sh SERVESIM LINE WORKDIR [PROFILE [MODEL]]
 set -euo pipefail
-bin=$1 line=$2 work=$3 profile=${4:-}
+bin=$1 line=$2 work=$3 profile=${4:-} model=${5:-}
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 csv=$here/cases.csv
@@ -24,12 +26,13 @@ field() { # field NAME: the row's value of column NAME
 id=$(field id) dataset=$(field dataset) device=$(field device) split=$(field split)
 gpus=$(field gpus) sets=$(field sets) outhist=$(field outhist) study=$(field study)
 
-dir=$work/line$line${profile:+-$(basename "$profile" .yaml)}
+dir=$work/line$line${profile:+-$(basename "$profile" .yaml)}${model:+-$(basename "$model" .yaml)}
 rm -rf "$dir"
 mkdir -p "$dir"
 args=()
 for kv in $sets; do args+=(--set "$kv"); done
 [ -z "$profile" ] || args+=(--set "cluster.pools.0.hardware=$profile")
+[ -z "$model" ] || args+=(--set "model=$model")
 concurrency=""
 for kv in $sets; do [ "${kv%%=*}" = workload.arrival.concurrency ] && concurrency=${kv#*=}; done
 
