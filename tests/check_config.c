@@ -137,6 +137,25 @@ START_TEST(test_v0_defaults)
 }
 END_TEST
 
+/* engine.moe_load left out takes the model's routing_skew (given FALSE);
+ * stated, even as uniform, it overrides it. */
+START_TEST(test_moe_load_given)
+{
+    Scratch *s = scratch_new();
+    GError *error = NULL;
+    g_autofree char *moe = g_strconcat("model: qwen3-30b-a3b\n", strchr(minimal, '\n') + 1, NULL);
+    g_autoptr(SvConfig) c = load_text(s, moe, NULL, &error);
+    ck_assert_msg(c != NULL, "%s", error ? error->message : "");
+    ck_assert(!c->engine.moe_load.given);
+    const char *const o[] = {"engine.moe_load.dist=uniform", NULL};
+    g_autoptr(SvConfig) cu = load_text(s, moe, o, &error);
+    ck_assert_msg(cu != NULL, "%s", error ? error->message : "");
+    ck_assert(cu->engine.moe_load.given);
+    ck_assert_int_eq(cu->engine.moe_load.dist, SV_MOE_UNIFORM);
+    scratch_free(s);
+}
+END_TEST
+
 /* vLLM's CUDA graph switch: the capture size vLLM 0.11 derives,
  * min(2 x max_num_seqs, 512); v0's 256; none for trtllm; and the plan it
  * gives the predictor. */
@@ -762,6 +781,7 @@ Suite *config_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_defaults);
     tcase_add_test(tc, test_v0_defaults);
+    tcase_add_test(tc, test_moe_load_given);
     tcase_add_test(tc, test_cudagraph_defaults);
     tcase_add_test(tc, test_moe_backend);
     tcase_add_test(tc, test_full);
