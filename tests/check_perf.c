@@ -896,6 +896,11 @@ START_TEST(test_moe_routing_skew)
     sv_moe_load_weights(&zipf, &m, w);
     ck_assert_rel(w[1], 6.0 / 25, 1e-12);
     ck_assert_rel(w[3], 3.0 / 25, 1e-12);
+    /* The skew the model adds (predict prints it): only where no load is stated. */
+    ck_assert_double_eq(sv_moe_load_model_skew(NULL, &m), 1.0);
+    ck_assert_double_eq(sv_moe_load_model_skew(&unset, &m), 1.0);
+    ck_assert_double_eq(sv_moe_load_model_skew(&uniform, &m), 0.0);
+    ck_assert_double_eq(sv_moe_load_model_skew(&zipf, &m), 0.0);
 
     SvPlan plan = plan_of(1, 1, 1);
     double touched, share;

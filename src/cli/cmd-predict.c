@@ -207,6 +207,8 @@ static void print_json(const Report *r)
     json_string(b, "dtype", sv_dtype_name(plan->act_dtype));
     json_string(b, "weight_dtype", sv_dtype_name(plan->weight_dtype));
     json_string(b, "kv_cache_dtype", sv_dtype_name(plan->kv_dtype));
+    if (r->model->num_experts > 0) /* the Zipf skew the model's router adds, 0 = none */
+        json_double(b, "model_routing_skew", sv_moe_load_model_skew(plan->moe_load, r->model));
     json_builder_end_object(b);
     json_builder_set_member_name(b, "memory");
     json_builder_begin_object(b);
@@ -249,11 +251,16 @@ static void print_table(const Report *r)
     /* A format that covers the routed experts only (gpt-oss's MXFP4) says so. */
     gboolean experts_only =
         plan->weight_dtype != plan->act_dtype && r->model->quant_scope == SV_QUANT_SCOPE_EXPERTS;
-    printf(" (%d device%s on %d node%s, %s), %s activations, %s %sweights, %s KV; batch %s\n\n",
+    /* An expert load nobody stated is the model's router skew: say so. */
+    double skew = sv_moe_load_model_skew(plan->moe_load, r->model);
+    g_autofree char *routing =
+        skew > 0 ? g_strdup_printf(", experts routed Zipf %g (the model's routing_skew)", skew)
+                 : g_strdup("");
+    printf(" (%d device%s on %d node%s, %s), %s activations, %s %sweights, %s KV%s; batch %s\n\n",
            devices, devices == 1 ? "" : "s", nodes, nodes == 1 ? "" : "s",
            sv_placement_names[plan->placement], sv_dtype_name(plan->act_dtype),
            sv_dtype_name(plan->weight_dtype), experts_only ? "expert " : "",
-           sv_dtype_name(plan->kv_dtype), r->batch);
+           sv_dtype_name(plan->kv_dtype), routing, r->batch);
     printf("%-14s %6s %14s %14s %7s  %s\n", "op", "count", "time/op (us)", "total (us)", "share",
            "coverage");
     gboolean any_coll = FALSE;

@@ -549,14 +549,13 @@ static int scatter_stride(int n)
     }
 }
 
-static void load_weights(const SvMoeLoad *load, double routing_skew, int E, double *w)
+static void load_weights(const SvMoeLoad *load, double model_skew, int E, double *w)
 {
     double total = 0;
-    gboolean model_default = load == NULL || (load->dist == SV_MOE_UNIFORM && !load->given);
-    if (model_default && routing_skew > 0) {
+    if (model_skew > 0) {
         int stride = scatter_stride(E);
         for (int r = 0; r < E; r++)
-            total += w[(int)((long long)r * stride % E)] = pow(r + 1.0, -routing_skew);
+            total += w[(int)((long long)r * stride % E)] = pow(r + 1.0, -model_skew);
     } else {
         for (int e = 0; e < E; e++) {
             if (load == NULL || load->dist == SV_MOE_UNIFORM)
@@ -582,10 +581,17 @@ double sv_moe_load_share(const SvMoeLoad *load, int num_experts, int e)
     return w[e];
 }
 
+double sv_moe_load_model_skew(const SvMoeLoad *load, const SvModel *model)
+{
+    g_return_val_if_fail(model != NULL, 0.0);
+    gboolean model_default = load == NULL || (load->dist == SV_MOE_UNIFORM && !load->given);
+    return model->num_experts > 0 && model_default ? model->routing_skew : 0.0;
+}
+
 void sv_moe_load_weights(const SvMoeLoad *load, const SvModel *model, double *w)
 {
     g_return_if_fail(model != NULL && model->num_experts > 0 && w != NULL);
-    load_weights(load, model->routing_skew, model->num_experts, w);
+    load_weights(load, sv_moe_load_model_skew(load, model), model->num_experts, w);
 }
 
 void sv_moe_load_clear(SvMoeLoad *load)

@@ -171,6 +171,9 @@ gboolean sv_model_layer_is_moe(const SvModel *model, int layer);
  * as a trained router's are, not packed at the low ids as dist zipf packs
  * them. */
 void sv_moe_load_weights(const SvMoeLoad *load, const SvModel *model, double *w);
+/* The model's routing_skew where it sets @load's weights (@load NULL, or
+ * uniform and not given), else 0. */
+double sv_moe_load_model_skew(const SvMoeLoad *load, const SvModel *model);
 
 /* Does layer @layer use sliding-window attention? With sliding_window_every
  * = k the windowed layers are 0, k, 2k, ... (gpt-oss: even layers). */
