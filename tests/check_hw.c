@@ -525,6 +525,34 @@ START_TEST(test_moe_backend_efficiency)
 }
 END_TEST
 
+/* Grouped-GEMM tile rows (efficiency.moe_tile_rows[_8bit|_4bit][_<backend>]):
+ * the most specific key given wins: the family's width, the family, the
+ * width, the generic key, then 16. The shipped B200 pads its default
+ * block-fp8 path to 256 rows and FlashInfer's fp8 path to 32. */
+START_TEST(test_moe_tile_rows)
+{
+    g_autofree char *path = write_profile(
+        NULL, "efficiency: {memory: 0.8, moe_tile_rows_8bit: 128, moe_tile_rows_flashinfer: 32, "
+              "moe_tile_rows_8bit_triton: 64}\n");
+    g_autoptr(SvHw) hw = load_ok(path);
+    g_unlink(path);
+    ck_assert(sv_hw_moe_tile_rows(hw, SV_DTYPE_FP8, SV_MOE_BACKEND_TRITON) == 64);
+    ck_assert(sv_hw_moe_tile_rows(hw, SV_DTYPE_FP8, SV_MOE_BACKEND_FLASHINFER) == 32);
+    ck_assert(sv_hw_moe_tile_rows(hw, SV_DTYPE_FP4, SV_MOE_BACKEND_FLASHINFER) == 32);
+    ck_assert(sv_hw_moe_tile_rows(hw, SV_DTYPE_FP8, SV_MOE_BACKEND_AUTO) == 128);
+    ck_assert(sv_hw_moe_tile_rows(hw, SV_DTYPE_BF16, SV_MOE_BACKEND_TRITON) == 16);
+    ck_assert(sv_hw_moe_tile_rows(hw, SV_DTYPE_FP4, SV_MOE_BACKEND_AUTO) == 16);
+    g_autofree char *p2 = write_profile(NULL, "efficiency: {memory: 0.8, moe_tile_rows: 64}\n");
+    g_autoptr(SvHw) generic = load_ok(p2);
+    g_unlink(p2);
+    ck_assert(sv_hw_moe_tile_rows(generic, SV_DTYPE_FP4, SV_MOE_BACKEND_FLASHINFER) == 64);
+    g_autoptr(SvHw) b200 = load_ok("b200");
+    ck_assert(sv_hw_moe_tile_rows(b200, SV_DTYPE_FP8, SV_MOE_BACKEND_AUTO) == 256);
+    ck_assert(sv_hw_moe_tile_rows(b200, SV_DTYPE_FP8, SV_MOE_BACKEND_FLASHINFER) == 32);
+    ck_assert(sv_hw_moe_tile_rows(b200, SV_DTYPE_BF16, SV_MOE_BACKEND_AUTO) == 16);
+}
+END_TEST
+
 Suite *hw_suite(void)
 {
     Suite *s = suite_create("hw");
@@ -537,6 +565,7 @@ Suite *hw_suite(void)
     tcase_add_test(tc, test_copy);
     tcase_add_test(tc, test_eager_terms);
     tcase_add_test(tc, test_moe_backend_efficiency);
+    tcase_add_test(tc, test_moe_tile_rows);
     suite_add_tcase(s, tc);
     tc = tcase_create("errors");
     tcase_add_test(tc, test_unknown_name);

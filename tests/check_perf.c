@@ -865,6 +865,43 @@ START_TEST(test_moe_fused_kernel)
 }
 END_TEST
 
+/* A profile's grouped-GEMM tile (efficiency.moe_tile_rows): the setting of
+ * test_moe_zipf (4 experts, top-1, Zipf 1, EP 2, linear), 1000 prefill
+ * tokens, with 64-row tiles: each of the hot rank's two experts is padded by
+ * 31.5 rows on average instead of 7.5, the time unchanged while the kernel
+ * streams longer than it computes. A decode of 2 tokens touches at most
+ * two experts of the rank, each computing one whole 64-row tile. */
+START_TEST(test_moe_tile_rows_flops)
+{
+    SvModel m = tiny_moe();
+    m.num_experts = 4;
+    m.experts_per_token = 1;
+    SvHw hw = sv_test_tiny_hw();
+    SvMoeLoad load = {.dist = SV_MOE_ZIPF, .skew = 1.0, .given = TRUE};
+    SvPlan plan = plan_of(2, 1, 2);
+    plan.moe_load = &load;
+    g_autoptr(SvPredictor) p16 = sv_predictor_new(&m, &hw, &plan, NULL);
+    hw.moe_tile_rows[SV_MOE_BACKEND_AUTO][0] = 64;
+    g_autoptr(SvPredictor) p64 = sv_predictor_new(&m, &hw, &plan, NULL);
+    ck_assert_ptr_nonnull(p64);
+    SvBatchShape s = {0};
+    sv_batch_add_prefill(&s, 1000, 0);
+    g_autoptr(GArray) ops16 = sv_predictor_ops(p16, &s, NULL);
+    g_autoptr(GArray) ops64 = sv_predictor_ops(p64, &s, NULL);
+    double max_slots, touched;
+    sv_predictor_moe_load(p64, 1000, &max_slots, NULL, NULL);
+    ck_assert_rel(find_op(ops64, "moe_experts")->flops, 2.0 * (max_slots + 63) * 3 * 1024 * 512,
+                  1e-9);
+    ck_assert_rel(find_op(ops16, "moe_experts")->flops, 2.0 * (max_slots + 15) * 3 * 1024 * 512,
+                  1e-9);
+    SvBatchShape d = {0};
+    sv_batch_add_decode(&d, 2, 100);
+    g_autoptr(GArray) dec = sv_predictor_ops(p64, &d, NULL);
+    sv_predictor_moe_load(p64, 2, NULL, &touched, NULL);
+    ck_assert_rel(find_op(dec, "moe_experts")->flops, 2.0 * 64 * touched * 3 * 1024 * 512, 1e-9);
+}
+END_TEST
+
 /* The model's routing_skew, engine.moe_load not given: Zipf weights by
  * popularity rank, rank r on expert 3r mod 4 (the stride is the first
  * integer from 0.618 x 4 coprime to 4: 2 is not, 3 is), so experts 0, 3, 2
@@ -1626,6 +1663,7 @@ Suite *perf_suite(void)
     tcase_add_test(tc, test_dp_attention);
     tcase_add_test(tc, test_moe_zipf);
     tcase_add_test(tc, test_moe_routing_skew);
+    tcase_add_test(tc, test_moe_tile_rows_flops);
     tcase_add_test(tc, test_moe_fused_kernel);
     tcase_add_test(tc, test_quant_scope_op_bytes);
     tcase_add_test(tc, test_pp_tp_send_gather);

@@ -87,6 +87,15 @@ static const char *const efficiency_keys[] = {"matmul",
                                               "moe_memory_flashinfer",
                                               "moe_memory_8bit_flashinfer",
                                               "moe_memory_4bit_flashinfer",
+                                              "moe_tile_rows",
+                                              "moe_tile_rows_8bit",
+                                              "moe_tile_rows_4bit",
+                                              "moe_tile_rows_triton",
+                                              "moe_tile_rows_8bit_triton",
+                                              "moe_tile_rows_4bit_triton",
+                                              "moe_tile_rows_flashinfer",
+                                              "moe_tile_rows_8bit_flashinfer",
+                                              "moe_tile_rows_4bit_flashinfer",
                                               NULL};
 
 const char *const sv_moe_backend_names[] = {"auto", "triton", "flashinfer", NULL};
@@ -460,6 +469,18 @@ static gboolean read_tuning(const SvYDoc *doc, const SvYNode *root, SvHw *hw, GE
                             error))
                 return FALSE;
         }
+    /* The grouped GEMMs' tile rows, generic, per weight width and per kernel
+     * family (sv_hw_moe_tile_rows); absent: 0, the next more generic key. */
+    for (int b = SV_MOE_BACKEND_AUTO; b < SV_MOE_BACKEND_COUNT; b++)
+        for (int w = 0; w < 3; w++) {
+            g_autofree char *key =
+                b == SV_MOE_BACKEND_AUTO
+                    ? g_strdup_printf("moe_tile_rows%s", widths[w])
+                    : g_strdup_printf("moe_tile_rows%s_%s", widths[w], sv_moe_backend_names[b]);
+            g_autofree char *path = g_strconcat("efficiency.", key, NULL);
+            if (!opt_double(doc, m, key, path, 1, 1024, TRUE, 0, &hw->moe_tile_rows[b][w], error))
+                return FALSE;
+        }
     /* NVLS reduces inside the switch: each device sends its buffer once
      * and receives the sum once, so this is the algorithm bandwidth
      * (bytes / time), nearly the same for 5 to 8 GPUs (H200: 259-270 GB/s). */
@@ -681,6 +702,21 @@ double sv_hw_moe_mem_efficiency(const SvHw *hw, SvDtype wdtype, SvMoeBackend bac
         return hw->eff_moe_mem_backend[backend][w];
     double e = w == 0 ? hw->eff_moe_mem : w == 1 ? hw->eff_moe_mem_8bit : hw->eff_moe_mem_4bit;
     return e > 0 ? e : hw->eff_mem;
+}
+
+double sv_hw_moe_tile_rows(const SvHw *hw, SvDtype wdtype, SvMoeBackend backend)
+{
+    g_return_val_if_fail(hw != NULL, 16);
+    g_return_val_if_fail(backend >= 0 && backend < SV_MOE_BACKEND_COUNT, 16);
+    double wb = sv_dtype_bytes(wdtype);
+    int w = wb >= 2 ? 0 : wb >= 1 ? 1 : 2;
+    const double *auto_rows = hw->moe_tile_rows[SV_MOE_BACKEND_AUTO];
+    double rows[] = {hw->moe_tile_rows[backend][w], hw->moe_tile_rows[backend][0], auto_rows[w],
+                     auto_rows[0]};
+    for (size_t i = 0; i < G_N_ELEMENTS(rows); i++)
+        if (rows[i] > 0)
+            return rows[i];
+    return 16;
 }
 
 double sv_hw_matmul_peak(const SvHw *hw, SvDtype wdtype, SvDtype adtype)

@@ -101,6 +101,11 @@ struct SvHw {
      * [backend][16-, 8-, 4-bit], from efficiency.moe_memory[_8bit|_4bit]_<name>;
      * 0 (and the whole AUTO row) = the generic key above. */
     double eff_moe_mem_backend[SV_MOE_BACKEND_COUNT][3];
+    /* Rows of the matrix tile each touched expert's grouped GEMM computes
+     * (its rows are padded up to whole tiles), [backend][16-, 8-, 4-bit],
+     * from efficiency.moe_tile_rows[_8bit|_4bit][_<backend>]; 0 = the next
+     * more generic key, and [AUTO][0] (moe_tile_rows) defaults to 16. */
+    double moe_tile_rows[SV_MOE_BACKEND_COUNT][3];
     /* Host-side overheads (framework, scheduler, sampling launch). */
     double host_overhead_iter_s;       /* s per iteration */
     double host_overhead_req_s;        /* s per request in the batch, per iteration */
@@ -151,6 +156,12 @@ double sv_hw_matmul_peak(const SvHw *hw, SvDtype wdtype, SvDtype adtype);
  * device: SV_MOE_BACKEND_AUTO); eff_mem when the profile was built in code
  * and left them 0. */
 double sv_hw_moe_mem_efficiency(const SvHw *hw, SvDtype wdtype, SvMoeBackend backend);
+
+/* The rows of the matrix tile a touched expert of @backend computes for
+ * expert weights of @wdtype: efficiency.moe_tile_rows[_8bit|_4bit]_<backend>,
+ * else moe_tile_rows[_8bit|_4bit], else moe_tile_rows, else 16 (tl.dot's
+ * minimum, what vLLM's Triton fused_moe pads to at small batches). */
+double sv_hw_moe_tile_rows(const SvHw *hw, SvDtype wdtype, SvMoeBackend backend);
 
 G_END_DECLS
 

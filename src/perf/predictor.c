@@ -248,6 +248,7 @@ struct SvPredictor {
     double mem_rate;      /* bytes/s achievable from device memory */
     double moe_gemm_rate; /* FLOP/s of the fused MoE expert kernels */
     double moe_mem_rate;  /* bytes/s of the fused MoE expert kernels */
+    double moe_tile_rows; /* rows of a grouped GEMM tile (sv_hw_moe_tile_rows) */
 
     /* Placement and collectives (perf/topology.h). */
     int dp;             /* attention ranks per stage */
@@ -884,6 +885,7 @@ SvPredictor *sv_predictor_new(const SvModel *model, const SvHw *hw, const SvPlan
      * FlashInfer), so each format has its own streaming efficiency. */
     p->moe_mem_rate = hw->mem_bw_bytes_per_s *
                       sv_hw_moe_mem_efficiency(hw, plan->weight_dtype, plan->moe_backend);
+    p->moe_tile_rows = sv_hw_moe_tile_rows(hw, plan->weight_dtype, plan->moe_backend);
 
     p->peak_w = sv_hw_matmul_peak(hw, plan->weight_dtype, plan->act_dtype);
     p->peak_act = sv_hw_matmul_peak(hw, plan->act_dtype, plan->act_dtype);
@@ -1114,14 +1116,16 @@ static void push_mlp(OpList *list, const SvPredictor *p, double T, int count, do
  * as a dense MLP's. Shared experts run as a dense MLP on the rank.
  *
  * The experts run as one fused kernel per projection (vLLM's Triton
- * fused_moe, CUTLASS grouped GEMMs), priced in time_gemm. Its matrix units
- * work on tiles of at least 16 rows (tl.dot's minimum, vLLM PR #2913), and
- * moe_align_block_size pads each touched expert's rows up to a whole tile,
- * so the executed FLOPs are those of MOE_TILE_ROWS rows per expert while it
- * has fewer, and about half a tile more than its rows after that (the
- * remainder is spread evenly over a tile). Its routing, sorting, activation
+ * fused_moe, CUTLASS, DeepGEMM or FlashInfer grouped GEMMs), priced in
+ * time_gemm. Its matrix units work on tiles of a fixed number of rows, and
+ * each touched expert's rows are padded up to a whole tile, so the executed
+ * FLOPs are those of one tile per expert while it has fewer rows, and about
+ * half a tile more than its rows after that (the remainder is spread evenly
+ * over a tile). The tile is the kernel's: 16 rows for vLLM's Triton
+ * fused_moe at small batches (tl.dot's minimum, vLLM PR #2913), more for
+ * kernels built on Blackwell's 128-row MMA (sv_hw_moe_tile_rows, fitted per
+ * kernel family to measured power). Its routing, sorting, activation
  * quantizing and summing kernels cost the profile's moe_layer_s per layer. */
-#define MOE_TILE_ROWS 16.0
 static void push_moe(OpList *list, const SvPredictor *p, double T, double T_all, int count)
 {
     const SvModel *m = p->model;
@@ -1143,7 +1147,8 @@ static void push_moe(OpList *list, const SvPredictor *p, double T, double T_all,
              p->expert_weight_bytes, FALSE);
     add_gemm(ex, per_expert, hidden, p->expert_inter, touched, touched, ab, p->expert_weight_bytes,
              FALSE);
-    double padded = MAX(MOE_TILE_ROWS, per_expert + 0.5 * (MOE_TILE_ROWS - 1.0));
+    double tile = p->moe_tile_rows;
+    double padded = MAX(tile, per_expert + 0.5 * (tile - 1.0));
     ex->flops = 0;
     for (int i = 0; i < ex->num_parts; i++) {
         GemmPart *g = &ex->parts[i];
