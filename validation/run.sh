@@ -36,13 +36,8 @@ while [ $# -gt 0 ]; do
     esac
     shift
 done
-[ -n "$jobs" ] || jobs=$(nproc 2>/dev/null || echo 2)
 . validation/lib/servesim-bin.sh
-bin=$(servesim_bin "$bin" "$jobs")
-export LC_ALL=C
-
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+servesim_setup
 runs=${keep:-$work/runs}
 mkdir -p "$runs" "$work/out"
 

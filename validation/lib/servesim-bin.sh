@@ -11,3 +11,17 @@ servesim_bin() { # servesim_bin BIN_OR_EMPTY JOBS
     fi
     echo "$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")"
 }
+
+# What every validation script does once its options are read: the default
+# job count ($jobs: the CPUs), the servesim it runs ($bin, as servesim_bin
+# gives it), the C locale (awk's number formats), and a scratch folder
+# ($work) removed when the script exits.
+#   . validation/lib/servesim-bin.sh
+#   servesim_setup
+servesim_setup() {
+    [ -n "$jobs" ] || jobs=$(nproc 2>/dev/null || echo 2)
+    bin=$(servesim_bin "$bin" "$jobs")
+    export LC_ALL=C
+    work=$(mktemp -d)
+    trap 'rm -rf "$work"' EXIT
+}

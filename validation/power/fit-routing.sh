@@ -34,12 +34,8 @@ while [ $# -gt 0 ]; do
     esac
     shift
 done
-[ -n "$jobs" ] || jobs=$(nproc 2>/dev/null || echo 2)
 . validation/lib/servesim-bin.sh
-bin=$(servesim_bin "$bin" "$jobs")
-export LC_ALL=C
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+servesim_setup
 
 # Training rows: line, model name, device.
 awk -F, '!/^#/ && $1 != "id" && $4 == "train" && $2 == "mlenergy-v3-moe" && $11 != "" {

@@ -33,12 +33,8 @@ while [ $# -gt 0 ]; do
     esac
     shift
 done
-[ -n "$jobs" ] || jobs=$(nproc 2>/dev/null || echo 2)
 . validation/lib/servesim-bin.sh
-bin=$(servesim_bin "$bin" "$jobs")
-export LC_ALL=C
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+servesim_setup
 
 # Fit groups: devices that share a chip share a fit.
 group_of() { case $1 in a100-sxm-40g | a100-sxm-80g) echo a100 ;; *) echo "$1" ;; esac; }

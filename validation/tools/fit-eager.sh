@@ -41,17 +41,13 @@ while [ $# -gt 0 ]; do
     esac
     shift
 done
-[ -n "$jobs" ] || jobs=$(nproc 2>/dev/null || echo 2)
 . validation/lib/servesim-bin.sh
-bin=$(servesim_bin "$bin" "$jobs")
-export LC_ALL=C
+servesim_setup
 prof=hwprofiles/$device.yaml
 grep -q '^overheads:' "$prof" || {
     echo "fit-eager.sh: $prof has no overheads: section" >&2
     exit 2
 }
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
 
 # One profile per grid point: the two keys replaced (or added), all else kept.
 n=0

@@ -33,17 +33,13 @@ while [ $# -gt 0 ]; do
     esac
     shift
 done
-[ -n "$jobs" ] || jobs=$(nproc 2>/dev/null || echo 2)
 . validation/lib/servesim-bin.sh
-bin=$(servesim_bin "$bin" "$jobs")
-export LC_ALL=C
+servesim_setup
 prof=hwprofiles/$device.yaml
 grep -q '^    vllm-0\.5: {' "$prof" || {
     echo "fit-host-overheads.sh: $prof has no one-line 'vllm-0.5: {...}' profile" >&2
     exit 2
 }
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
 
 # A private copy of the validation inputs (case.sh finds studies and data
 # next to its own folder), with the training rows only.
