@@ -495,7 +495,7 @@ START_TEST(test_eager_terms)
     ck_assert_rel(b200->eager_moe_layer_s, 500e-6);
     ck_assert(b200->eager_layer_s == 0);
     g_autoptr(SvHw) h100 = load_ok("h100-sxm");
-    ck_assert_rel(h100->eager_moe_layer_s, 100e-6);
+    ck_assert_rel(h100->eager_moe_layer_s, 200e-6);
     ck_assert(h100->eager_layer_s == 0);
 }
 END_TEST
