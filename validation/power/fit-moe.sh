@@ -52,34 +52,21 @@ while [ $# -gt 0 ]; do
     shift
 done
 . validation/lib/servesim-bin.sh
+. validation/lib/moe-fit.sh
 servesim_setup
 
 # One profile per grid point: the MoE keys (generic and per kernel family)
 # replaced (or added), all else kept.
 variant() { # variant NAME LAYER_US EFF
-    awk -v l="$2" -v e="$3" '
-        /^efficiency:/ { print; sect = "e"
-            split("_triton _flashinfer", fam, " "); fam[0] = ""
-            for (f = 0; f <= 2; f++)
-                printf "  moe_memory%s: %s\n  moe_memory_8bit%s: %s\n  moe_memory_4bit%s: %s\n", fam[f], e, fam[f], e, fam[f], e
-            next }
+    moe_key_variant moe_memory "$3" <"hwprofiles/$device.yaml" | awk -v l="$2" '
         /^overheads:/ { print; printf "  moe_layer_us: %s\n", l; sect = "o"; next }
         /^[^ #]/ { sect = "" }
-        sect == "e" && /^  moe_memory(_8bit|_4bit)?(_triton|_flashinfer)?:/ { next }
         sect == "o" && /^  moe_layer_us:/ { next }
-        { print }' "hwprofiles/$device.yaml" >"$work/$1.yaml"
+        { print }' >"$work/$1.yaml"
 }
 # Training rows of the device, with their group: weight format (16, 8 or 4
 # bits) and, when the row names one, its MoE kernel family ("8-flashinfer").
-awk -F, -v d="$device" '!/^#/ && $1 != "id" && $4 == "train" && ($2 == "mlenergy-v3-moe" || $2 == "mlenergy-v3-moe-stall") && $3 == d && $11 != "" {
-    bits = 16
-    if ($6 ~ /quantization=(fp8|int8)/) bits = 8
-    if ($6 ~ /quantization=(fp4|int4)/) bits = 4
-    if (match($6, /engine\.moe_backend=[a-z]+/)) {
-        b = substr($6, RSTART + 19, RLENGTH - 19)
-        if (b != "auto") bits = bits "-" b
-    }
-    print NR, bits }' "$here/cases.csv" >"$work/rows"
+moe_train_rows "$device" 11 >"$work/rows"
 
 if [ -n "$powers" ]; then
     n=0

@@ -35,30 +35,15 @@ while [ $# -gt 0 ]; do
     shift
 done
 . validation/lib/servesim-bin.sh
+. validation/lib/moe-fit.sh
 servesim_setup
 
 # One profile per tile: every moe_tile_rows key replaced by it.
 for t in $tiles; do
-    awk -v t="$t" '
-        /^efficiency:/ { print; sect = "e"
-            split("_triton _flashinfer", fam, " "); fam[0] = ""
-            for (f = 0; f <= 2; f++)
-                printf "  moe_tile_rows%s: %s\n  moe_tile_rows_8bit%s: %s\n  moe_tile_rows_4bit%s: %s\n", fam[f], t, fam[f], t, fam[f], t
-            next }
-        /^[^ #]/ { sect = "" }
-        sect == "e" && /^  moe_tile_rows(_8bit|_4bit)?(_triton|_flashinfer)?:/ { next }
-        { print }' "hwprofiles/$device.yaml" >"$work/t$t.yaml"
+    moe_key_variant moe_tile_rows "$t" <"hwprofiles/$device.yaml" >"$work/t$t.yaml"
 done
 # Training rows of the device and their group, as fit-moe.sh forms them.
-awk -F, -v d="$device" '!/^#/ && $1 != "id" && $4 == "train" && ($2 == "mlenergy-v3-moe" || $2 == "mlenergy-v3-moe-stall") && $3 == d && $9 != "" {
-    bits = 16
-    if ($6 ~ /quantization=(fp8|int8)/) bits = 8
-    if ($6 ~ /quantization=(fp4|int4)/) bits = 4
-    if (match($6, /engine\.moe_backend=[a-z]+/)) {
-        b = substr($6, RSTART + 19, RLENGTH - 19)
-        if (b != "auto") bits = bits "-" b
-    }
-    print NR, bits }' "$here/cases.csv" >"$work/rows"
+moe_train_rows "$device" 9 >"$work/rows"
 
 for t in $tiles; do
     while read -r line _; do echo "$line $work/t$t.yaml $work/out.$t.$line"; done <"$work/rows"
