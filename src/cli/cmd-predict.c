@@ -250,7 +250,7 @@ static void print_table(const Report *r)
         printf(" dp=%d", dp);
     /* A format that covers the routed experts only (gpt-oss's MXFP4) says so. */
     gboolean experts_only =
-        plan->weight_dtype != plan->act_dtype && r->model->quant_scope == SV_QUANT_SCOPE_EXPERTS;
+        sv_model_quantizes_experts_only(r->model, plan->weight_dtype, plan->act_dtype);
     /* An expert load nobody stated is the model's router skew: say so. */
     double skew = sv_moe_load_model_skew(plan->moe_load, r->model);
     g_autofree char *routing =

@@ -845,8 +845,8 @@ static gboolean read_cudagraphs(Loader *l, const SvYNode *engine, GError **error
  * FlashInfer's kernels (VLLM_USE_FLASHINFER_MOE_FP8,
  * VLLM_USE_FLASHINFER_MOE_MXFP4_MXFP8 in its run settings) and Qwen3 235B
  * FP8 on vLLM's default path; a profile may hold a streaming efficiency
- * per family (the shipped ones do not: on the B200 training rows the two
- * block-fp8 paths fit 0.40 and 0.38, validation/power/README.md).
+ * and a grouped-GEMM tile per family (the B200 holds FlashInfer's 8-bit
+ * ones: validation/power/README.md).
  * TensorRT-LLM has MoE kernels of its own that this key does not name:
  * refused with trtllm, as a dense model's is (resolve). */
 static gboolean read_moe_backend(Loader *l, const SvYNode *engine, GError **error)

@@ -692,12 +692,19 @@ SvHw *sv_hw_load(const char *name_or_path, GError **error)
     return sv_hw_load_from(name_or_path, NULL, error);
 }
 
+/* The expert weights' width class of the MoE keys: 0 for 16 bits and
+ * wider, 1 for 8, 2 for 4 (the "", "_8bit", "_4bit" key suffixes). */
+static int moe_width(SvDtype wdtype)
+{
+    double wb = sv_dtype_bytes(wdtype);
+    return wb >= 2 ? 0 : wb >= 1 ? 1 : 2;
+}
+
 double sv_hw_moe_mem_efficiency(const SvHw *hw, SvDtype wdtype, SvMoeBackend backend)
 {
     g_return_val_if_fail(hw != NULL, 0);
     g_return_val_if_fail(backend >= 0 && backend < SV_MOE_BACKEND_COUNT, 0);
-    double wb = sv_dtype_bytes(wdtype);
-    int w = wb >= 2 ? 0 : wb >= 1 ? 1 : 2;
+    int w = moe_width(wdtype);
     if (hw->eff_moe_mem_backend[backend][w] > 0)
         return hw->eff_moe_mem_backend[backend][w];
     double e = w == 0 ? hw->eff_moe_mem : w == 1 ? hw->eff_moe_mem_8bit : hw->eff_moe_mem_4bit;
@@ -708,8 +715,7 @@ double sv_hw_moe_tile_rows(const SvHw *hw, SvDtype wdtype, SvMoeBackend backend)
 {
     g_return_val_if_fail(hw != NULL, 16);
     g_return_val_if_fail(backend >= 0 && backend < SV_MOE_BACKEND_COUNT, 16);
-    double wb = sv_dtype_bytes(wdtype);
-    int w = wb >= 2 ? 0 : wb >= 1 ? 1 : 2;
+    int w = moe_width(wdtype);
     const double *auto_rows = hw->moe_tile_rows[SV_MOE_BACKEND_AUTO];
     double rows[] = {hw->moe_tile_rows[backend][w], hw->moe_tile_rows[backend][0], auto_rows[w],
                      auto_rows[0]};

@@ -665,6 +665,13 @@ double sv_weight_bytes_per_param(SvDtype dtype)
     return bytes;
 }
 
+gboolean sv_model_quantizes_experts_only(const SvModel *model, SvDtype weight_dtype,
+                                         SvDtype act_dtype)
+{
+    g_return_val_if_fail(model != NULL, FALSE);
+    return weight_dtype != act_dtype && model->quant_scope == SV_QUANT_SCOPE_EXPERTS;
+}
+
 double sv_model_weight_bytes_per_device(const SvModel *model, int tp, int pp, int ep,
                                         SvDtype weight_dtype, SvDtype act_dtype)
 {

@@ -137,6 +137,11 @@ double sv_model_kv_bytes_per_token_layer(const SvModel *model, int tp, SvDtype k
  * included: MXFP4 (fp4) adds one e8m0 byte per 32 weights, GPTQ/AWQ int4 one
  * fp16 scale per group of 128; 8- and 16-bit formats add nothing countable. */
 double sv_weight_bytes_per_param(SvDtype dtype);
+/* Does a plan of @weight_dtype weights and @act_dtype activations quantize
+ * @model's routed experts only (quantization_scope: experts, gpt-oss's
+ * MXFP4), its attention and dense layers staying in the activation dtype? */
+gboolean sv_model_quantizes_experts_only(const SvModel *model, SvDtype weight_dtype,
+                                         SvDtype act_dtype);
 /* Bytes of weights held by one device of a TP x PP x EP plan (the stage with
  * the most layers; first stage holds the embedding, last the LM head; the
  * largest is returned). Norms, routers and MLA down-projections are

@@ -835,8 +835,7 @@ SvPredictor *sv_predictor_new(const SvModel *model, const SvHw *hw, const SvPlan
      * weights and run as activation-dtype GEMMs; quantized weights carry
      * their block scales (sv_weight_bytes_per_param), as
      * sv_model_weight_bytes_per_device_dp() counts them. */
-    p->dense_act_weights =
-        plan->weight_dtype != plan->act_dtype && m->quant_scope == SV_QUANT_SCOPE_EXPERTS;
+    p->dense_act_weights = sv_model_quantizes_experts_only(m, plan->weight_dtype, plan->act_dtype);
     p->weight_bytes =
         p->dense_act_weights ? p->act_bytes : sv_weight_bytes_per_param(plan->weight_dtype);
     p->expert_weight_bytes = sv_weight_bytes_per_param(plan->weight_dtype);
@@ -1643,9 +1642,6 @@ static gboolean shape_valid(const SvBatchShape *s)
            n == s->num_decode;
 }
 
-/* Sum of the stage times: v0 treats the iteration as one micro-batch going
- * through every stage in turn (the latency of the batch); pipelining of
- * several micro-batches is the engine's business, using the stage times. */
 /* Close @prof over all stages, which took @total_s: a device runs one
  * stage, so its share of the work. */
 static void profile_finish(const SvPredictor *p, SvIterProfile *prof, double total_s)
@@ -1655,6 +1651,9 @@ static void profile_finish(const SvPredictor *p, SvIterProfile *prof, double tot
     prof->total_s = total_s;
 }
 
+/* Sum of the stage times: v0 treats the iteration as one micro-batch going
+ * through every stage in turn (the latency of the batch); pipelining of
+ * several micro-batches is the engine's business, using the stage times. */
 static void compute(const SvPredictor *p, const SvBatchShape *s, double *total_s, double *max_s,
                     double *flops, SvIterProfile *prof)
 {
