@@ -528,7 +528,8 @@ END_TEST
 /* Grouped-GEMM tile rows (efficiency.moe_tile_rows[_8bit|_4bit][_<backend>]):
  * the most specific key given wins: the family's width, the family, the
  * width, the generic key, then 16. The shipped B200 pads its default
- * block-fp8 path to 256 rows and FlashInfer's fp8 path to 32. */
+ * block-fp8 path to 128 rows (DeepGEMM's M alignment) and FlashInfer's fp8
+ * path to 32. */
 START_TEST(test_moe_tile_rows)
 {
     g_autofree char *path = write_profile(
@@ -547,9 +548,38 @@ START_TEST(test_moe_tile_rows)
     g_unlink(p2);
     ck_assert(sv_hw_moe_tile_rows(generic, SV_DTYPE_FP4, SV_MOE_BACKEND_FLASHINFER) == 64);
     g_autoptr(SvHw) b200 = load_ok("b200");
-    ck_assert(sv_hw_moe_tile_rows(b200, SV_DTYPE_FP8, SV_MOE_BACKEND_AUTO) == 256);
+    ck_assert(sv_hw_moe_tile_rows(b200, SV_DTYPE_FP8, SV_MOE_BACKEND_AUTO) == 128);
     ck_assert(sv_hw_moe_tile_rows(b200, SV_DTYPE_FP8, SV_MOE_BACKEND_FLASHINFER) == 32);
     ck_assert(sv_hw_moe_tile_rows(b200, SV_DTYPE_BF16, SV_MOE_BACKEND_AUTO) == 16);
+}
+END_TEST
+
+/* Which rows the grouped GEMMs compute (efficiency.moe_grid[_8bit|_4bit]
+ * [_<backend>]): a family's width key, then the family's own generic key;
+ * a named family does not take the plain keys, which describe the default
+ * path. The shipped B200 runs its default block-fp8 path (DeepGEMM on
+ * SM100) over the worst-case workspace, FlashInfer's and the 16- and 4-bit
+ * paths over the touched experts. */
+START_TEST(test_moe_grid)
+{
+    g_autofree char *path =
+        write_profile(NULL, "efficiency: {memory: 0.8, moe_grid_8bit: workspace, "
+                            "moe_grid_flashinfer: workspace, moe_grid_8bit_triton: touched}\n");
+    g_autoptr(SvHw) hw = load_ok(path);
+    g_unlink(path);
+    ck_assert(sv_hw_moe_workspace_grid(hw, SV_DTYPE_FP8, SV_MOE_BACKEND_AUTO));
+    ck_assert(!sv_hw_moe_workspace_grid(hw, SV_DTYPE_BF16, SV_MOE_BACKEND_AUTO));
+    ck_assert(sv_hw_moe_workspace_grid(hw, SV_DTYPE_BF16, SV_MOE_BACKEND_FLASHINFER));
+    ck_assert(sv_hw_moe_workspace_grid(hw, SV_DTYPE_FP8, SV_MOE_BACKEND_FLASHINFER));
+    ck_assert(!sv_hw_moe_workspace_grid(hw, SV_DTYPE_FP8, SV_MOE_BACKEND_TRITON));
+    ck_assert(!sv_hw_moe_workspace_grid(hw, SV_DTYPE_BF16, SV_MOE_BACKEND_TRITON));
+    g_autoptr(SvHw) b200 = load_ok("b200");
+    ck_assert(sv_hw_moe_workspace_grid(b200, SV_DTYPE_FP8, SV_MOE_BACKEND_AUTO));
+    ck_assert(!sv_hw_moe_workspace_grid(b200, SV_DTYPE_FP8, SV_MOE_BACKEND_FLASHINFER));
+    ck_assert(!sv_hw_moe_workspace_grid(b200, SV_DTYPE_BF16, SV_MOE_BACKEND_AUTO));
+    ck_assert(!sv_hw_moe_workspace_grid(b200, SV_DTYPE_FP4, SV_MOE_BACKEND_AUTO));
+    g_autoptr(SvHw) h100 = load_ok("h100-sxm");
+    ck_assert(!sv_hw_moe_workspace_grid(h100, SV_DTYPE_FP8, SV_MOE_BACKEND_AUTO));
 }
 END_TEST
 
@@ -566,6 +596,7 @@ Suite *hw_suite(void)
     tcase_add_test(tc, test_eager_terms);
     tcase_add_test(tc, test_moe_backend_efficiency);
     tcase_add_test(tc, test_moe_tile_rows);
+    tcase_add_test(tc, test_moe_grid);
     suite_add_tcase(s, tc);
     tc = tcase_create("errors");
     tcase_add_test(tc, test_unknown_name);

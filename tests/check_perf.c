@@ -902,6 +902,39 @@ START_TEST(test_moe_tile_rows_flops)
 }
 END_TEST
 
+/* A kernel that runs its worst-case workspace (efficiency.moe_grid:
+ * workspace, DeepGEMM's contiguous grouped GEMM on SM100): 8 experts, top-2,
+ * EP 2 inside TP 2, 16-row tiles. One decoding token: 2 slots + 4 local
+ * experts x 15 rows = 62, one tile short of 64 rows, all computed; the
+ * touched experts' tiles as before, the rest against one expert's weights
+ * in L2, so 64 rows x 3 x 1024 x 512 weights of FLOPs, and the padding adds
+ * its compute time (compute-bound on this device: 50 TFLOP/s against 4 KB
+ * a row at 1 TB/s) and no launch. 4096 prefill tokens: 8192 slots + 60
+ * rounds up to 8256 rows, the other rank's half of the slots included. */
+START_TEST(test_moe_workspace_grid)
+{
+    SvModel m = tiny_moe();
+    SvHw hw = sv_test_tiny_hw();
+    g_autoptr(SvPredictor) touched_p = make(&m, &hw, 2, 1, 2);
+    hw.moe_grid[SV_MOE_BACKEND_AUTO][0] = SV_MOE_GRID_WORKSPACE;
+    g_autoptr(SvPredictor) p = make(&m, &hw, 2, 1, 2);
+    double per_row = 2.0 * 3 * 1024 * 512, touched;
+    SvBatchShape d = {0};
+    sv_batch_add_decode(&d, 1, 100);
+    g_autoptr(GArray) ops = sv_predictor_ops(p, &d, NULL);
+    g_autoptr(GArray) ops0 = sv_predictor_ops(touched_p, &d, NULL);
+    sv_predictor_moe_load(p, 1, NULL, &touched, NULL);
+    const SvOpTime *ex = find_op(ops, "moe_experts"), *ex0 = find_op(ops0, "moe_experts");
+    ck_assert_rel(ex->flops, 64 * per_row, 1e-12);
+    ck_assert_rel(ex0->flops, 16 * touched * per_row, 1e-12);
+    ck_assert_rel(ex->time_s - ex0->time_s, (64 - 16 * touched) * per_row / 50e12, 1e-9);
+    SvBatchShape big = {0};
+    sv_batch_add_prefill(&big, 4096, 0);
+    g_autoptr(GArray) ops_big = sv_predictor_ops(p, &big, NULL);
+    ck_assert_rel(find_op(ops_big, "moe_experts")->flops, 8256 * per_row, 1e-12);
+}
+END_TEST
+
 /* The model's routing_skew, engine.moe_load not given: Zipf weights by
  * popularity rank, rank r on expert 3r mod 4 (the stride is the first
  * integer from 0.618 x 4 coprime to 4: 2 is not, 3 is), so experts 0, 3, 2
@@ -1664,6 +1697,7 @@ Suite *perf_suite(void)
     tcase_add_test(tc, test_moe_zipf);
     tcase_add_test(tc, test_moe_routing_skew);
     tcase_add_test(tc, test_moe_tile_rows_flops);
+    tcase_add_test(tc, test_moe_workspace_grid);
     tcase_add_test(tc, test_moe_fused_kernel);
     tcase_add_test(tc, test_quant_scope_op_bytes);
     tcase_add_test(tc, test_pp_tp_send_gather);

@@ -96,7 +96,18 @@ static const char *const efficiency_keys[] = {"matmul",
                                               "moe_tile_rows_flashinfer",
                                               "moe_tile_rows_8bit_flashinfer",
                                               "moe_tile_rows_4bit_flashinfer",
+                                              "moe_grid",
+                                              "moe_grid_8bit",
+                                              "moe_grid_4bit",
+                                              "moe_grid_triton",
+                                              "moe_grid_8bit_triton",
+                                              "moe_grid_4bit_triton",
+                                              "moe_grid_flashinfer",
+                                              "moe_grid_8bit_flashinfer",
+                                              "moe_grid_4bit_flashinfer",
                                               NULL};
+/* Index = SV_MOE_GRID_* - 1. */
+static const char *const moe_grids[] = {"touched", "workspace", NULL};
 
 const char *const sv_moe_backend_names[] = {"auto", "triton", "flashinfer", NULL};
 static const char *const overhead_keys[] = {
@@ -481,6 +492,20 @@ static gboolean read_tuning(const SvYDoc *doc, const SvYNode *root, SvHw *hw, GE
             if (!opt_double(doc, m, key, path, 1, 1024, TRUE, 0, &hw->moe_tile_rows[b][w], error))
                 return FALSE;
         }
+    /* Which rows they compute, the same keys' shape (sv_hw_moe_workspace_grid). */
+    for (int b = SV_MOE_BACKEND_AUTO; b < SV_MOE_BACKEND_COUNT; b++)
+        for (int w = 0; w < 3; w++) {
+            g_autofree char *key =
+                b == SV_MOE_BACKEND_AUTO
+                    ? g_strdup_printf("moe_grid%s", widths[w])
+                    : g_strdup_printf("moe_grid%s_%s", widths[w], sv_moe_backend_names[b]);
+            g_autofree char *path = g_strconcat("efficiency.", key, NULL);
+            const SvYNode *gn = m != NULL ? sv_ynode_get(m, key) : NULL;
+            int grid = 0;
+            if (gn != NULL && !sv_ynode_enum(doc, gn, path, moe_grids, &grid, error))
+                return FALSE;
+            hw->moe_grid[b][w] = gn != NULL ? grid + 1 : 0;
+        }
     /* NVLS reduces inside the switch: each device sends its buffer once
      * and receives the sum once, so this is the algorithm bandwidth
      * (bytes / time), nearly the same for 5 to 8 GPUs (H200: 259-270 GB/s). */
@@ -723,6 +748,15 @@ double sv_hw_moe_tile_rows(const SvHw *hw, SvDtype wdtype, SvMoeBackend backend)
         if (rows[i] > 0)
             return rows[i];
     return 16;
+}
+
+gboolean sv_hw_moe_workspace_grid(const SvHw *hw, SvDtype wdtype, SvMoeBackend backend)
+{
+    g_return_val_if_fail(hw != NULL, FALSE);
+    g_return_val_if_fail(backend >= 0 && backend < SV_MOE_BACKEND_COUNT, FALSE);
+    int w = moe_width(wdtype);
+    int grid = hw->moe_grid[backend][w] != 0 ? hw->moe_grid[backend][w] : hw->moe_grid[backend][0];
+    return grid == SV_MOE_GRID_WORKSPACE;
 }
 
 double sv_hw_matmul_peak(const SvHw *hw, SvDtype wdtype, SvDtype adtype)

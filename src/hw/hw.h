@@ -106,6 +106,10 @@ struct SvHw {
      * from efficiency.moe_tile_rows[_8bit|_4bit][_<backend>]; 0 = the next
      * more generic key, and [AUTO][0] (moe_tile_rows) defaults to 16. */
     double moe_tile_rows[SV_MOE_BACKEND_COUNT][3];
+    /* Which rows the grouped GEMM computes, [backend][16-, 8-, 4-bit], from
+     * efficiency.moe_grid[_8bit|_4bit][_<backend>] (sv_hw_moe_workspace_grid):
+     * 0 unset, SV_MOE_GRID_TOUCHED or SV_MOE_GRID_WORKSPACE. */
+    int moe_grid[SV_MOE_BACKEND_COUNT][3];
     /* Host-side overheads (framework, scheduler, sampling launch). */
     double host_overhead_iter_s;       /* s per iteration */
     double host_overhead_req_s;        /* s per request in the batch, per iteration */
@@ -162,6 +166,24 @@ double sv_hw_moe_mem_efficiency(const SvHw *hw, SvDtype wdtype, SvMoeBackend bac
  * else moe_tile_rows[_8bit|_4bit], else moe_tile_rows, else 16 (tl.dot's
  * minimum, what vLLM's Triton fused_moe pads to at small batches). */
 double sv_hw_moe_tile_rows(const SvHw *hw, SvDtype wdtype, SvMoeBackend backend);
+
+/* The values of efficiency.moe_grid*: "touched" (each touched expert's rows
+ * padded to whole tiles, as vLLM's Triton fused_moe and FlashInfer's
+ * kernels run them) or "workspace" (every tile of a workspace sized for the
+ * worst case, T x top_k + local experts x (tile - 1) rows rounded up to a
+ * tile, as DeepGEMM's contiguous grouped GEMM does on SM100 under vLLM 0.11:
+ * vLLM sizes the workspace without the per-expert counts, which a CUDA graph
+ * cannot read back, and the SM100 kernel computes its padding tiles against
+ * expert 0's weights instead of skipping them). */
+enum { SV_MOE_GRID_TOUCHED = 1, SV_MOE_GRID_WORKSPACE = 2 };
+
+/* Whether the grouped GEMMs of @backend run the worst-case workspace for
+ * expert weights of @wdtype: efficiency.moe_grid[_8bit|_4bit]_<backend>,
+ * else moe_grid_<backend>; for SV_MOE_BACKEND_AUTO moe_grid[_8bit|_4bit],
+ * else moe_grid. Unlike the tile and the efficiencies, a named family does
+ * not fall back to the plain keys: those describe the kernel vLLM picks by
+ * default, and "workspace" is one kernel's behaviour. Unset: touched. */
+gboolean sv_hw_moe_workspace_grid(const SvHw *hw, SvDtype wdtype, SvMoeBackend backend);
 
 G_END_DECLS
 

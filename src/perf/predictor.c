@@ -66,6 +66,7 @@ typedef struct {
     double bytes;         /* whole kernel, weights + activations in/out, bytes */
     gboolean act_weights; /* weights kept in the activation dtype (router, LM head) */
     gboolean grouped;     /* a fused MoE expert kernel (time_gemm says how it is priced) */
+    gboolean tail;        /* more tiles of the previous part's kernel: no launch of its own */
 } GemmPart;
 
 #define MAX_GEMM_PARTS 4
@@ -249,6 +250,8 @@ struct SvPredictor {
     double moe_gemm_rate; /* FLOP/s of the fused MoE expert kernels */
     double moe_mem_rate;  /* bytes/s of the fused MoE expert kernels */
     double moe_tile_rows; /* rows of a grouped GEMM tile (sv_hw_moe_tile_rows) */
+    gboolean
+        moe_workspace; /* the grouped GEMMs run a worst-case workspace (sv_hw_moe_workspace_grid) */
 
     /* Placement and collectives (perf/topology.h). */
     int dp;             /* attention ranks per stage */
@@ -885,6 +888,7 @@ SvPredictor *sv_predictor_new(const SvModel *model, const SvHw *hw, const SvPlan
     p->moe_mem_rate = hw->mem_bw_bytes_per_s *
                       sv_hw_moe_mem_efficiency(hw, plan->weight_dtype, plan->moe_backend);
     p->moe_tile_rows = sv_hw_moe_tile_rows(hw, plan->weight_dtype, plan->moe_backend);
+    p->moe_workspace = sv_hw_moe_workspace_grid(hw, plan->weight_dtype, plan->moe_backend);
 
     p->peak_w = sv_hw_matmul_peak(hw, plan->weight_dtype, plan->act_dtype);
     p->peak_act = sv_hw_matmul_peak(hw, plan->act_dtype, plan->act_dtype);
@@ -1155,6 +1159,23 @@ static void push_moe(OpList *list, const SvPredictor *p, double T, double T_all,
         g->flops = per_expert > 0 ? g->flops * padded / per_expert : 0;
         ex->flops += g->flops;
     }
+    if (p->moe_workspace && slots > 0) {
+        /* A kernel that runs its whole worst-case workspace (hw.h,
+         * SV_MOE_GRID_WORKSPACE) computes slots + local experts x (tile - 1)
+         * rows rounded up to a tile: the touched experts' tiles above, and
+         * padding tiles against one expert's weights, which stay in L2 (no
+         * weight bytes; their rows are still read and written). They run
+         * after the real tiles in the kernel's sweep, as parts of the same
+         * launch, so their time adds to the streaming time. */
+        double local = E / p->plan.ep;
+        double ws = ceil((slots + local * (tile - 1.0)) / tile) * tile;
+        double pad = MAX(0.0, ws - touched * padded);
+        add_gemm(ex, pad, p->gate_mult * p->expert_inter, hidden, 1, 0, ab, 0, FALSE);
+        add_gemm(ex, pad, hidden, p->expert_inter, 1, 0, ab, 0, FALSE);
+        for (int i = ex->num_parts - 2; i < ex->num_parts; i++)
+            ex->parts[i].grouped = ex->parts[i].tail = TRUE;
+        ex->launches -= 2;
+    }
     ex->fixed_s = p->hw->moe_layer_s;
     /* Useful work of the whole replica: k experts per token. */
     ex->model_flops = 2.0 * slots * hidden * m->moe_intermediate_size * (p->gate_mult + 1.0);
@@ -1371,7 +1392,7 @@ static double time_gemm(const SvPredictor *p, const GemmPart *g, SvCoverage *cov
     if (g->grouped) {
         *coverage = SV_COVERAGE_ROOFLINE;
         return MAX(g->flops / p->moe_gemm_rate, g->bytes / p->moe_mem_rate) +
-               p->hw->kernel_launch_s;
+               (g->tail ? 0.0 : p->hw->kernel_launch_s);
     }
     const GemmSlot *slot = p->calib != NULL ? find_slot(p, g) : NULL;
     if (slot != NULL && slot->bind.num > 0) {
