@@ -250,8 +250,8 @@ struct SvPredictor {
     double moe_gemm_rate; /* FLOP/s of the fused MoE expert kernels */
     double moe_mem_rate;  /* bytes/s of the fused MoE expert kernels */
     double moe_tile_rows; /* rows of a grouped GEMM tile (sv_hw_moe_tile_rows) */
-    gboolean
-        moe_workspace; /* the grouped GEMMs run a worst-case workspace (sv_hw_moe_workspace_grid) */
+    /* The grouped GEMMs run a worst-case workspace (sv_hw_moe_workspace_grid). */
+    gboolean moe_workspace;
 
     /* Placement and collectives (perf/topology.h). */
     int dp;             /* attention ranks per stage */
