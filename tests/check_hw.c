@@ -580,6 +580,10 @@ START_TEST(test_moe_grid)
     ck_assert(!sv_hw_moe_workspace_grid(b200, SV_DTYPE_FP4, SV_MOE_BACKEND_AUTO));
     g_autoptr(SvHw) h100 = load_ok("h100-sxm");
     ck_assert(!sv_hw_moe_workspace_grid(h100, SV_DTYPE_FP8, SV_MOE_BACKEND_AUTO));
+    /* The Triton kernels' thread-block law: off unless given; exponent 0.5. */
+    ck_assert(hw->moe_triton_full_ctas == 0 && hw->moe_triton_ctas_exponent == 0.5);
+    ck_assert(h100->moe_triton_full_ctas == 0);
+    ck_assert(b200->moe_triton_full_ctas > 0);
 }
 END_TEST
 

@@ -935,6 +935,51 @@ START_TEST(test_moe_workspace_grid)
 }
 END_TEST
 
+/* vLLM's Triton fused_moe short of thread blocks (efficiency.
+ * moe_triton_full_ctas 100, exponent 0.5). One decoding token, 8 experts,
+ * top-2, no EP: 1.875 experts touched with one row-tile each (M = 1 <= 8
+ * experts: 16 x 32 tiles), so 1.875 x 1024 / 32 = 60 blocks in each of the
+ * two kernels (gate-up 1024 wide, down 1024 wide): they stream at
+ * sqrt(60 / 100) of the rate. 4096 prefill tokens run 64 x 64 tiles, 8 x 16
+ * row tiles x 16 column tiles = 2048 blocks: full rate. FlashInfer's
+ * kernels and 8-bit experts are not vLLM's Triton default tiles: no change. */
+START_TEST(test_moe_triton_ctas)
+{
+    SvModel m = tiny_moe();
+    SvHw hw = sv_test_tiny_hw();
+    g_autoptr(SvPredictor) base = make(&m, &hw, 1, 1, 1);
+    hw.moe_triton_full_ctas = 100;
+    hw.moe_triton_ctas_exponent = 0.5;
+    g_autoptr(SvPredictor) p = make(&m, &hw, 1, 1, 1);
+    SvBatchShape d = {0}, big = {0};
+    sv_batch_add_decode(&d, 1, 10);
+    sv_batch_add_prefill(&big, 4096, 0);
+    g_autoptr(GArray) o0 = sv_predictor_ops(base, &d, NULL);
+    g_autoptr(GArray) o1 = sv_predictor_ops(p, &d, NULL);
+    double t0 = find_op(o0, "moe_experts")->time_s, t1 = find_op(o1, "moe_experts")->time_s;
+    ck_assert_rel(t0, find_op(o0, "moe_experts")->bytes / 1e12, 1e-9);
+    ck_assert_rel(t1, t0 / sqrt(0.6), 1e-9);
+    g_autoptr(GArray) b0 = sv_predictor_ops(base, &big, NULL);
+    g_autoptr(GArray) b1 = sv_predictor_ops(p, &big, NULL);
+    ck_assert_rel(find_op(b1, "moe_experts")->time_s, find_op(b0, "moe_experts")->time_s, 1e-12);
+    SvPlan fi = plan_of(1, 1, 1), q8 = plan_of(1, 1, 1);
+    fi.moe_backend = SV_MOE_BACKEND_FLASHINFER;
+    q8.weight_dtype = SV_DTYPE_FP8;
+    SvHw plain = sv_test_tiny_hw();
+    g_autoptr(SvPredictor) pf = sv_predictor_new(&m, &hw, &fi, NULL);
+    g_autoptr(SvPredictor) pf0 = sv_predictor_new(&m, &plain, &fi, NULL);
+    g_autoptr(SvPredictor) p8 = sv_predictor_new(&m, &hw, &q8, NULL);
+    g_autoptr(SvPredictor) p80 = sv_predictor_new(&m, &plain, &q8, NULL);
+    ck_assert(pf && pf0 && p8 && p80);
+    g_autoptr(GArray) f1 = sv_predictor_ops(pf, &d, NULL);
+    g_autoptr(GArray) f0 = sv_predictor_ops(pf0, &d, NULL);
+    g_autoptr(GArray) e1 = sv_predictor_ops(p8, &d, NULL);
+    g_autoptr(GArray) e0 = sv_predictor_ops(p80, &d, NULL);
+    ck_assert_rel(find_op(f1, "moe_experts")->time_s, find_op(f0, "moe_experts")->time_s, 1e-12);
+    ck_assert_rel(find_op(e1, "moe_experts")->time_s, find_op(e0, "moe_experts")->time_s, 1e-12);
+}
+END_TEST
+
 /* The model's routing_skew, engine.moe_load not given: Zipf weights by
  * popularity rank, rank r on expert 3r mod 4 (the stride is the first
  * integer from 0.618 x 4 coprime to 4: 2 is not, 3 is), so experts 0, 3, 2
@@ -1698,6 +1743,7 @@ Suite *perf_suite(void)
     tcase_add_test(tc, test_moe_routing_skew);
     tcase_add_test(tc, test_moe_tile_rows_flops);
     tcase_add_test(tc, test_moe_workspace_grid);
+    tcase_add_test(tc, test_moe_triton_ctas);
     tcase_add_test(tc, test_moe_fused_kernel);
     tcase_add_test(tc, test_quant_scope_op_bytes);
     tcase_add_test(tc, test_pp_tp_send_gather);

@@ -105,6 +105,8 @@ static const char *const efficiency_keys[] = {"matmul",
                                               "moe_grid_flashinfer",
                                               "moe_grid_8bit_flashinfer",
                                               "moe_grid_4bit_flashinfer",
+                                              "moe_triton_full_ctas",
+                                              "moe_triton_ctas_exponent",
                                               NULL};
 /* Index = SV_MOE_GRID_* - 1. */
 static const char *const moe_grids[] = {"touched", "workspace", NULL};
@@ -506,6 +508,13 @@ static gboolean read_tuning(const SvYDoc *doc, const SvYNode *root, SvHw *hw, GE
                 return FALSE;
             hw->moe_grid[b][w] = gn != NULL ? grid + 1 : 0;
         }
+    /* A streaming kernel with few thread blocks keeps too few loads in
+     * flight to reach its bandwidth (predictor.c, push_moe). */
+    if (!opt_double(doc, m, "moe_triton_full_ctas", "efficiency.moe_triton_full_ctas", 1, 1e6, TRUE,
+                    0, &hw->moe_triton_full_ctas, error) ||
+        !opt_double(doc, m, "moe_triton_ctas_exponent", "efficiency.moe_triton_ctas_exponent", 0, 4,
+                    TRUE, 0.5, &hw->moe_triton_ctas_exponent, error))
+        return FALSE;
     /* NVLS reduces inside the switch: each device sends its buffer once
      * and receives the sum once, so this is the algorithm bandwidth
      * (bytes / time), nearly the same for 5 to 8 GPUs (H200: 259-270 GB/s). */

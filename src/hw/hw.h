@@ -110,6 +110,13 @@ struct SvHw {
      * efficiency.moe_grid[_8bit|_4bit][_<backend>] (sv_hw_moe_workspace_grid):
      * 0 unset, SV_MOE_GRID_TOUCHED or SV_MOE_GRID_WORKSPACE. */
     int moe_grid[SV_MOE_BACKEND_COUNT][3];
+    /* vLLM's Triton fused_moe with its default tiles, 16-bit experts: the
+     * thread blocks (CTAs) that stream weights, per kernel, from which it
+     * reaches efficiency.moe_memory (efficiency.moe_triton_full_ctas; 0 =
+     * always), and the exponent of the shortfall below
+     * (moe_triton_ctas_exponent): efficiency x (CTAs / full)^exponent. */
+    double moe_triton_full_ctas;
+    double moe_triton_ctas_exponent;
     /* Host-side overheads (framework, scheduler, sampling launch). */
     double host_overhead_iter_s;       /* s per iteration */
     double host_overhead_req_s;        /* s per request in the batch, per iteration */

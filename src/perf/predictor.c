@@ -67,6 +67,7 @@ typedef struct {
     gboolean act_weights; /* weights kept in the activation dtype (router, LM head) */
     gboolean grouped;     /* a fused MoE expert kernel (time_gemm says how it is priced) */
     gboolean tail;        /* more tiles of the previous part's kernel: no launch of its own */
+    double mem_share;     /* grouped: share of the MoE streaming rate it reaches (1: all) */
 } GemmPart;
 
 #define MAX_GEMM_PARTS 4
@@ -252,6 +253,10 @@ struct SvPredictor {
     double moe_tile_rows; /* rows of a grouped GEMM tile (sv_hw_moe_tile_rows) */
     /* The grouped GEMMs run a worst-case workspace (sv_hw_moe_workspace_grid). */
     gboolean moe_workspace;
+    /* vLLM's Triton fused_moe at its default tiles (16-bit experts, auto or
+     * triton backend, a profile with moe_triton_full_ctas): streaming falls
+     * short below that many thread blocks (push_moe). */
+    gboolean moe_triton_ctas;
 
     /* Placement and collectives (perf/topology.h). */
     int dp;             /* attention ranks per stage */
@@ -889,6 +894,8 @@ SvPredictor *sv_predictor_new(const SvModel *model, const SvHw *hw, const SvPlan
                       sv_hw_moe_mem_efficiency(hw, plan->weight_dtype, plan->moe_backend);
     p->moe_tile_rows = sv_hw_moe_tile_rows(hw, plan->weight_dtype, plan->moe_backend);
     p->moe_workspace = sv_hw_moe_workspace_grid(hw, plan->weight_dtype, plan->moe_backend);
+    p->moe_triton_ctas = hw->moe_triton_full_ctas > 0 && sv_dtype_bytes(plan->weight_dtype) >= 2 &&
+                         plan->moe_backend != SV_MOE_BACKEND_FLASHINFER && !p->moe_workspace;
 
     p->peak_w = sv_hw_matmul_peak(hw, plan->weight_dtype, plan->act_dtype);
     p->peak_act = sv_hw_matmul_peak(hw, plan->act_dtype, plan->act_dtype);
@@ -953,6 +960,7 @@ static void add_gemm(OpDesc *op, double m, double n, double k, double groups, do
     g->flops = 2.0 * m * n * k * groups;
     g->bytes = weight_groups * k * n * wbytes + groups * m * (k + n) * act_bytes;
     g->act_weights = act_weights;
+    g->mem_share = 1.0;
     op->flops += g->flops;
     op->bytes += g->bytes;
     op->launches = op->num_parts;
@@ -1158,6 +1166,27 @@ static void push_moe(OpList *list, const SvPredictor *p, double T, double T_all,
         g->grouped = TRUE;
         g->flops = per_expert > 0 ? g->flops * padded / per_expert : 0;
         ex->flops += g->flops;
+    }
+    if (p->moe_triton_ctas && per_expert > 0) {
+        /* vLLM's Triton fused_moe streams each touched expert's weights with
+         * one thread block (CTA) per tile of rows and output columns; its
+         * default tiles (get_default_config, 16-bit weights) are 16 x 32 while
+         * the tokens M are at most the rank's experts, else 64 x 64. A
+         * streaming kernel needs enough blocks in flight to keep HBM busy:
+         * with fewer than the profile's moe_triton_full_ctas, each of its two
+         * kernels reaches (CTAs / full)^exponent of the MoE streaming rate
+         * (Little's law: bandwidth = bytes in flight / latency). Blocks of
+         * other ranks' experts only write zeros and are not counted. */
+        double local = E / p->plan.ep;
+        gboolean small = T_all <= local;
+        double bm = small ? 16 : 64, bn = small ? 32 : 64;
+        double mblocks = touched * ceil(per_expert / bm);
+        double width[2] = {p->gate_mult * p->expert_inter, hidden};
+        for (int i = 0; i < 2; i++) {
+            double ctas = mblocks * ceil(width[i] / bn);
+            ex->parts[i].mem_share =
+                pow(MIN(1.0, ctas / p->hw->moe_triton_full_ctas), p->hw->moe_triton_ctas_exponent);
+        }
     }
     if (p->moe_workspace && slots > 0) {
         /* A kernel that runs its whole worst-case workspace (hw.h,
@@ -1391,7 +1420,7 @@ static double time_gemm(const SvPredictor *p, const GemmPart *g, SvCoverage *cov
 {
     if (g->grouped) {
         *coverage = SV_COVERAGE_ROOFLINE;
-        return MAX(g->flops / p->moe_gemm_rate, g->bytes / p->moe_mem_rate) +
+        return MAX(g->flops / p->moe_gemm_rate, g->bytes / (p->moe_mem_rate * g->mem_share)) +
                (g->tail ? 0.0 : p->hw->kernel_launch_s);
     }
     const GemmSlot *slot = p->calib != NULL ? find_slot(p, g) : NULL;

@@ -4,6 +4,7 @@
 # (mixture-of-experts rows, dataset mlenergy-v3-moe, only), rerunnably:
 #   bash validation/power/fit-moe.sh [--bin SERVESIM] [--jobs N] [--device h100-sxm]
 #        [--layer "0 15 30"] [--eff "0.4 0.6 0.8"]
+#        [--ctas "1000 2000 4000" --ctas-exp "0.25 0.5 1"]
 # The predictor prices a step's experts as one fused kernel per projection:
 # the touched experts' weights streamed at efficiency.moe_memory (16-bit
 # weights), moe_memory_8bit or moe_memory_4bit of the peak bandwidth, plus
@@ -23,6 +24,12 @@
 # chosen factors are written into the profile by hand, with a comment
 # naming this fit.
 #
+# With --ctas (and --ctas-exp), efficiency.moe_triton_full_ctas and
+# moe_triton_ctas_exponent join the grid (the thread blocks below which
+# vLLM's Triton fused_moe streams 16-bit experts short of its efficiency;
+# src/perf/predictor.c, push_moe); each grid line is then one (layer, CTAs,
+# exponent) triple, the efficiencies chosen per group as before.
+#
 # With --power "W1 W2 ...", after the timing factors are in the profile, it
 # fits power.moe_active_w instead: the watts a device of an MoE model draws
 # while busy beyond the dense model's terms (src/power/power.c), the
@@ -39,6 +46,7 @@ bin="" jobs="" device=h100-sxm
 layers="0 15 30 45 60"
 effs="0.3 0.4 0.5 0.6 0.7 0.8 0.9"
 powers=""
+ctas="" ctas_exps=""
 while [ $# -gt 0 ]; do
     case $1 in
     --bin) bin=$2; shift ;;
@@ -47,6 +55,8 @@ while [ $# -gt 0 ]; do
     --layer) layers=$2; shift ;;
     --eff) effs=$2; shift ;;
     --power) powers=$2; shift ;;
+    --ctas) ctas=$2; shift ;;
+    --ctas-exp) ctas_exps=$2; shift ;;
     *) echo "fit-moe.sh: unknown option $1" >&2; exit 2 ;;
     esac
     shift
@@ -57,11 +67,13 @@ servesim_setup
 
 # One profile per grid point: the MoE keys (generic and per kernel family)
 # replaced (or added), all else kept.
-variant() { # variant NAME LAYER_US EFF
-    moe_key_variant moe_memory "$3" <"hwprofiles/$device.yaml" | awk -v l="$2" '
+variant() { # variant NAME LAYER_US EFF [CTAS EXPONENT]
+    moe_key_variant moe_memory "$3" <"hwprofiles/$device.yaml" | awk -v l="$2" -v c="${4:-}" -v x="${5:-}" '
         /^overheads:/ { print; printf "  moe_layer_us: %s\n", l; sect = "o"; next }
+        /^efficiency:/ && c != "" { print; printf "  moe_triton_full_ctas: %s\n  moe_triton_ctas_exponent: %s\n", c, x; sect = "e"; next }
         /^[^ #]/ { sect = "" }
         sect == "o" && /^  moe_layer_us:/ { next }
+        sect == "e" && /^  moe_triton_(full_ctas|ctas_exponent):/ { next }
         { print }' >"$work/$1.yaml"
 }
 # Training rows of the device, with their group: weight format (16, 8 or 4
@@ -115,11 +127,16 @@ if [ -n "$powers" ]; then
 fi
 
 n=0
-for l in $layers; do for e in $effs; do
+for l in $layers; do for c in ${ctas:--}; do for x in ${ctas_exps:-0.5}; do for e in $effs; do
     n=$((n + 1))
-    variant "g$n" "$l" "$e"
-    echo "g$n $l $e" >>"$work/grid"
-done; done
+    if [ "$c" = - ]; then
+        variant "g$n" "$l" "$e"
+        echo "g$n $l $e" >>"$work/grid"
+    else
+        variant "g$n" "$l" "$e" "$c" "$x"
+        echo "g$n $l/$c/$x $e" >>"$work/grid"
+    fi
+done; done; done; done
 
 while read -r g _; do
     while read -r line _; do echo "$line $work/$g.yaml $work/out.$g.$line"; done <"$work/rows"
@@ -139,7 +156,7 @@ groups=$(cut -d' ' -f2 "$work/rows" | sort -t- -k1,1nr -k2,2 -u | tr '\n' ' ')
 echo "# $(wc -l <"$work/rows") MoE training rows of $device; per moe_layer_us, each group's best"
 echo "# efficiency; sorted by median |log error| of median ITL over all rows"
 echo "# rows per group: $(cut -d' ' -f2 "$work/rows" | sort | uniq -c | awk '{ printf "%s %s; ", $2, $1 }')"
-echo "moe_layer_us $(for g in $groups; do printf 'eff_%s ' "$g"; done)median_abs_log_err median_err_pct failed"
+echo "moe_layer_us$([ -z "$ctas" ] || echo /ctas/exponent) $(for g in $groups; do printf 'eff_%s ' "$g"; done)median_abs_log_err median_err_pct failed $(for g in $groups; do printf 'err_%s ' "$g"; done)"
 awk -F'|' -v groups="$groups" '
     function med(a, n,    i, j, t) {
         for (i = 2; i <= n; i++) { t = a[i]; for (j = i; j > 1 && a[j - 1] > t; j--) a[j] = a[j - 1]; a[j] = t }
@@ -150,11 +167,11 @@ awk -F'|' -v groups="$groups" '
       l = log($5 / $4); k = ++cnt[key]; al[key, k] = l < 0 ? -l : l; se[key, k] = ($5 / $4 - 1) * 100 }
     END {
         for (L in layer) {
-            n = 0; nb = 0; out = ""
+            n = 0; nb = 0; out = ""; gerr = ""
             ng = split(groups, order, " ")
             for (o = 1; o <= ng; o++) {
                 b = order[o]; best = ""; bestm = 1e9
-                if (!(b in bits)) { out = out " -"; continue }
+                if (!(b in bits)) { out = out " -"; gerr = gerr " -"; continue }
                 for (E in eff) {
                     key = L SUBSEP E SUBSEP b; m = 0
                     for (i = 1; i <= cnt[key]; i++) t[i] = al[key, i]
@@ -162,10 +179,11 @@ awk -F'|' -v groups="$groups" '
                     if (m < bestm || (m == bestm && E + 0 > best + 0)) { bestm = m; best = E }
                 }
                 out = out " " best
+                gerr = gerr sprintf(" %.4f", bestm)
                 key = L SUBSEP best SUBSEP b
                 for (i = 1; i <= cnt[key]; i++) { n++; A[n] = al[key, i]; S[n] = se[key, i] }
                 nb += bad[key]
             }
-            printf "%s%s %.4f %.1f %d\n", L, out, med(A, n), med(S, n), nb
+            printf "%s%s %.4f %.1f %d%s\n", L, out, med(A, n), med(S, n), nb, gerr
         }
     }' "$work/all" | sort -k"$(($(wc -w <<<"$groups") + 2))",$(($(wc -w <<<"$groups") + 2))g
