@@ -441,6 +441,17 @@ static gboolean read_host_profiles(const SvYDoc *doc, const SvYNode *overheads, 
     return TRUE;
 }
 
+/* The key of a MoE setting for kernel family @b and expert weight width
+ * @w (16, 8, 4 bits): STEM[_8bit|_4bit][_<backend>], no family suffix for
+ * auto. (transfer full) */
+static char *moe_family_key(const char *stem, int b, int w)
+{
+    static const char *const widths[] = {"", "_8bit", "_4bit"};
+    if (b == SV_MOE_BACKEND_AUTO)
+        return g_strdup_printf("%s%s", stem, widths[w]);
+    return g_strdup_printf("%s%s_%s", stem, widths[w], sv_moe_backend_names[b]);
+}
+
 static gboolean read_tuning(const SvYDoc *doc, const SvYNode *root, SvHw *hw, GError **error)
 {
     const SvYNode *m;
@@ -472,11 +483,9 @@ static gboolean read_tuning(const SvYDoc *doc, const SvYNode *root, SvHw *hw, GE
         return FALSE;
     /* A kernel family's own fit, where the data ran it beside the default
      * (sv_hw_moe_mem_efficiency); absent: 0, the generic key. */
-    static const char *const widths[] = {"", "_8bit", "_4bit"};
     for (int b = SV_MOE_BACKEND_AUTO + 1; b < SV_MOE_BACKEND_COUNT; b++)
         for (int w = 0; w < 3; w++) {
-            g_autofree char *key =
-                g_strdup_printf("moe_memory%s_%s", widths[w], sv_moe_backend_names[b]);
+            g_autofree char *key = moe_family_key("moe_memory", b, w);
             g_autofree char *path = g_strconcat("efficiency.", key, NULL);
             if (!opt_double(doc, m, key, path, 0, 1, TRUE, 0, &hw->eff_moe_mem_backend[b][w],
                             error))
@@ -486,10 +495,7 @@ static gboolean read_tuning(const SvYDoc *doc, const SvYNode *root, SvHw *hw, GE
      * family (sv_hw_moe_tile_rows); absent: 0, the next more generic key. */
     for (int b = SV_MOE_BACKEND_AUTO; b < SV_MOE_BACKEND_COUNT; b++)
         for (int w = 0; w < 3; w++) {
-            g_autofree char *key =
-                b == SV_MOE_BACKEND_AUTO
-                    ? g_strdup_printf("moe_tile_rows%s", widths[w])
-                    : g_strdup_printf("moe_tile_rows%s_%s", widths[w], sv_moe_backend_names[b]);
+            g_autofree char *key = moe_family_key("moe_tile_rows", b, w);
             g_autofree char *path = g_strconcat("efficiency.", key, NULL);
             if (!opt_double(doc, m, key, path, 1, 1024, TRUE, 0, &hw->moe_tile_rows[b][w], error))
                 return FALSE;
@@ -497,10 +503,7 @@ static gboolean read_tuning(const SvYDoc *doc, const SvYNode *root, SvHw *hw, GE
     /* Which rows they compute, the same keys' shape (sv_hw_moe_workspace_grid). */
     for (int b = SV_MOE_BACKEND_AUTO; b < SV_MOE_BACKEND_COUNT; b++)
         for (int w = 0; w < 3; w++) {
-            g_autofree char *key =
-                b == SV_MOE_BACKEND_AUTO
-                    ? g_strdup_printf("moe_grid%s", widths[w])
-                    : g_strdup_printf("moe_grid%s_%s", widths[w], sv_moe_backend_names[b]);
+            g_autofree char *key = moe_family_key("moe_grid", b, w);
             g_autofree char *path = g_strconcat("efficiency.", key, NULL);
             const SvYNode *gn = m != NULL ? sv_ynode_get(m, key) : NULL;
             int grid = 0;
