@@ -130,6 +130,8 @@ def predict(binary, sets, batch, ctx):
             "--batch", "decode=%d@%d" % (batch, ctx), "--json"]
     if "engine.quantization" in kv:
         args += ["--quantization", kv["engine.quantization"]]
+    if "engine.moe_backend" in kv:  # the case's kernel family (FlashInfer for DeepSeek, gpt-oss)
+        args += ["--moe-backend", kv["engine.moe_backend"]]
     if kv.get("model", "").startswith("gpt-oss") and "engine.quantization" not in kv:
         args += ["--quantization", "mxfp4"]
     out = json.loads(subprocess.run(args, check=True, capture_output=True, text=True).stdout)

@@ -126,6 +126,8 @@ def predict(binary, kv, batch, ctx):
             "--batch", "decode=%d@%d" % (batch, ctx), "--json"]
     if "engine.quantization" in kv:
         args += ["--quantization", kv["engine.quantization"]]
+    if "engine.moe_backend" in kv:  # the case's kernel family (FlashInfer for DeepSeek, gpt-oss)
+        args += ["--moe-backend", kv["engine.moe_backend"]]
     out = json.loads(subprocess.run(args, check=True, capture_output=True, text=True).stdout)
     ex = [op for op in out["ops"] if op["name"] == "moe_experts"][0]
     return out["iteration_s"], ex["time_s"] * ex["count"], ex["bytes"] * ex["count"], ex["bytes"]
