@@ -491,23 +491,20 @@ static gboolean read_tuning(const SvYDoc *doc, const SvYNode *root, SvHw *hw, GE
                             error))
                 return FALSE;
         }
-    /* The grouped GEMMs' tile rows, generic, per weight width and per kernel
-     * family (sv_hw_moe_tile_rows); absent: 0, the next more generic key. */
+    /* The grouped GEMMs' tile rows (sv_hw_moe_tile_rows; absent: 0, the next
+     * more generic key) and which rows they compute (sv_hw_moe_workspace_grid;
+     * absent: 0), generic, per weight width and per kernel family. */
     for (int b = SV_MOE_BACKEND_AUTO; b < SV_MOE_BACKEND_COUNT; b++)
         for (int w = 0; w < 3; w++) {
             g_autofree char *key = moe_family_key("moe_tile_rows", b, w);
             g_autofree char *path = g_strconcat("efficiency.", key, NULL);
             if (!opt_double(doc, m, key, path, 1, 1024, TRUE, 0, &hw->moe_tile_rows[b][w], error))
                 return FALSE;
-        }
-    /* Which rows they compute, the same keys' shape (sv_hw_moe_workspace_grid). */
-    for (int b = SV_MOE_BACKEND_AUTO; b < SV_MOE_BACKEND_COUNT; b++)
-        for (int w = 0; w < 3; w++) {
-            g_autofree char *key = moe_family_key("moe_grid", b, w);
-            g_autofree char *path = g_strconcat("efficiency.", key, NULL);
-            const SvYNode *gn = m != NULL ? sv_ynode_get(m, key) : NULL;
+            g_autofree char *gkey = moe_family_key("moe_grid", b, w);
+            g_autofree char *gpath = g_strconcat("efficiency.", gkey, NULL);
+            const SvYNode *gn = m != NULL ? sv_ynode_get(m, gkey) : NULL;
             int grid = 0;
-            if (gn != NULL && !sv_ynode_enum(doc, gn, path, moe_grids, &grid, error))
+            if (gn != NULL && !sv_ynode_enum(doc, gn, gpath, moe_grids, &grid, error))
                 return FALSE;
             hw->moe_grid[b][w] = gn != NULL ? grid + 1 : 0;
         }

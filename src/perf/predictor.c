@@ -1167,6 +1167,7 @@ static void push_moe(OpList *list, const SvPredictor *p, double T, double T_all,
         g->flops = per_expert > 0 ? g->flops * padded / per_expert : 0;
         ex->flops += g->flops;
     }
+    double local = E / p->plan.ep; /* experts on a rank */
     if (p->moe_triton_ctas && per_expert > 0) {
         /* vLLM's Triton fused_moe streams each touched expert's weights with
          * one thread block (CTA) per tile of rows and output columns; its
@@ -1177,7 +1178,6 @@ static void push_moe(OpList *list, const SvPredictor *p, double T, double T_all,
          * kernels reaches (CTAs / full)^exponent of the MoE streaming rate
          * (Little's law: bandwidth = bytes in flight / latency). Blocks of
          * other ranks' experts only write zeros and are not counted. */
-        double local = E / p->plan.ep;
         gboolean small = T_all <= local;
         double bm = small ? 16 : 64, bn = small ? 32 : 64;
         double mblocks = touched * ceil(per_expert / bm);
@@ -1196,7 +1196,6 @@ static void push_moe(OpList *list, const SvPredictor *p, double T, double T_all,
          * weight bytes; their rows are still read and written). They run
          * after the real tiles in the kernel's sweep, as parts of the same
          * launch, so their time adds to the streaming time. */
-        double local = E / p->plan.ep;
         double ws = ceil((slots + local * (tile - 1.0)) / tile) * tile;
         double pad = MAX(0.0, ws - touched * padded);
         add_gemm(ex, pad, p->gate_mult * p->expert_inter, hidden, 1, 0, ab, 0, FALSE);
